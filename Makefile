@@ -1,0 +1,34 @@
+# tradegw: `make demo` and `make test` bootstrap a fresh clone by themselves.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PLUGINS := $(sort $(wildcard plugins/*))
+DURATION ?= 30
+
+.PHONY: install test lint demo bench clean
+
+$(BIN)/.tradegw-installed: pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tradegw needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]' $(foreach p,$(PLUGINS),-e $(p))
+	touch $@
+
+install: $(BIN)/.tradegw-installed
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy tradegw_core
+
+test: lint
+	$(BIN)/pytest -q --cov=tradegw_core --cov-report=term --cov-fail-under=90
+
+demo: install
+	$(BIN)/tradegw demo --duration $(DURATION)
+
+bench: install
+	$(BIN)/python -m tradegw_core.bench
+
+clean:
+	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache

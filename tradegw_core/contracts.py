@@ -1,0 +1,324 @@
+"""Plugin contracts: what a provider, a book assembler, an order adapter and a consumer are.
+
+These are ``Protocol``s; the core depends on them and never on a venue. The flow of one
+market-data frame is a chain of synchronous calls inside the provider's connection reader
+task (design section 2): parse -> ``BookStage.on_diff``/``on_snapshot`` (or a direct
+``ProviderContext.emit`` for trades/tickers/klines) -> orchestrator -> dispatcher -> lanes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import msgspec
+from anyio.abc import TaskStatus
+
+from tradegw_core.book.orderbook import OrderBook
+from tradegw_core.clock import Clock
+from tradegw_core.schema.events import (
+    BookSnapshot,
+    BookUpdate,
+    Event,
+    EventType,
+    ExecReport,
+)
+from tradegw_core.schema.orders import CancelRequest, OrderRequest
+from tradegw_core.schema.symbols import Instrument, Symbol
+
+__all__ = [
+    "BookAssembler",
+    "BookOutput",
+    "BookStage",
+    "BookStageFactory",
+    "EventSink",
+    "OrderAdapter",
+    "OrderAdapterFactory",
+    "Provider",
+    "ProviderFactory",
+    "ResyncNeeded",
+    "ResyncReason",
+    "StreamSpec",
+    "SubmitAck",
+    "Telemetry",
+]
+
+SnapT = TypeVar("SnapT", contravariant=True)
+DiffT = TypeVar("DiffT", contravariant=True)
+
+EventSink = Callable[[Event], None]
+"""Synchronous hand-off of one canonical event to the orchestrator (hot path, never awaits)."""
+
+
+class Telemetry(Protocol):
+    """The ops-only telemetry bus as producers see it (consumers never see it)."""
+
+    def emit(self, name: str, /, **labels: Any) -> None:
+        """Record an ops event such as ``book.resync`` with its labels; never blocks."""
+        ...
+
+
+class StreamSpec(msgspec.Struct, frozen=True, array_like=True):
+    """One stream of one provider: a canonical symbol and an event type."""
+
+    symbol: Symbol
+    type: EventType
+
+
+class ResyncReason(enum.StrEnum):
+    """Why a book must be rebuilt (the ``reason`` label of ``book.resync``)."""
+
+    GAP = "gap"
+    CHECKSUM = "checksum"
+    REFRESH = "refresh"
+    STALE = "stale"
+    RECONNECT = "reconnect"
+    INITIAL = "initial"
+
+
+class ResyncNeeded(msgspec.Struct, frozen=True, kw_only=True):
+    """An assembler's verdict that its book can no longer be trusted."""
+
+    symbol: Symbol
+    reason: ResyncReason
+    detail: str = ""
+
+
+BookOutput = BookSnapshot | BookUpdate | ResyncNeeded
+
+
+class BookAssembler(Protocol[SnapT, DiffT]):
+    """A venue's sans-I/O book state machine for one symbol (no awaits, clock, or logging).
+
+    After ``reset()`` (and at creation) it is *unsynced*: diffs are buffered (bounded: when
+    the buffer overflows it drops them and the next snapshot decides) until a snapshot
+    arrives; then it applies the buffered diffs following the venue's rules and returns the
+    fresh ``BookSnapshot`` followed by nothing else (the snapshot already includes them),
+    or a ``ResyncNeeded`` when the snapshot is too old for the buffered diffs.
+    Once synced every diff gives one ``BookUpdate`` (or nothing when the venue message
+    carried no change) or a ``ResyncNeeded`` (gap, checksum), after which it is unsynced.
+    """
+
+    @property
+    def synced(self) -> bool:
+        """True when the book is consistent with the venue."""
+        ...
+
+    @property
+    def book(self) -> OrderBook:
+        """The current local book (read-only use)."""
+        ...
+
+    def reset(self) -> None:
+        """Drop the book and start buffering for the next snapshot."""
+        ...
+
+    def apply_snapshot(self, msg: SnapT, ts_ingest: int) -> Sequence[BookOutput]:
+        """Load a venue snapshot (REST or WebSocket) and replay buffered diffs."""
+        ...
+
+    def apply_diff(self, msg: DiffT, ts_ingest: int) -> Sequence[BookOutput]:
+        """Apply one venue diff, or buffer it while unsynced."""
+        ...
+
+    def reconcile(self, msg: SnapT) -> int:
+        """Compare the synced local book with a fresh snapshot; return differing levels.
+
+        Used by the periodic refresh of venues without a checksum. Does not change the book.
+        """
+        ...
+
+
+class BookStage(Protocol):
+    """The core's driver around one assembler (implemented in ``tradegw_core.book.stage``).
+
+    It emits BookSnapshot/BookUpdate through the provider's sink, never lets a diff through
+    before the first consistent snapshot, turns ResyncNeeded into a call of the provider's
+    ``resync`` callback (paced, with backoff; diffs keep buffering in the assembler
+    meanwhile), runs the jittered periodic refresh and the staleness deadline, and emits
+    ``book.resync{provider,symbol,reason}`` / ``checksum.failed`` telemetry.
+    """
+
+    def on_snapshot(self, msg: Any, ts_ingest: int) -> None:
+        """Feed a snapshot (from the provider's REST fetch or the venue's WebSocket)."""
+        ...
+
+    def on_diff(self, msg: Any, ts_ingest: int) -> None:
+        """Feed a diff from the connection reader (synchronous, hot path)."""
+        ...
+
+    def request_resync(self, reason: ResyncReason, detail: str = "") -> None:
+        """Ask for a resync from outside the assembler (e.g. after a reconnect)."""
+        ...
+
+
+ResyncCallback = Callable[[Symbol, ResyncReason], Awaitable[None]]
+"""Provider callback that (re)obtains a snapshot and feeds it to ``BookStage.on_snapshot``:
+a REST fetch on Binance/Coinbase, an unsubscribe + subscribe on Kraken."""
+
+ReconcileCallback = Callable[[Symbol], Awaitable[int | None]]
+"""Provider callback for the periodic refresh: fetch a fresh snapshot and return
+``assembler.reconcile(snapshot)`` (None when the venue's checksum makes this unnecessary)."""
+
+
+class BookStageFactory(Protocol):
+    """``ProviderContext.book_stage``: build the stage for one symbol."""
+
+    def __call__(
+        self,
+        symbol: Symbol,
+        venue_symbol: str,
+        assembler: BookAssembler[Any, Any],
+        *,
+        resync: ResyncCallback,
+        reconcile: ReconcileCallback | None = None,
+    ) -> BookStage:
+        """Return a stage bound to the provider's sink, telemetry and clock."""
+        ...
+
+
+class ProviderContext(Protocol):
+    """What the gateway hands a provider: its settings and the way into the core."""
+
+    @property
+    def provider_id(self) -> str:
+        """The provider's registered name (e.g. ``binance``)."""
+        ...
+
+    @property
+    def settings(self) -> Any:
+        """The provider's validated settings section (the plugin's pydantic model)."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The gateway clock."""
+        ...
+
+    @property
+    def telemetry(self) -> Telemetry:
+        """The ops-only telemetry bus."""
+        ...
+
+    @property
+    def metrics(self) -> Any:
+        """The gateway's metrics facade (``tradegw_core.observability.metrics.Metrics``)."""
+        ...
+
+    def emit(self, event: Event) -> None:
+        """Hand a canonical event to the orchestrator (synchronous, hot path)."""
+        ...
+
+    book_stage: BookStageFactory
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A venue's market-data side. It owns its connections and tasks.
+
+    ``run`` is started by the gateway with ``TaskGroup.start``: it loads instruments, opens
+    what it needs, calls ``task_status.started()`` once ``subscribe`` may be called, and
+    runs until cancelled, closing everything it opened. ``subscribe`` / ``unsubscribe`` are
+    called by the core when the first consumer wants a stream and when the last one leaves;
+    they send the venue's (un)subscribe on an existing connection (opening more connections
+    only where venue limits force it) and return once the venue acked.
+    """
+
+    async def run(self, *, task_status: TaskStatus[None]) -> None:
+        """Run the provider until cancelled."""
+        ...
+
+    def instruments(self) -> Mapping[Symbol, Instrument]:
+        """Tradable pairs known to the provider, by canonical symbol (after start-up)."""
+        ...
+
+    def supported_types(self) -> frozenset[EventType]:
+        """The event types this provider can stream."""
+        ...
+
+    async def subscribe(self, streams: Sequence[StreamSpec]) -> None:
+        """Subscribe on the venue; raise ControlError / VenueError with a clear message."""
+        ...
+
+    async def unsubscribe(self, streams: Sequence[StreamSpec]) -> None:
+        """Unsubscribe on the venue without dropping the connection."""
+        ...
+
+
+ProviderFactory = Callable[[ProviderContext], Provider]
+"""Registered under the provider's name by ``tradegw_register_providers``."""
+
+
+class SubmitAck(msgspec.Struct, frozen=True, kw_only=True):
+    """The venue accepted a submission (its own later reports come on the user stream)."""
+
+    client_order_id: str
+    venue_order_id: str | None = None
+    report: ExecReport | None = None
+    """An immediate state the venue returned with the ack (e.g. FILLED for a market order)."""
+
+
+class OrderAdapter(Protocol):
+    """A venue's order side; one per provider, owning its HTTP/WS clients.
+
+    ``submit`` returns a :class:`SubmitAck`, raises ``VenueRejectedError`` (mapped code and a
+    clear message) when the venue refused, or ``OrderOutcomeUnknownError`` when the answer
+    was lost: the caller then resolves with ``query``, never by resending.
+    """
+
+    async def run(self, emit: Callable[[ExecReport], None], *, task_status: TaskStatus[None]) -> None:
+        """Run the user stream, calling ``emit`` for every ExecReport in venue order.
+
+        After a reconnect it queries open and recently changed orders and emits what was
+        missed, in order. Runs until cancelled.
+        """
+        ...
+
+    def instruments(self) -> Mapping[Symbol, Instrument]:
+        """Tradable pairs, as the order path validates against them."""
+        ...
+
+    def validate_client_order_id(self, client_order_id: str) -> str | None:
+        """Return None when the id fits the venue's format, else why it does not."""
+        ...
+
+    async def submit(self, order: OrderRequest) -> SubmitAck:
+        """Send a new order once."""
+        ...
+
+    async def cancel(self, request: CancelRequest) -> ExecReport | None:
+        """Cancel by client order id; the venue's answer as a report when it gives one."""
+        ...
+
+    async def query(self, symbol: Symbol, client_order_id: str) -> ExecReport | None:
+        """The order's current state on the venue, or None when the venue never saw it."""
+        ...
+
+
+class OrderAdapterContext(Protocol):
+    """What the gateway hands an order adapter."""
+
+    @property
+    def provider_id(self) -> str:
+        """The provider name the adapter serves."""
+        ...
+
+    @property
+    def settings(self) -> Any:
+        """The provider's validated settings section."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The gateway clock."""
+        ...
+
+    @property
+    def telemetry(self) -> Telemetry:
+        """The ops-only telemetry bus."""
+        ...
+
+
+OrderAdapterFactory = Callable[[OrderAdapterContext], OrderAdapter]
+"""Registered under the provider's name by ``tradegw_register_order_adapters``."""

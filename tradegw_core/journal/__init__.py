@@ -1,0 +1,1 @@
+"""tradegw_core.journal."""

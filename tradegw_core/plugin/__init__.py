@@ -1,0 +1,1 @@
+"""The plugin host: hookspecs, the pluggy manager, stevedore discovery, registries."""
