@@ -32,6 +32,9 @@ __all__ = [
     "BookOutput",
     "BookStage",
     "BookStageFactory",
+    "Consumer",
+    "ConsumerContext",
+    "ConsumerFactory",
     "EventSink",
     "OrderAdapter",
     "OrderAdapterFactory",
@@ -267,7 +270,9 @@ class OrderAdapter(Protocol):
     was lost: the caller then resolves with ``query``, never by resending.
     """
 
-    async def run(self, emit: Callable[[ExecReport], None], *, task_status: TaskStatus[None]) -> None:
+    async def run(
+        self, emit: Callable[[ExecReport], None], *, task_status: TaskStatus[None]
+    ) -> None:
         """Run the user stream, calling ``emit`` for every ExecReport in venue order.
 
         After a reconnect it queries open and recently changed orders and emits what was
@@ -322,3 +327,79 @@ class OrderAdapterContext(Protocol):
 
 OrderAdapterFactory = Callable[[OrderAdapterContext], OrderAdapter]
 """Registered under the provider's name by ``tradegw_register_order_adapters``."""
+
+
+class ConsumerContext(Protocol):
+    """What a consumer (strategy) gets from the gateway: its only way in.
+
+    Implemented in ``tradegw_core.consumer``. Order methods are served by the order path.
+    """
+
+    @property
+    def consumer_id(self) -> str:
+        """The consumer's configured name."""
+        ...
+
+    @property
+    def settings(self) -> Any:
+        """The consumer's validated settings section (or None)."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The gateway clock."""
+        ...
+
+    @property
+    def log(self) -> Any:
+        """A structured logger bound to this consumer (adds trace_id / decision_id)."""
+        ...
+
+    @property
+    def metrics(self) -> Any:
+        """The gateway's metrics facade."""
+        ...
+
+    async def subscribe(
+        self, providers: Sequence[str], symbols: Sequence[str], types: Sequence[EventType]
+    ) -> Any:
+        """Subscribe (idempotent); returns the control Ack (``ok`` or a clear ``error``)."""
+        ...
+
+    async def unsubscribe(
+        self, providers: Sequence[str], symbols: Sequence[str], types: Sequence[EventType]
+    ) -> Any:
+        """Unsubscribe; returns the control Ack."""
+        ...
+
+    async def submit_order(self, order: OrderRequest) -> Any:
+        """Submit through the trading switch and order handler; returns an OrderResult."""
+        ...
+
+    async def cancel_order(self, request: CancelRequest) -> Any:
+        """Cancel one of this consumer's orders; returns a CancelResult."""
+        ...
+
+
+class Consumer(Protocol):
+    """A strategy. The gateway calls these from the consumer's own task, one at a time."""
+
+    async def on_start(self, ctx: ConsumerContext) -> None:
+        """Called once before any event: subscribe here."""
+        ...
+
+    async def on_event(self, event: Event) -> None:
+        """One market-data event (BookSnapshot, BookUpdate, Trade, Ticker, KlineSummary, Merged)."""
+        ...
+
+    async def on_exec_report(self, report: ExecReport) -> None:
+        """One execution report of this consumer's orders, in order, never dropped."""
+        ...
+
+    async def on_stop(self) -> None:
+        """Called once at shutdown."""
+        ...
+
+
+ConsumerFactory = Callable[[Any], Consumer]
+"""Registered under the consumer's name; called with its settings section (or None)."""

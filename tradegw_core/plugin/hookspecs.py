@@ -28,29 +28,47 @@ def tradegw_register_settings(registry: Any, plugin_id: str) -> None:
 
 @hookspec
 def tradegw_register_providers(registry: Any, plugin_id: str) -> None:
-    """Called at start-up: add ``ProviderFactory`` callables under provider names. Returns nothing."""
+    """Called at start-up: add ``ProviderFactory`` callables under provider names.
+
+    Returns nothing.
+    """
 
 
 @hookspec
 def tradegw_register_book_assemblers(registry: Any, plugin_id: str) -> None:
-    """Called at start-up: add sans-I/O ``BookAssembler`` classes under provider names. Returns nothing."""
+    """Called at start-up: add sans-I/O ``BookAssembler`` classes under provider names.
+
+    Returns nothing.
+    """
 
 
 @hookspec
 def tradegw_register_order_adapters(registry: Any, plugin_id: str) -> None:
-    """Called at start-up: add ``OrderAdapterFactory`` callables under provider names. Returns nothing."""
+    """Called at start-up: add ``OrderAdapterFactory`` callables under provider names.
+
+    Returns nothing.
+    """
 
 
 @hookspec
 def tradegw_register_consumers(registry: Any, plugin_id: str) -> None:
-    """Called at start-up: add consumer factories (classes) under consumer names. Returns nothing."""
+    """Called at start-up: add consumer factories (classes) under consumer names.
+
+    Returns nothing.
+    """
 
 
 @hookspec
 def tradegw_register_emulators(registry: Any, plugin_id: str) -> None:
-    """Called at start-up: add venue emulator factories under venue names. Returns nothing."""
+    """Called at start-up: add venue emulator factories under venue names.
+
+    Returns nothing.
+    """
 
 
 @hookspec
 def tradegw_register_risk_checks(registry: Any, plugin_id: str) -> None:
-    """Called at start-up: add pre-trade risk check factories under check names. Returns nothing."""
+    """Called at start-up: add pre-trade risk check factories under check names.
+
+    Returns nothing.
+    """

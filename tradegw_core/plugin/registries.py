@@ -29,7 +29,8 @@ class Registry(Generic[T]):
         """Register ``item`` under ``name`` for ``plugin_id``."""
         if self._frozen:
             raise RegistryError(
-                f"{self.kind} registry is frozen: {plugin_id!r} tried to add {name!r} after start-up"
+                f"{self.kind} registry is frozen: {plugin_id!r} tried to add {name!r} "
+                "after start-up"
             )
         if not name:
             raise RegistryError(f"{self.kind} registry: {plugin_id!r} used an empty name")

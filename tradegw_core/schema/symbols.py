@@ -16,7 +16,7 @@ Symbol = NewType("Symbol", str)
 
 
 def canonical_symbol(base: str, quote: str) -> Symbol:
-    """Build the canonical symbol from a base and a quote asset (``btc``, ``usdt`` -> ``BTC-USDT``)."""
+    """Build the canonical symbol from base and quote assets (``btc``, ``usdt`` -> ``BTC-USDT``)."""
     base_u, quote_u = base.strip().upper(), quote.strip().upper()
     if not base_u or not quote_u or "-" in base_u or "-" in quote_u:
         raise SchemaError(f"cannot build a canonical symbol from base={base!r} quote={quote!r}")
@@ -27,7 +27,9 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     """Split a canonical symbol into (base, quote); raise SchemaError when it is not one."""
     parts = symbol.split("-")
     if len(parts) != 2 or not all(parts) or symbol != symbol.upper():
-        raise SchemaError(f"{symbol!r} is not a canonical symbol (expected BASE-QUOTE, e.g. BTC-USDT)")
+        raise SchemaError(
+            f"{symbol!r} is not a canonical symbol (expected BASE-QUOTE, e.g. BTC-USDT)"
+        )
     return parts[0], parts[1]
 
 
