@@ -11,6 +11,7 @@ with ``raise ... from exc`` so callers only ever catch these::
     ├── RegistryError               duplicate key, unknown key, registry frozen
     ├── SchemaError                 a message that does not fit the canonical schema
     ├── ControlError                a bad control message (unknown provider, symbol, type)
+    ├── ProviderFailedError         a provider listed as required failed: the gateway stops
     ├── VenueError                  anything a venue said or did wrong (``retryable`` flag)
     │   ├── VenueConnectionError    connect / read failed; retryable
     │   ├── StaleFeedError          no message before the deadline; retryable
@@ -38,6 +39,7 @@ __all__ = [
     "OrderValidationError",
     "PluginError",
     "PluginLoadError",
+    "ProviderFailedError",
     "RateLimitedError",
     "RegistryError",
     "RiskCheckError",
@@ -86,6 +88,17 @@ class SchemaError(TradegwError):
 
 class ControlError(TradegwError):
     """A control message was refused: unknown provider, symbol or type, or malformed."""
+
+
+class ProviderFailedError(TradegwError):
+    """A provider listed in ``gateway.required_providers`` failed; the gateway stops.
+
+    Providers not listed there are restarted with backoff and reported instead.
+    """
+
+    def __init__(self, message: str, *, provider: str = "") -> None:
+        super().__init__(message)
+        self.provider = provider
 
 
 class VenueError(TradegwError):

@@ -1,1 +1,1 @@
-"""tradegw_core.observability."""
+"""Observability: metrics facade, structured logging, tracing helpers."""

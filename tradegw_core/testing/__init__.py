@@ -1,1 +1,1 @@
-"""tradegw_core.testing."""
+"""Test support: the pytest plugin (fixtures, network guard) and shared-capture helpers."""

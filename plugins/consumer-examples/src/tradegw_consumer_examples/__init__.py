@@ -1,0 +1,5 @@
+"""Example consumers for tradegw (the ``consumer-examples`` plugin)."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,159 @@
+"""One combined-stream market-data connection with live SUBSCRIBE / UNSUBSCRIBE and acks.
+
+Each :class:`StreamConnection` owns a core ``WsClient`` on ``<ws_url>/stream`` (combined
+framing without streams in the URL, so the stream set can change at run time). Control
+messages carry integer ids and wait for ``{"result": null, "id": n}``; the client's send
+limiter keeps them under the venue's 5 messages/s. After every (re)connect the connection
+re-subscribes its whole stream set in chunks; ``on_resubscribed`` then tells the provider
+whether it was a reconnect (books must resync) or a planned rollover (they need not).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import anyio
+import msgspec
+from anyio.abc import TaskStatus
+
+from tradegw_binance.parsing import decode_stream_frame
+from tradegw_binance.schemas import BinanceStreamFrame
+from tradegw_core.contracts import Telemetry
+from tradegw_core.errors import ControlError, SchemaError, VenueConnectionError
+from tradegw_core.net.ratelimit import AsyncRateLimiter, TokenBucket
+from tradegw_core.net.ws import WsClient, WsConnection
+
+__all__ = ["StreamConnection"]
+
+_CHUNK = 100
+"""Stream names per SUBSCRIBE message when re-subscribing a whole connection."""
+
+FrameSink = Callable[[BinanceStreamFrame, int], None]
+
+
+class StreamConnection:
+    """A market-data socket and the set of stream names it should carry."""
+
+    def __init__(
+        self,
+        ws_url: str,
+        *,
+        name: str,
+        on_data: FrameSink,
+        on_resubscribed: Callable[[StreamConnection, bool], Awaitable[None]],
+        capacity: int,
+        messages_per_second: float,
+        lifetime_s: float | None,
+        telemetry: Telemetry | None = None,
+        ack_timeout_s: float = 10.0,
+        stale_after_s: float | None = 60.0,
+        connect_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.capacity = capacity
+        self.streams: set[str] = set()
+        """Streams this connection carries (or is subscribing)."""
+        self._on_data = on_data
+        self._on_resubscribed = on_resubscribed
+        self._ack_timeout_s = ack_timeout_s
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[anyio.Event, list[BinanceStreamFrame]]] = {}
+        self._reconnects_seen = 0
+        self.ws = WsClient(
+            f"{ws_url}/stream",
+            on_frame=self._on_frame,
+            on_connect=self._on_connect,
+            name=name,
+            telemetry=telemetry,
+            stale_after_s=stale_after_s,
+            max_lifetime_s=lifetime_s,
+            send_limiter=AsyncRateLimiter(TokenBucket(messages_per_second, 1.0)),
+            connect_kwargs=connect_kwargs,
+        )
+
+    @property
+    def room(self) -> int:
+        """How many more streams fit on this connection."""
+        return self.capacity - len(self.streams)
+
+    async def run(self, *, task_status: TaskStatus[None]) -> None:
+        """Run the socket until cancelled (started once connected)."""
+        await self.ws.run(task_status=task_status)
+
+    async def subscribe(self, names: Iterable[str]) -> None:
+        """SUBSCRIBE ``names`` and wait for the ack."""
+        names = sorted(set(names) - self.streams)
+        if not names:
+            return
+        self.streams.update(names)
+        try:
+            await self._request("SUBSCRIBE", names, self.ws.send)
+        except BaseException:
+            self.streams.difference_update(names)
+            raise
+
+    async def unsubscribe(self, names: Iterable[str]) -> None:
+        """UNSUBSCRIBE ``names`` (the socket stays open) and wait for the ack."""
+        names = sorted(set(names) & self.streams)
+        if not names:
+            return
+        self.streams.difference_update(names)
+        await self._request("UNSUBSCRIBE", names, self.ws.send)
+
+    async def _request(
+        self, method: str, params: list[str], send: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        req_id = next(self._ids)
+        event = anyio.Event()
+        slot: list[BinanceStreamFrame] = []
+        self._pending[req_id] = (event, slot)
+        try:
+            await send({"method": method, "params": params, "id": req_id})
+            with anyio.fail_after(self._ack_timeout_s):
+                await event.wait()
+        except TimeoutError as exc:
+            raise VenueConnectionError(
+                f"binance: no answer to {method} {params[:3]}... within "
+                f"{self._ack_timeout_s} s",
+                venue="binance",
+            ) from exc
+        finally:
+            self._pending.pop(req_id, None)
+        answer = slot[0]
+        if answer.code is not None:
+            raise ControlError(f"binance refused {method} {params}: {answer.msg} ({answer.code})")
+
+    async def _on_connect(self, conn: WsConnection) -> None:
+        reconnected = self.ws.stats.reconnects != self._reconnects_seen
+        self._reconnects_seen = self.ws.stats.reconnects
+        names = sorted(self.streams)
+        for i in range(0, len(names), _CHUNK):
+            await self._request("SUBSCRIBE", names[i : i + _CHUNK], conn.send)
+        if conn.number > 1:
+            await self._on_resubscribed(self, reconnected)
+
+    def _on_frame(self, data: bytes | str, ts_ingest: int) -> None:
+        try:
+            frame = decode_stream_frame(data)
+        except SchemaError:
+            return  # not a frame of this protocol: ignore rather than drop the socket
+        if frame.stream:
+            if frame.stream == "!serverShutdown":
+                self.ws.request_rollover()
+                return
+            self._on_data(frame, ts_ingest)
+        elif isinstance(frame.id, int):
+            waiter = self._pending.get(frame.id)
+            if waiter is not None:
+                waiter[1].append(frame)
+                waiter[0].set()
+        elif bytes(frame.data) == b"" and _is_shutdown(data):
+            self.ws.request_rollover()
+
+
+def _is_shutdown(data: bytes | str) -> bool:
+    try:
+        return bool(msgspec.json.decode(data, type=dict).get("e") == "serverShutdown")
+    except msgspec.DecodeError:
+        return False

@@ -1,0 +1,278 @@
+"""Sans-I/O order book for Coinbase Advanced Trade ``level2`` (protocol notes section 2.1).
+
+Facts that shape it:
+
+* The book arrives in-band: a ``snapshot`` event per product, then ``update`` events with
+  absolute sizes (``"0"`` removes). No REST stitching: ``product_book`` has no sequence.
+* No checksum. The only loss detector is ``sequence_num``, one counter **per connection
+  across every channel** (acks, heartbeats, tickers and books share it). A message lost on
+  any channel may have been a book update, so a gap invalidates every book of that
+  connection.
+
+Hence two pieces. :class:`ConnectionSequence` watches the counter of one connection; on a
+gap it moves the connection to a new *epoch* (epochs are unique over the provider's
+lifetime, a reconnect also takes a new one). Every book message is stamped with the epoch
+it arrived in. :class:`CoinbaseBookAssembler` (one per product) remembers the epoch of its
+snapshot; a diff from another epoch means messages were lost since: ``ResyncNeeded(GAP)``.
+
+Canonical ``seq_provider`` values are :func:`stream_seq` ``(epoch << 32) | sequence_num``:
+the per-connection counter restarts at 0 on reconnect, and a plain ``sequence_num`` would
+make the dispatcher drop every later event as older.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+import msgspec
+
+from tradegw_core.book.orderbook import OrderBook
+from tradegw_core.contracts import BookOutput, ResyncNeeded, ResyncReason
+from tradegw_core.errors import SchemaError
+from tradegw_core.schema.events import BookSnapshot, BookUpdate, EventType, Level, make_event_id
+from tradegw_core.schema.symbols import Symbol
+
+__all__ = [
+    "CoinbaseBookAssembler",
+    "CoinbaseBookDiff",
+    "CoinbaseBookSnapshot",
+    "ConnectionSequence",
+    "SeqVerdict",
+    "stream_seq",
+]
+
+
+def stream_seq(epoch: int, seq: int) -> int:
+    """A monotonic canonical sequence from a connection epoch and its ``sequence_num``."""
+    return (epoch << 32) | (seq & 0xFFFFFFFF)
+
+
+class CoinbaseBookSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """A whole book: an ``l2_data`` snapshot event, or a REST ``product_book`` (no seq)."""
+
+    product_id: str
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+    seq: int | None
+    epoch: int | None
+    ts_exchange: int | None = None
+
+
+class CoinbaseBookDiff(msgspec.Struct, frozen=True, kw_only=True):
+    """One ``l2_data`` update event for one product: absolute sizes, ``"0"`` removes."""
+
+    product_id: str
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+    seq: int
+    epoch: int
+    ts_exchange: int | None = None
+
+
+class SeqVerdict(enum.Enum):
+    """What :meth:`ConnectionSequence.observe` concluded about one message."""
+
+    OK = "ok"
+    GAP = "gap"
+    STALE = "stale"
+    """Lower than or equal to the last value: out of order or repeated; ignore it."""
+
+
+class ConnectionSequence:
+    """Continuity of one connection's ``sequence_num`` (every channel counts).
+
+    ``new_epoch`` hands out provider-unique epoch numbers. The first value seen is accepted
+    whatever it is (live connections start at 0, but data may precede the acks).
+    """
+
+    def __init__(self, new_epoch: Callable[[], int]) -> None:
+        self._new_epoch = new_epoch
+        self.epoch = new_epoch()
+        self.last: int | None = None
+        self.gaps = 0
+        self.last_gap: tuple[int, int] | None = None
+        """(expected, received) of the latest gap."""
+
+    def observe(self, seq: int) -> SeqVerdict:
+        """Check the next message's ``sequence_num``; on a gap move to a new epoch."""
+        last = self.last
+        if last is None or seq == last + 1:
+            self.last = seq
+            return SeqVerdict.OK
+        if seq <= last:
+            return SeqVerdict.STALE
+        self.gaps += 1
+        self.last_gap = (last + 1, seq)
+        self.epoch = self._new_epoch()
+        self.last = seq
+        return SeqVerdict.GAP
+
+    def restart(self) -> None:
+        """A new connection: new epoch, counter unknown."""
+        self.epoch = self._new_epoch()
+        self.last = None
+
+
+def _levels(rows: Sequence[tuple[str, str]]) -> tuple[Level, ...]:
+    try:
+        return tuple(Level(Decimal(p), Decimal(q)) for p, q in rows)
+    except ArithmeticError as exc:
+        raise SchemaError(f"bad Coinbase book level in {rows[:3]!r}") from exc
+
+
+class CoinbaseBookAssembler:
+    """The ``BookAssembler`` of one Coinbase product (see the module docstring).
+
+    Unsynced (at creation and after ``reset`` or a ``ResyncNeeded``) it buffers at most
+    ``max_buffer`` diffs (overflow policy: drop the oldest). A WebSocket snapshot loads the
+    book; buffered diffs of the same epoch with a higher ``sequence_num`` are replayed into
+    it, the rest are older than the snapshot and dropped.
+    """
+
+    def __init__(
+        self,
+        symbol: Symbol,
+        venue_symbol: str | None = None,
+        *,
+        provider: str = "coinbase",
+        max_buffer: int = 1000,
+    ) -> None:
+        self.symbol = symbol
+        self.venue_symbol = venue_symbol or symbol
+        self.provider = provider
+        self._book = OrderBook()
+        self._synced = False
+        self._epoch: int | None = None
+        self._last_seq: int | None = None
+        self._buffer: deque[CoinbaseBookDiff] = deque(maxlen=max_buffer)
+        self.gaps = 0
+        self.stale_dropped = 0
+
+    @property
+    def synced(self) -> bool:
+        """True when the book is consistent with the venue."""
+        return self._synced
+
+    @property
+    def book(self) -> OrderBook:
+        """The current local book (read-only use)."""
+        return self._book
+
+    def reset(self) -> None:
+        """Drop the book and buffer until the next snapshot."""
+        self._book.clear()
+        self._synced = False
+        self._epoch = None
+        self._last_seq = None
+        self._buffer.clear()
+
+    def _event_id(self, kind: EventType, epoch: int, seq: int) -> str:
+        return make_event_id(self.provider, self.symbol, kind, f"{epoch}.{seq}")
+
+    def apply_snapshot(self, msg: CoinbaseBookSnapshot, ts_ingest: int) -> Sequence[BookOutput]:
+        """Load an ``l2_data`` snapshot, replay newer buffered diffs, return the BookSnapshot."""
+        if msg.seq is None or msg.epoch is None:
+            raise SchemaError(
+                "a Coinbase book is seeded only by the in-band level2 snapshot; a REST "
+                "product_book has no sequence and serves reconcile() only"
+            )
+        self._book.load(_levels(msg.bids), _levels(msg.asks))
+        epoch, last = msg.epoch, msg.seq
+        for diff in self._buffer:
+            if diff.epoch == epoch and diff.seq > last:
+                self._apply_levels(diff)
+                last = diff.seq
+        self._buffer.clear()
+        self._synced, self._epoch, self._last_seq = True, epoch, last
+        return [
+            BookSnapshot(
+                event_id=self._event_id(EventType.BOOK_SNAPSHOT, epoch, last),
+                provider=self.provider,
+                symbol=self.symbol,
+                venue_symbol=self.venue_symbol,
+                seq_provider=stream_seq(epoch, last),
+                ts_exchange=msg.ts_exchange,
+                ts_ingest=ts_ingest,
+                bids=tuple(self._book.top_bids()),
+                asks=tuple(self._book.top_asks()),
+            )
+        ]
+
+    def _apply_levels(self, diff: CoinbaseBookDiff) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
+        bids, asks = _levels(diff.bids), _levels(diff.asks)
+        for lv in bids:
+            self._book.set_bid(lv.price, lv.qty)
+        for lv in asks:
+            self._book.set_ask(lv.price, lv.qty)
+        return bids, asks
+
+    def apply_diff(self, msg: CoinbaseBookDiff, ts_ingest: int) -> Sequence[BookOutput]:
+        """Apply one update, or buffer it while unsynced; a new epoch means a gap."""
+        if not self._synced:
+            self._buffer.append(msg)
+            return []
+        if msg.epoch != self._epoch:
+            self.gaps += 1
+            self.reset()
+            return [
+                ResyncNeeded(
+                    symbol=self.symbol,
+                    reason=ResyncReason.GAP,
+                    detail=f"sequence_num gap or reconnect on the connection before seq {msg.seq}",
+                )
+            ]
+        prev = self._last_seq
+        if prev is not None and msg.seq <= prev:
+            self.stale_dropped += 1
+            return []
+        bids, asks = self._apply_levels(msg)
+        self._last_seq = msg.seq
+        if not bids and not asks:
+            return []
+        epoch = msg.epoch
+        return [
+            BookUpdate(
+                event_id=self._event_id(EventType.BOOK_UPDATE, epoch, msg.seq),
+                provider=self.provider,
+                symbol=self.symbol,
+                venue_symbol=self.venue_symbol,
+                seq_provider=stream_seq(epoch, msg.seq),
+                ts_exchange=msg.ts_exchange,
+                ts_ingest=ts_ingest,
+                bids=bids,
+                asks=asks,
+                first_seq=stream_seq(epoch, msg.seq),
+                last_seq=stream_seq(epoch, msg.seq),
+                prev_seq=None if prev is None else stream_seq(epoch, prev),
+            )
+        ]
+
+    def reconcile(self, msg: CoinbaseBookSnapshot) -> int:
+        """Count price levels differing from a fresh (REST) book, over the range it covers.
+
+        The REST book is depth-limited, so each side is compared only within its price
+        range (bids at or above its lowest bid, asks at or below its highest ask); a price
+        counts once when it is missing on one side or its size differs. Returns 0 when
+        unsynced (nothing to compare: the stage is resyncing already). Read-only.
+        """
+        if not self._synced:
+            return 0
+        count = 0
+        rest_bids = {lv.price: lv.qty for lv in _levels(msg.bids)}
+        rest_asks = {lv.price: lv.qty for lv in _levels(msg.asks)}
+        if rest_bids:
+            floor = min(rest_bids)
+            mine = {p: q for p, q in self._book.bids.items() if p >= floor}
+            count += sum(
+                1 for p in mine.keys() | rest_bids.keys() if mine.get(p) != rest_bids.get(p)
+            )
+        if rest_asks:
+            ceiling = max(rest_asks)
+            mine = {p: q for p, q in self._book.asks.items() if p <= ceiling}
+            count += sum(
+                1 for p in mine.keys() | rest_asks.keys() if mine.get(p) != rest_asks.get(p)
+            )
+        return count

@@ -1,0 +1,377 @@
+"""A loopback Coinbase Advanced Trade venue on the core's emulator kit.
+
+Same wire surface as the venue (protocol notes section 7 checklist):
+
+* WebSocket (one server serves both the market and the user endpoint): a ``subscribe``
+  must come within ``subscribe_timeout_s`` (5 s) or the socket is closed; one channel per
+  message; every (un)subscribe is answered by a ``subscriptions`` frame listing all
+  current subscriptions; bad requests get ``{"type": "error", "message": ...}``; ``user``
+  needs a valid JWT ("authentication failure" otherwise, as for an unknown channel).
+* One ``sequence_num`` counter per connection over every frame. Faults: the kit's
+  :class:`~tradegw_core.sim.faults.FaultPlan` (a dropped frame leaves a gap) and
+  :meth:`CoinbaseEmulator.skip_sequence` (the next frame skips numbers).
+* ``level2`` -> ``l2_data``: a snapshot per product on each subscribe, then updates with
+  absolute sizes; ``market_trades`` (maker side on the wire), ``ticker`` on every trade,
+  ``candles`` (5 minutes, updated on each trade), ``heartbeats`` every second, ``user``
+  (snapshot of open orders, at most 50 per event, then cumulative updates).
+* REST under ``/api/v3/brokerage``: public ``market/products``, ``market/product_book``,
+  ``time``; JWT-signed orders (see :mod:`tradegw_coinbase.emulator_orders`). Every JWT is
+  verified (ES256 or EdDSA, ``uri`` against the request line, 120 s expiry); a bad or
+  expired one gets the venue's HTTP 401 ``Unauthorized``.
+
+Credentials: :class:`~tradegw_core.sim.emulator.ApiCredentials` whose ``api_key`` is the
+CDP key name and ``api_secret`` the private key PEM; the default key is derived from the
+seed, so tests and the demo know it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import msgspec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tradegw_coinbase.emulator_orders import OrderDesk
+from tradegw_coinbase.emulator_wire import (
+    CandleBuilder,
+    encode_frame,
+    format_time,
+    l2_changes,
+    l2_event,
+    product_json,
+    ticker_json,
+    trade_json,
+    user_order_json,
+)
+from tradegw_coinbase.jwt import JwtError, PublicKey, format_uri, load_private_key, verify_jwt
+from tradegw_coinbase.jwt import unverified_header as jwt_header
+from tradegw_core.sim.connection import WsConnection
+from tradegw_core.sim.emulator import ApiCredentials, Emulator, HttpRequest, HttpResponse, Route
+from tradegw_core.sim.market import BookDelta, MarketEvent, SimTrade
+from tradegw_core.sim.matching import ExecEvent
+
+__all__ = ["PREFIX", "CoinbaseEmulator"]
+
+PREFIX = "/api/v3/brokerage"
+_PUBLIC_CHANNELS = ("level2", "market_trades", "ticker", "ticker_batch", "candles", "status")
+_CHANNELS = (*_PUBLIC_CHANNELS, "heartbeats", "user")
+
+
+def _rest_levels(levels: Sequence[tuple[Decimal, Decimal]]) -> list[dict[str, str]]:
+    return [{"price": str(p), "size": str(q)} for p, q in levels]
+
+
+@dataclass
+class _ConnState:
+    """Per-connection venue state."""
+
+    seq: int = -1
+    subs: dict[str, set[str]] = field(default_factory=dict)
+    account: str | None = None
+    subscribed: bool = False
+
+
+class CoinbaseEmulator(Emulator):
+    """Coinbase Advanced Trade over loopback (see the module docstring)."""
+
+    ws_path = "/"
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        opts = config.options
+        self.subscribe_timeout_s = float(opts.get("subscribe_timeout_s", 5.0))
+        self.heartbeat_interval_s = float(opts.get("heartbeat_interval_s", 1.0))
+        self.desk = OrderDesk(self.engines)
+        self.candles = CandleBuilder()
+        self.volume: dict[str, Decimal] = {}
+        self.auth_failures = 0
+        self._skip = 0
+        self._heartbeats = 0
+        self._keys: dict[str, tuple[ApiCredentials, PublicKey]] = {}
+        for cred in self.credentials:
+            self._keys[cred.api_key] = (cred, load_private_key(cred.api_secret).public_key())
+
+    # ------------------------------------------------------------------ set-up
+    def default_credentials(self) -> tuple[ApiCredentials, ...]:
+        """One EC P-256 CDP key derived from the seed (deterministic)."""
+        digest = hashlib.sha256(f"{self.config.seed}:{self.venue}:cdp".encode()).digest()
+        key = ec.derive_private_key(int.from_bytes(digest, "big") % (2**255), ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ).decode()
+        return (ApiCredentials(f"organizations/emulator/apiKeys/{self.venue}-test-key", pem),)
+
+    def skip_sequence(self, n: int = 1) -> None:
+        """Fault: the next frame sent (on any connection) skips ``n`` sequence numbers."""
+        self._skip += n
+
+    def _now_s(self) -> int:
+        return self.clock.time_ns() // 1_000_000_000
+
+    # ------------------------------------------------------------------ auth
+    def _check_jwt(self, token: str, uri: str | None) -> ApiCredentials | None:
+        entry = self._keys.get(str(jwt_header(token).get("kid", "")))
+        if entry is None:
+            self.auth_failures += 1
+            return None
+        cred, public = entry
+        try:
+            verify_jwt(token, public, now=self._now_s(), expected_uri=uri, key_name=cred.api_key)
+        except JwtError:
+            self.auth_failures += 1
+            return None
+        return cred
+
+    def _rest_auth(self, request: HttpRequest) -> ApiCredentials | None:
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Bearer "):
+            self.auth_failures += 1
+            return None
+        host = request.headers.get("host", f"{self.config.host}")
+        return self._check_jwt(header[7:], format_uri(request.method, host, request.path))
+
+    # ------------------------------------------------------------------ REST
+    def http_routes(self) -> Sequence[Route]:
+        """The venue's REST endpoints."""
+        p = PREFIX
+        return [
+            Route("GET", f"{p}/time", self._time),
+            Route("GET", f"{p}/market/products", self._products),
+            Route("GET", f"{p}/market/products/{{product_id}}", self._product),
+            Route("GET", f"{p}/market/product_book", self._product_book),
+            Route("POST", f"{p}/orders", self._signed(lambda r, c: self.desk.create(c, r.json()))),
+            Route(
+                "POST",
+                f"{p}/orders/batch_cancel",
+                self._signed(lambda r, c: self.desk.cancel(c, r.json())),
+            ),
+            Route(
+                "GET",
+                f"{p}/orders/historical/batch",
+                self._signed(lambda r, c: self.desk.list(c, c, r)),
+            ),
+            Route(
+                "GET",
+                f"{p}/orders/historical/{{order_id}}",
+                self._signed(lambda r, c: self.desk.get(c, c, r.path_params["order_id"])),
+            ),
+        ]
+
+    def _signed(self, handler: Any) -> Any:
+        async def run(request: HttpRequest) -> HttpResponse:
+            cred = self._rest_auth(request)
+            if cred is None:
+                return HttpResponse.text("Unauthorized", 401)
+            return handler(request, cred.account)  # type: ignore[no-any-return]
+
+        return run
+
+    async def _time(self, request: HttpRequest) -> HttpResponse:
+        now = self.clock.time_ns()
+        return HttpResponse.json(
+            {
+                "iso": format_time(now),
+                "epochSeconds": str(now // 10**9),
+                "epochMillis": str(now // 10**6),
+            }
+        )
+
+    async def _products(self, request: HttpRequest) -> HttpResponse:
+        products = [product_json(self.sim.specs[s]) for s in self.symbols]
+        return HttpResponse.json(
+            {"products": products, "num_products": len(products), "pagination": None}
+        )
+
+    async def _product(self, request: HttpRequest) -> HttpResponse:
+        pid = request.path_params["product_id"]
+        if pid not in self.engines:
+            return HttpResponse.json({"error": "NOT_FOUND", "message": "product not found"}, 404)
+        return HttpResponse.json(product_json(self.sim.specs[pid]))
+
+    async def _product_book(self, request: HttpRequest) -> HttpResponse:
+        query = request.query()
+        pid = query.get("product_id", "")
+        if pid not in self.engines:
+            return HttpResponse.json(
+                {"error": "INVALID_ARGUMENT", "message": f"unknown product_id {pid!r}"}, 400
+            )
+        limit = int(query.get("limit") or 50)
+        book = self.sim.book(self.venue, pid, depth=limit)
+        return HttpResponse.json(
+            {
+                "pricebook": {
+                    "product_id": pid,
+                    "bids": _rest_levels(book.bids),
+                    "asks": _rest_levels(book.asks),
+                    "time": format_time(book.ts_ns),
+                }
+            }
+        )
+
+    # ------------------------------------------------------------------ WebSocket
+    def _send(self, conn: WsConnection, channel: str, events: Sequence[Any]) -> None:
+        state: _ConnState = conn.state
+        state.seq += 1 + self._skip
+        self._skip = 0
+        conn.send_nowait(encode_frame(channel, state.seq, self.clock.time_ns(), events))
+
+    def _error(self, conn: WsConnection, message: str) -> None:
+        conn.send_nowait(msgspec.json.encode({"type": "error", "message": message}))
+
+    async def on_ws_connect(self, conn: WsConnection) -> None:
+        """Start the connection's state and its subscribe deadline."""
+        conn.state = _ConnState()
+        conn.start_soon(self._subscribe_deadline, conn)
+
+    async def _subscribe_deadline(self, conn: WsConnection) -> None:
+        await anyio.sleep(self.subscribe_timeout_s)
+        if not conn.state.subscribed:
+            await conn.close(1000, "no subscribe within 5 seconds")
+
+    async def on_ws_message(self, conn: WsConnection, message: str | bytes) -> None:
+        """A client's subscribe / unsubscribe."""
+        try:
+            msg = msgspec.json.decode(message)
+        except msgspec.DecodeError:
+            self._error(conn, "failure to subscribe")
+            return
+        state: _ConnState = conn.state
+        kind = msg.get("type") if isinstance(msg, dict) else None
+        channel = msg.get("channel") if isinstance(msg, dict) else None
+        if kind not in ("subscribe", "unsubscribe") or not isinstance(channel, str):
+            self._error(conn, "failure to subscribe")
+            return
+        if channel not in _CHANNELS:
+            self._error(conn, "authentication failure")
+            return
+        token = msg.get("jwt")
+        if channel == "user" or token is not None:
+            cred = self._check_jwt(str(token or ""), None)
+            if cred is None:
+                self._error(conn, "authentication failure")
+                return
+            state.account = cred.account
+        products = [str(p) for p in msg.get("product_ids") or []]
+        unknown = [p for p in products if p not in self.engines]
+        if unknown and channel != "user":
+            self._error(conn, "failure to subscribe")
+            return
+        state.subscribed = True
+        current = state.subs.setdefault(channel, set())
+        if kind == "unsubscribe":
+            if products:
+                current.difference_update(products)
+            else:
+                current.clear()
+            if not current:
+                del state.subs[channel]
+            self._ack(conn)
+            return
+        if channel in ("heartbeats", "user") and not products:
+            current.add(channel)
+        current.update(products)
+        self._ack(conn)
+        self._initial(conn, channel, products)
+
+    def _ack(self, conn: WsConnection) -> None:
+        subs = {ch: sorted(p) for ch, p in sorted(conn.state.subs.items())}
+        self._send(conn, "subscriptions", [{"subscriptions": subs}])
+
+    def _initial(self, conn: WsConnection, channel: str, products: list[str]) -> None:
+        now = self.clock.time_ns()
+        if channel == "level2":
+            events = []
+            for pid in products:
+                book = self.sim.book(self.venue, pid)
+                events.append(l2_event("snapshot", pid, book.bids, book.asks, now))
+            self._send(conn, "l2_data", events)
+        elif channel == "market_trades":
+            self._send(conn, "market_trades", [{"type": "snapshot", "trades": []}])
+        elif channel == "ticker":
+            tickers = [self._ticker(pid, self.sim.mid(pid)) for pid in products]
+            self._send(conn, "ticker", [{"type": "snapshot", "tickers": tickers}])
+        elif channel == "candles":
+            candles = [c for pid in products if (c := self.candles.current(pid)) is not None]
+            self._send(conn, "candles", [{"type": "snapshot", "candles": candles}])
+        elif channel == "user":
+            account = conn.state.account
+            orders = [
+                user_order_json(e, self.desk.fills(e.order_id))
+                for engine in self.engines.values()
+                for e in engine.open_orders(account)
+            ]
+            events = [
+                {"type": "snapshot", "orders": orders[i : i + 50], "positions": {}}
+                for i in range(0, max(len(orders), 1), 50)
+            ]
+            self._send(conn, "user", events)
+
+    def _ticker(self, pid: str, price: Decimal) -> dict[str, Any]:
+        book = self.sim.book(self.venue, pid, depth=1)
+        return ticker_json(
+            pid,
+            price,
+            book.bids[0] if book.bids else None,
+            book.asks[0] if book.asks else None,
+            self.volume.get(pid, Decimal(0)),
+        )
+
+    def _subscribers(self, channel: str, product: str) -> list[WsConnection]:
+        return [
+            c
+            for c in list(self.connections.values())
+            if c.state is not None and product in c.state.subs.get(channel, ())
+        ]
+
+    def on_market_event(self, event: MarketEvent) -> None:
+        """Book deltas -> ``l2_data`` updates; trades -> trades, ticker, candles."""
+        pid = event.symbol
+        if isinstance(event, BookDelta):
+            bids, asks = l2_changes(event.changes)
+            update = l2_event("update", pid, bids, asks, event.ts_ns)
+            for conn in self._subscribers("level2", pid):
+                self._send(conn, "l2_data", [update])
+            return
+        if not isinstance(event, SimTrade):  # pragma: no cover - MarketEvent is a 2-union
+            return
+        self.volume[pid] = self.volume.get(pid, Decimal(0)) + event.qty
+        candle = self.candles.on_trade(pid, event.ts_ns, event.price, event.qty)
+        for conn in self._subscribers("market_trades", pid):
+            self._send(conn, "market_trades", [{"type": "update", "trades": [trade_json(event)]}])
+        subs = self._subscribers("ticker", pid)
+        if subs:
+            tick = self._ticker(pid, event.price)
+            for conn in subs:
+                self._send(conn, "ticker", [{"type": "update", "tickers": [tick]}])
+        for conn in self._subscribers("candles", pid):
+            self._send(conn, "candles", [{"type": "update", "candles": [candle]}])
+
+    def on_exec_event(self, event: ExecEvent) -> None:
+        """Order state changes -> ``user`` updates for the account's connections."""
+        order = user_order_json(event, self.desk.on_exec(event))
+        for conn in list(self.connections.values()):
+            state = conn.state
+            if state is None or state.account != event.account or "user" not in state.subs:
+                continue
+            wanted = state.subs["user"]
+            if "user" in wanted or event.symbol in wanted:
+                self._send(conn, "user", [{"type": "update", "orders": [order], "positions": {}}])
+
+    async def background(self) -> None:
+        """``heartbeats`` every ``heartbeat_interval_s`` to subscribed connections."""
+        while True:
+            await anyio.sleep(self.heartbeat_interval_s)
+            self._heartbeats += 1
+            now = self.clock.time_ns()
+            beat = {"current_time": format_time(now), "heartbeat_counter": self._heartbeats}
+            for conn in list(self.connections.values()):
+                if conn.state is not None and "heartbeats" in conn.state.subs:
+                    self._send(conn, "heartbeats", [beat])

@@ -1,0 +1,84 @@
+"""Entry point, hooks, settings, and the cheap-import promise of ``tradegw_coinbase.plugin``."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+from tradegw_coinbase.config import CoinbaseSettings
+from tradegw_coinbase.plugin import CoinbasePlugin
+
+from tradegw_core.plugin.manifest import API_LEVEL
+from tradegw_core.plugin.registries import Registries
+
+
+def test_importing_the_plugin_module_pulls_no_network_library() -> None:
+    code = (
+        "import sys, tradegw_coinbase.plugin\n"
+        "heavy = sorted(m for m in ('websockets', 'httpx') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_entry_point_targets_the_plugin_class() -> None:
+    (ep,) = [
+        e for e in importlib.metadata.entry_points(group="tradegw.plugins") if e.name == "coinbase"
+    ]
+    assert ep.value == "tradegw_coinbase.plugin:CoinbasePlugin"
+    assert ep.load() is CoinbasePlugin
+    manifest = CoinbasePlugin.manifest
+    assert (manifest.id, manifest.dist, manifest.api_level) == (
+        "coinbase",
+        "tradegw-coinbase",
+        API_LEVEL,
+    )
+
+
+def test_hooks_register_every_factory() -> None:
+    regs = Registries()
+    plugin = CoinbasePlugin()
+    plugin.tradegw_register_settings(regs.settings, "coinbase")
+    plugin.tradegw_register_providers(regs.providers, "coinbase")
+    plugin.tradegw_register_book_assemblers(regs.book_assemblers, "coinbase")
+    plugin.tradegw_register_order_adapters(regs.order_adapters, "coinbase")
+    plugin.tradegw_register_emulators(regs.emulators, "coinbase")
+    assert regs.settings.get("providers.coinbase") is CoinbaseSettings
+    for reg in (regs.providers, regs.book_assemblers, regs.order_adapters, regs.emulators):
+        assert "coinbase" in reg
+        assert reg.owner("coinbase") == "coinbase"
+
+
+def test_settings_defaults_are_production_and_secrets_stay_hidden() -> None:
+    s = CoinbaseSettings()
+    assert s.ws_market_url == "wss://advanced-trade-ws.coinbase.com"
+    assert s.ws_user_url == "wss://advanced-trade-ws-user.coinbase.com"
+    assert s.rest_url == "https://api.coinbase.com"
+    assert not s.has_credentials
+    secret = "-----BEGIN EC PRIVATE KEY-----\nsecret-material\n-----END EC PRIVATE KEY-----\n"
+    s2 = CoinbaseSettings(api_key_name="organizations/o/apiKeys/k", api_private_key=secret)
+    assert s2.has_credentials
+    assert "secret-material" not in repr(s2)
+    assert "secret-material" not in str(s2.model_dump())
+    assert s2.api_private_key is not None
+    assert s2.api_private_key.get_secret_value() == secret
+    # dynaconf may hand over a numeric-looking secret as a number.
+    numeric = CoinbaseSettings(api_private_key=12345)  # type: ignore[arg-type]
+    assert numeric.api_private_key is not None
+    assert numeric.api_private_key.get_secret_value() == "12345"
+
+
+def test_settings_validation_names_the_problem() -> None:
+    with pytest.raises(ValidationError, match="BTC-USD"):
+        CoinbaseSettings(symbols=["btc-usd"])
+    with pytest.raises(ValidationError, match="connections_per_stream"):
+        CoinbaseSettings(connections_per_stream=0)
+    with pytest.raises(ValidationError, match="extra"):
+        CoinbaseSettings(api_secret="x")  # type: ignore[call-arg]
+    assert CoinbaseSettings(rest_url="http://127.0.0.1:9/").rest_url == "http://127.0.0.1:9"

@@ -1,0 +1,70 @@
+"""The plugin: entry point, cheap import, hook registrations, settings validation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import pytest
+from pydantic import ValidationError
+from tradegw_kraken.config import SECTION, KrakenSettings
+from tradegw_kraken.plugin import KrakenPlugin
+
+from tradegw_core.plugin.manifest import API_LEVEL
+from tradegw_core.plugin.registries import Registries
+
+
+def test_importing_the_plugin_module_imports_no_network_library() -> None:
+    code = (
+        "import sys, tradegw_kraken.plugin; "
+        "print(sorted(m for m in ('websockets', 'httpx') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_entry_point_targets_the_plugin_class() -> None:
+    (ep,) = [e for e in entry_points(group="tradegw.plugins") if e.name == "kraken"]
+    assert ep.value == "tradegw_kraken.plugin:KrakenPlugin"
+    assert ep.load() is KrakenPlugin
+    assert KrakenPlugin.manifest.api_level == API_LEVEL
+    assert KrakenPlugin.manifest.dist == "tradegw-kraken"
+
+
+def test_hooks_register_every_factory() -> None:
+    regs = Registries()
+    plugin = KrakenPlugin()
+    plugin.tradegw_register_settings(regs.settings, "kraken")
+    plugin.tradegw_register_providers(regs.providers, "kraken")
+    plugin.tradegw_register_book_assemblers(regs.book_assemblers, "kraken")
+    plugin.tradegw_register_order_adapters(regs.order_adapters, "kraken")
+    plugin.tradegw_register_emulators(regs.emulators, "kraken")
+    assert regs.settings.get(SECTION) is KrakenSettings
+    for reg in (regs.providers, regs.book_assemblers, regs.order_adapters, regs.emulators):
+        assert "kraken" in reg
+        assert reg.owner("kraken") == "kraken"
+
+
+def test_settings_defaults_are_production() -> None:
+    s = KrakenSettings()
+    assert s.ws_public_url == "wss://ws.kraken.com/v2"
+    assert s.ws_auth_url == "wss://ws-auth.kraken.com/v2"
+    assert s.rest_url == "https://api.kraken.com"
+    assert s.book_depth == 10
+    assert s.credentials() is None
+
+
+def test_settings_validation() -> None:
+    with pytest.raises(ValidationError, match="book_depth"):
+        KrakenSettings(book_depth=20)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="canonical"):
+        KrakenSettings(symbols=("BTC/USD",))
+    with pytest.raises(ValidationError):
+        KrakenSettings(unknown=1)  # type: ignore[call-arg]
+    # dynaconf hands numeric-looking secrets over as ints
+    s = KrakenSettings(api_key=12345, api_secret="c2VjcmV0")  # type: ignore[arg-type]
+    assert s.credentials() == ("12345", "c2VjcmV0")
+    assert "12345" not in repr(s)

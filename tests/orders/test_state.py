@@ -1,0 +1,186 @@
+"""Execution reports: the transition rules, the tracker, and delivery in order."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import pytest
+
+from tradegw_core.orders import ExecReportBacklogError, Verdict, check_transition
+from tradegw_core.schema.events import ExecState
+
+A, P, F, C, R, E = (
+    ExecState.ACK,
+    ExecState.PARTIAL,
+    ExecState.FILLED,
+    ExecState.CANCELLED,
+    ExecState.REJECTED,
+    ExecState.EXPIRED,
+)
+D = Decimal
+
+
+@pytest.mark.parametrize(
+    ("prev", "prev_cum", "new", "new_cum", "verdict", "why"),
+    [
+        (None, D(0), A, D(0), Verdict.APPLY, ""),
+        (None, D(0), F, D(1), Verdict.APPLY, ""),  # the first thing heard may be final
+        (A, D(0), A, D(0), Verdict.DUPLICATE, ""),
+        (A, D(0), P, D("0.4"), Verdict.APPLY, ""),
+        (P, D("0.4"), P, D("0.4"), Verdict.DUPLICATE, ""),
+        (P, D("0.4"), P, D("0.7"), Verdict.APPLY, ""),
+        (P, D(1), F, D(1), Verdict.APPLY, ""),  # Kraken: partially_filled, then filled
+        (P, D("0.4"), C, D("0.4"), Verdict.APPLY, ""),
+        (A, D(0), E, D(0), Verdict.APPLY, ""),
+        (A, D(0), R, D(0), Verdict.APPLY, ""),
+        (F, D(1), F, D(1), Verdict.DUPLICATE, ""),
+        (F, D(1), P, D(1), Verdict.INVALID, "FILLED is final"),
+        (C, D(0), A, D(0), Verdict.INVALID, "CANCELLED is final"),
+        (P, D("0.7"), P, D("0.4"), Verdict.INVALID, "cum_qty went down from 0.7 to 0.4"),
+        (P, D("0.4"), A, D("0.4"), Verdict.INVALID, "ACK cannot follow PARTIAL"),
+        (P, D("0.4"), R, D("0.4"), Verdict.INVALID, "with fills cannot be REJECTED"),
+    ],
+)
+def test_transition_rules(prev, prev_cum, new, new_cum, verdict, why) -> None:
+    got, reason = check_transition(prev, prev_cum, new, new_cum)
+    assert got is verdict
+    assert why in reason
+
+
+@pytest.mark.anyio
+async def test_reports_are_journaled_then_delivered_to_the_owner(harness, make_order) -> None:
+    svc = harness.service()
+    async with svc.running():
+        await svc.submit(make_order("c1", decision_id="d-42"))
+        await svc.submit(make_order("b1", consumer_id="beta"))
+        svc.on_exec_report(harness.venue.fill("c1", "0.004"))
+        svc.on_exec_report(harness.venue.fill("b1", "0.01"))
+        svc.on_exec_report(harness.venue.fill("c1", "0.006"))
+        await harness.sink.wait_for(5)
+
+        assert [(c, r.client_order_id, r.state) for c, r in harness.sink.items] == [
+            ("alpha", "c1", A),
+            ("beta", "b1", A),
+            ("alpha", "c1", P),
+            ("beta", "b1", F),
+            ("alpha", "c1", F),
+        ]
+        c1 = [r for _, r in harness.sink.items if r.client_order_id == "c1"]
+        assert {r.decision_id for r in c1} == {"d-42"}
+        assert len({r.trace_id for r in c1}) == 1
+        assert c1[0].trace_id
+        kinds = [e.kind for e in await svc.journal.log_entries("fakex", "c1")]
+        assert kinds == ["request", "phase:SENT", "report", "report", "report"]
+        assert svc.open_orders("alpha") == []
+        assert svc.open_orders("beta") == []
+
+
+@pytest.mark.anyio
+async def test_impossible_and_repeated_reports_are_not_delivered(
+    harness, make_order, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="tradegw.orders")
+    svc = harness.service()
+    async with svc.running():
+        await svc.submit(make_order("c1", decision_id="d-1"))
+        filled = harness.venue.fill("c1", "0.01")
+        svc.on_exec_report(filled)
+        svc.on_exec_report(filled)  # the same report twice (e.g. after a reconnect)
+        late = harness.venue.report("c1")
+        late.state = P  # a stale PARTIAL arriving after FILLED
+        svc.on_exec_report(late)
+        stranger = harness.venue.report("c1")
+        stranger.client_order_id = "not-ours"
+        svc.on_exec_report(stranger)
+        await harness.sink.wait_for(2)
+
+        assert harness.sink.states("c1") == [A, F]
+        assert harness.telemetry.named("order.invalid_transition") == [
+            {
+                "provider": "fakex",
+                "client_order_id": "c1",
+                "consumer_id": "alpha",
+                "from_state": "FILLED",
+                "to_state": "PARTIAL",
+                "reason": "FILLED is final; PARTIAL cannot follow it",
+            }
+        ]
+        assert harness.telemetry.named("order.unowned_report")[0]["client_order_id"] == "not-ours"
+        reg = svc.metrics.registry
+        assert (
+            reg.get_sample_value("tradegw_orders_invalid_transitions_total", {"provider": "fakex"})
+            == 1
+        )
+        assert (
+            reg.get_sample_value("tradegw_orders_duplicate_reports_total", {"provider": "fakex"})
+            == 1
+        )
+    transitions = [r for r in caplog.records if "->" in r.getMessage()]
+    assert [r.getMessage().split(" ", 2)[2] for r in transitions] == [
+        "None -> ACK cum_qty=0",
+        "ACK -> FILLED cum_qty=0.01",
+        "refused FILLED -> PARTIAL: FILLED is final; PARTIAL cannot follow it",
+    ]
+    assert all(r.decision_id == "d-1" and r.trace_id for r in transitions)
+
+
+@pytest.mark.anyio
+async def test_ten_thousand_reports_all_arrive_in_order(harness, make_order) -> None:
+    svc = harness.service(max_open_orders=100)
+    n_orders, fills = 20, 500  # 20 orders x 500 partial fills = 10,000 reports
+    async with svc.running():
+        for i in range(n_orders):
+            await svc.submit(make_order(f"o{i}", qty=Decimal("5"), price=Decimal("1.00")))
+        await harness.sink.wait_for(n_orders)
+        sent = []
+        for _step in range(fills):
+            for i in range(n_orders):  # interleaved across orders, as a user stream would
+                report = harness.venue.fill(f"o{i}", "0.01")
+                svc.on_exec_report(report)
+                sent.append(report.event_id)
+        await harness.sink.wait_for(n_orders + n_orders * fills)
+
+    got = [r.event_id for _, r in harness.sink.items[n_orders:]]
+    assert len(got) == 10_000
+    assert got == sent
+    last = {r.client_order_id: r for _, r in harness.sink.items}
+    assert {r.state for r in last.values()} == {F}
+    assert svc.pipeline.delivered == 10_000 + n_orders
+
+
+@pytest.mark.anyio
+async def test_a_full_backlog_refuses_the_report_without_applying_it(harness, make_order) -> None:
+    svc = harness.service(report_buffer=2)
+    async with svc.running():
+        await svc.submit(make_order("c1", qty=Decimal("1"), price=Decimal("100.00")))
+        await harness.sink.wait_for(1)
+        svc.on_exec_report(harness.venue.fill("c1", "0.1"))
+        svc.on_exec_report(harness.venue.fill("c1", "0.1"))
+        third = harness.venue.fill("c1", "0.1")
+        with pytest.raises(ExecReportBacklogError) as info:
+            svc.on_exec_report(third)
+        assert info.value.retryable
+        assert svc.open_orders("alpha")[0].cum_qty == Decimal("0.2")
+        await harness.sink.wait_for(3)
+        svc.on_exec_report(third)  # what the adapter re-emits after its reconnect
+        await harness.sink.wait_for(4)
+    assert [r.cum_qty for _, r in harness.sink.items] == [0, D("0.1"), D("0.2"), D("0.3")]
+
+
+@pytest.mark.anyio
+async def test_a_raising_consumer_sink_does_not_stop_the_others(harness, make_order) -> None:
+    delivered = []
+
+    def deliver(consumer_id, report):
+        if consumer_id == "alpha":
+            raise RuntimeError("lane gone")
+        delivered.append(report.client_order_id)
+
+    harness.sink = deliver  # type: ignore[assignment]
+    svc = harness.service()
+    async with svc.running():
+        await svc.submit(make_order("a1"))
+        await svc.submit(make_order("b1", consumer_id="beta"))
+    assert delivered == ["b1"]
+    assert harness.telemetry.named("exec_report.undeliverable")[0]["consumer_id"] == "alpha"

@@ -1,0 +1,118 @@
+"""``tradegw emulate``: argument parsing, printed lines, serving until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+
+import anyio
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from tradegw_core.plugin.registries import Registries
+from tradegw_core.sim import ApiCredentials, Emulator, EmulatorConfig
+from tradegw_core.sim.cli import add_arguments, main, run_emulators
+
+LINE = re.compile(r"^(\w+) rest=http://127\.0\.0\.1:(\d+) ws=ws://127\.0\.0\.1:(\d+)(/\S*)$")
+
+
+class PathEmulator(Emulator):
+    """The base with a venue-style WebSocket path and a multi-line secret."""
+
+    ws_path = "/ws/v1"
+
+    def default_credentials(self) -> tuple[ApiCredentials, ...]:
+        return (ApiCredentials("k1", "-----BEGIN-----\nabc\n-----END-----", "acct"),)
+
+
+def _registries() -> Registries:
+    registries = Registries()
+    registries.emulators.add("alpha", Emulator, plugin_id="test")
+    registries.emulators.add("beta", PathEmulator, plugin_id="test")
+    return registries
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="tradegw emulate")
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+class _Out(io.StringIO):
+    """Captures output and signals once ``lines`` lines were written."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.lines = lines
+        self.ready = anyio.Event()
+
+    def write(self, text: str) -> int:
+        n = super().write(text)
+        if self.getvalue().count("\n") >= self.lines:
+            self.ready.set()
+        return n
+
+
+@pytest.mark.anyio
+async def test_serves_each_venue_and_prints_lines_and_keys() -> None:
+    out, stop = _Out(lines=4), anyio.Event()
+    args = _args("alpha", "beta", "--seed", "7", "--rate", "50", "--symbols", "BTC-USDT,SOL-USDT")
+    async with anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            assert await run_emulators(args, _registries(), out=out, stop=stop) == 0
+
+        tg.start_soon(run)
+        with anyio.fail_after(2):
+            await out.ready.wait()
+        lines = out.getvalue().splitlines()
+        venues = [LINE.match(line) for line in lines[:2]]
+        assert [m.group(1) if m else None for m in venues] == ["alpha", "beta"]
+        assert venues[0] is not None
+        assert venues[0].group(4) == "/"
+        assert venues[1] is not None
+        assert venues[1].group(4) == "/ws/v1"
+        assert lines[2].startswith("alpha account=main api_key=alpha-test-key api_secret=")
+        assert lines[3] == (
+            "beta account=acct api_key=k1 api_secret=-----BEGIN-----\\nabc\\n-----END-----"
+        )
+        with anyio.fail_after(2):
+            async with httpx.AsyncClient() as http:
+                response = await http.get(f"http://127.0.0.1:{venues[0].group(2)}/missing")
+            async with connect(f"ws://127.0.0.1:{venues[1].group(3)}/ws/v1") as ws:
+                await ws.send("hi")
+                pong = await ws.ping()
+                await pong
+        assert response.status_code == 404
+        stop.set()
+
+
+def test_main_runs_for_a_duration_with_given_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    args = _args("alpha", "--duration", "0", "--api-key", "mykey", "--api-secret", "mysecret")
+    assert main(args, _registries()) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert LINE.match(lines[0])
+    assert lines[1] == "alpha account=main api_key=mykey api_secret=mysecret"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("gamma",), "unknown emulator 'gamma' (registered: alpha, beta)"),
+        (("alpha", "--symbols", "btcusdt"), "not a canonical symbol"),
+        (("alpha", "--symbols", ","), "--symbols is empty"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    argv: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_args(*argv), _registries()) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_emulator_config_defaults() -> None:
+    config = EmulatorConfig(venue="x")
+    assert (config.host, config.rest_port, config.ws_port) == ("127.0.0.1", 0, 0)
+    assert config.symbols == ("BTC-USDT", "ETH-USDT")

@@ -1,0 +1,196 @@
+"""The ``tradegw`` command: ``plugins``, ``config-schema``, ``run``, ``emulate``, ``demo``.
+
+Each command body is a function taking parsed arguments and the output stream, so tests
+run them in-process. ``emulate`` and ``demo`` delegate to ``tradegw_core.sim.cli`` and
+``tradegw_core.demo`` (``add_arguments(parser)`` + ``main(args, registries) -> int``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import inspect
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from tradegw_core import __version__
+from tradegw_core.errors import ConfigError, PluginError, TradegwError
+from tradegw_core.plugin.registries import Registries
+
+__all__ = ["build_parser", "main"]
+
+_DELEGATED = {
+    "emulate": ("tradegw_core.sim.cli", "run venue emulators on loopback (VENUE... [--seed N])"),
+    "demo": ("tradegw_core.demo", "run emulators, the gateway and example consumers"),
+}
+_HOOK_PREFIX = "tradegw_register_"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser (``emulate`` / ``demo`` arguments belong to their modules)."""
+    parser = argparse.ArgumentParser(
+        prog="tradegw", description="tradegw: a pluggable trading gateway."
+    )
+    parser.add_argument("--version", action="version", version=f"tradegw {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("plugins", help="list installed plugins and which are enabled")
+    p.add_argument("--config", metavar="FILE", help="settings file (default ./settings.toml)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("config-schema", help="print the JSON Schema of the configuration")
+    p.add_argument("--indent", type=int, default=2, help="JSON indentation (default 2)")
+
+    p = sub.add_parser("run", help="run the gateway")
+    p.add_argument("--config", metavar="FILE", help="settings file (default ./settings.toml)")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+
+    for name, (_, help_text) in _DELEGATED.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def _hooks(names: Sequence[str]) -> str:
+    return ",".join(n.removeprefix(_HOOK_PREFIX) for n in names) or "-"
+
+
+def cmd_plugins(args: argparse.Namespace, out: TextIO) -> int:
+    """``tradegw plugins``: id, distribution, version, api level, hooks, enabled."""
+    from tradegw_core.config.loader import read_raw_config
+    from tradegw_core.config.models import PluginsSettings
+    from tradegw_core.config.validation import validate_section
+    from tradegw_core.plugin.discovery import list_installed
+
+    raw = read_raw_config(args.config)
+    enabled = validate_section(
+        PluginsSettings, raw.data.get("plugins", {}), prefix=("plugins",), sources=raw.env_sources
+    ).enabled
+    infos = list_installed(enabled)
+    if args.json:
+        rows = [
+            {
+                "id": i.id,
+                "dist": i.dist,
+                "version": i.version,
+                "api_level": i.api_level,
+                "hooks": list(i.hooks),
+                "enabled": i.enabled,
+                "error": i.error,
+            }
+            for i in infos
+        ]
+        out.write(json.dumps(rows, indent=2) + "\n")
+        return 0
+    header = ("ID", "DISTRIBUTION", "VERSION", "API", "ENABLED", "HOOKS")
+    table = [header] + [
+        (
+            i.id,
+            i.dist,
+            i.version,
+            "?" if i.api_level is None else str(i.api_level),
+            "yes" if i.enabled else "no",
+            _hooks(i.hooks),
+        )
+        for i in infos
+    ]
+    widths = [max(len(row[c]) for row in table) for c in range(len(header) - 1)]
+    for row in table:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
+        out.write("  ".join([*cells, row[-1]]).rstrip() + "\n")
+    for i in infos:
+        if i.error:
+            out.write(f"! {i.id} ({i.dist}): {i.error}\n")
+    missing = sorted(set(enabled) - {i.id for i in infos})
+    for name in missing:
+        out.write(f"! {name}: enabled in plugins.enabled but not installed\n")
+    if not infos:
+        out.write("no plugins installed (entry-point group 'tradegw.plugins')\n")
+    return 0
+
+
+def _installed_registries() -> Registries:
+    """Registries filled by every installed plugin that imports cleanly, frozen."""
+    from tradegw_core.plugin.discovery import list_installed, load_plugins
+
+    registries = Registries()
+    load_plugins([i.id for i in list_installed() if not i.error], registries)
+    registries.freeze()
+    return registries
+
+
+def cmd_config_schema(args: argparse.Namespace, out: TextIO) -> int:
+    """``tradegw config-schema``: the composed model's JSON Schema, all plugins included."""
+    from tradegw_core.config.loader import compose_from_registries
+
+    model = compose_from_registries(_installed_registries())
+    schema = model.model_json_schema(by_alias=True)
+    schema["title"] = "tradegw settings"
+    out.write(json.dumps(schema, indent=args.indent, sort_keys=True) + "\n")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    """``tradegw run``: load settings and plugins, then run the gateway."""
+    from tradegw_core.config.loader import load_config
+    from tradegw_core.observability.logging import configure_logging
+
+    loaded = load_config(args.config)
+    configure_logging(loaded.settings.logging.level, loaded.settings.logging.format)
+    try:
+        gateway = importlib.import_module("tradegw_core.gateway")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("tradegw_core.gateway",):
+            raise
+        raise TradegwError("the gateway is not available in this build") from exc
+    run_gateway = gateway.run_gateway
+    call = functools.partial(
+        run_gateway, loaded.settings, loaded.registries, duration=args.duration
+    )
+    if inspect.iscoroutinefunction(run_gateway):
+        import anyio
+
+        result: Any = anyio.run(call)
+    else:
+        result = call()
+    return result if isinstance(result, int) else 0
+
+
+def _delegate(command: str, argv: Sequence[str], out: TextIO) -> int:
+    module_name, _ = _DELEGATED[command]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise TradegwError(
+            f"'tradegw {command}' is not available: {module_name} is missing from this build"
+        ) from exc
+    parser = argparse.ArgumentParser(prog=f"tradegw {command}")
+    module.add_arguments(parser)
+    args = parser.parse_args(list(argv))
+    return int(module.main(args, _installed_registries()))
+
+
+_COMMANDS = {"plugins": cmd_plugins, "config-schema": cmd_config_schema, "run": cmd_run}
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run one command; errors print ``error: ...`` on stderr and give a non-zero status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    stream = out if out is not None else sys.stdout
+    try:
+        if args_list and args_list[0] in _DELEGATED:
+            return _delegate(args_list[0], args_list[1:], stream)
+        args = build_parser().parse_args(args_list)
+        return _COMMANDS[args.command](args, stream)
+    except (ConfigError, PluginError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except TradegwError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130

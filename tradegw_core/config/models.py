@@ -1,0 +1,241 @@
+"""The one settings model: core sections plus a section per plugin (pydantic, frozen).
+
+``Settings`` holds the core's sections. :func:`compose_settings_model` adds what plugins
+registered through ``tradegw_register_settings`` (``"providers.binance"`` ->
+``BinanceSettings`` becomes ``settings.providers.binance``), so one model validates the
+whole configuration and ``tradegw config-schema`` can show all of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from tradegw_core.errors import ConfigError
+
+__all__ = [
+    "CORE_SECTIONS",
+    "ApiSettings",
+    "BookSettings",
+    "DispatcherSettings",
+    "GatewaySettings",
+    "LoggingSettings",
+    "MetricsSettings",
+    "OrdersSettings",
+    "PluginsSettings",
+    "Settings",
+    "compose_settings_model",
+]
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class PluginsSettings(BaseModel):
+    """``[plugins]``: which installed plugins to load (by entry-point name)."""
+
+    model_config = _FROZEN
+
+    enabled: tuple[str, ...] = ()
+
+
+class GatewaySettings(BaseModel):
+    """``[gateway]``: what to start."""
+
+    model_config = _FROZEN
+
+    providers: tuple[str, ...] = ()
+    """Provider names to start (each must be registered by an enabled plugin)."""
+    consumers: tuple[str, ...] = ()
+    """Consumer names to start."""
+    required_providers: tuple[str, ...] = ()
+    """Providers whose failure to start stops the gateway (others are retried)."""
+
+
+class LoggingSettings(BaseModel):
+    """``[logging]``: level and output format."""
+
+    model_config = _FROZEN
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    format: Literal["json", "console"] = "console"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class MetricsSettings(BaseModel):
+    """``[metrics]``: the Prometheus exporter."""
+
+    model_config = _FROZEN
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9090, ge=0, le=65535)
+
+
+class DispatcherSettings(BaseModel):
+    """``[dispatcher]``: lanes, ordering and dedup."""
+
+    model_config = _FROZEN
+
+    lane_size: int = Field(default=10_000, gt=0)
+    overflow: Literal["dlq", "drop_oldest", "drop_newest"] = "dlq"
+    lateness_ms: int = Field(default=150, ge=0)
+    flush_ms: int = Field(default=50, gt=0)
+    dedup_window: int = Field(default=100_000, gt=0)
+
+
+class BookSettings(BaseModel):
+    """``[book]``: periodic refresh, staleness and the diff buffer."""
+
+    model_config = _FROZEN
+
+    refresh_min_s: float = Field(default=120.0, gt=0)
+    refresh_max_s: float = Field(default=300.0, gt=0)
+    stale_after_s: float = Field(default=300.0, gt=0)
+    max_buffered_diffs: int = Field(default=10_000, gt=0)
+
+    @model_validator(mode="after")
+    def _refresh_range(self) -> BookSettings:
+        if self.refresh_min_s > self.refresh_max_s:
+            raise ValueError(
+                f"refresh_min_s ({self.refresh_min_s}) must not exceed "
+                f"refresh_max_s ({self.refresh_max_s})"
+            )
+        return self
+
+
+class OrdersSettings(BaseModel):
+    """``[orders]``: journal, dedup and pre-trade risk."""
+
+    model_config = _FROZEN
+
+    journal_path: str = "tradegw-journal.sqlite3"
+    dedup_retention_s: float = Field(default=3600.0, gt=0)
+    risk_checks: tuple[str, ...] = ("max_notional", "max_open_orders", "price_band")
+    max_notional: Decimal | None = Field(default=None, gt=0)
+    max_open_orders: int = Field(default=50, ge=0)
+    price_band_pct: Decimal = Field(default=Decimal(5), gt=0)
+    submit_timeout_s: float = Field(default=10.0, gt=0)
+
+
+class ApiSettings(BaseModel):
+    """``[api]``: the HTTP control API (off by default; needs a token when on)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _token_when_enabled(self) -> ApiSettings:
+        if self.enabled and self.token is None:
+            raise ValueError("token is required when enabled = true")
+        return self
+
+
+class _Group(BaseModel):
+    """A section whose keys are plugin names (``[providers]``, ``[consumers]``)."""
+
+    model_config = _FROZEN
+
+
+class Settings(BaseModel):
+    """The validated configuration of one gateway (immutable)."""
+
+    model_config = _FROZEN
+
+    plugins: PluginsSettings = PluginsSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    dispatcher: DispatcherSettings = DispatcherSettings()
+    book: BookSettings = BookSettings()
+    orders: OrdersSettings = OrdersSettings()
+    api: ApiSettings = ApiSettings()
+    providers: _Group = _Group()
+    consumers: _Group = _Group()
+
+    def section(self, key: str) -> Any:
+        """A section by dotted key, e.g. ``"providers.binance"``; None when unset."""
+        node: Any = self
+        for part in key.split("."):
+            node = getattr(node, part.replace("-", "_"), None)
+            if node is None:
+                return None
+        return node
+
+
+CORE_SECTIONS = frozenset(
+    {"plugins", "gateway", "logging", "metrics", "dispatcher", "book", "orders", "api"}
+)
+"""Top-level sections no plugin may add to."""
+
+
+def _field_for(model: type[BaseModel], alias: str) -> tuple[Any, Any]:
+    try:
+        model()
+    except Exception:
+        # required fields: the section stays absent (None) until configured
+        return (model | None, Field(default=None, alias=alias))
+    return (model, Field(default_factory=model, alias=alias))
+
+
+def _field_name(name: str) -> str:
+    field = name.replace("-", "_")
+    if not field.isidentifier() or field.startswith("_"):
+        raise ConfigError(f"settings section name {name!r} is not a valid key")
+    return field
+
+
+def compose_settings_model(sections: Iterable[tuple[str, Any]]) -> type[Settings]:
+    """Build the settings model from ``(dotted key, pydantic model)`` pairs.
+
+    Keys are ``group.name`` (``providers.binance``, ``consumers.printer``, or a new group)
+    or a single new top-level name. A plugin section with required fields defaults to
+    None; every other section defaults to its model's defaults.
+    """
+    groups: dict[str, dict[str, tuple[Any, Any]]] = {"providers": {}, "consumers": {}}
+    top: dict[str, tuple[Any, Any]] = {}
+    for key, model in sections:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise ConfigError(f"settings section {key!r} is not a pydantic model: {model!r}")
+        parts = key.split(".")
+        if len(parts) > 2 or not all(parts):
+            raise ConfigError(f"settings section {key!r}: use 'group.name' or 'name'")
+        if parts[0] in CORE_SECTIONS:
+            raise ConfigError(f"settings section {key!r}: [{parts[0]}] belongs to the core")
+        if len(parts) == 1:
+            if parts[0] in groups:
+                raise ConfigError(f"settings section {key!r}: name a plugin, e.g. {key}.NAME")
+            top[_field_name(parts[0])] = _field_for(model, parts[0])
+        else:
+            groups.setdefault(parts[0], {})[_field_name(parts[1])] = _field_for(model, parts[1])
+    fields: dict[str, Any] = dict(top)
+    for group, members in groups.items():
+        name = _field_name(group)
+        if name in fields:
+            raise ConfigError(f"settings section {group!r} is registered twice")
+        sub = create_model(  # type: ignore[call-overload]
+            f"{group.title().replace('-', '').replace('_', '')}Settings",
+            __base__=_Group,
+            **members,
+        )
+        fields[name] = (sub, Field(default_factory=sub, alias=group))
+    composed: type[Settings] = create_model("TradegwSettings", __base__=Settings, **fields)
+    return composed

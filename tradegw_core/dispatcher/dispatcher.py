@@ -1,0 +1,267 @@
+"""The dispatcher: dedup -> per-stream ordering -> routing -> per-consumer lanes.
+
+:meth:`Dispatcher.dispatch` runs synchronously inside the provider's reader task (design
+section 2) and never awaits: it enqueues with :meth:`Lane.put_nowait`. The gateway calls
+:meth:`Dispatcher.flush` on its 50 ms tick to release held events whose lateness tolerance
+expired. Execution reports take their own lossless path to the owning consumer's lane.
+
+Seams for later issues: :class:`Admission` (token buckets and coalescing of design section 9
+decide per consumer whether an event goes to the lane now, later, or merged), set with
+``admission=``; merged subscriptions are handled upstream, in the orchestrator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from tradegw_core.bus.data import DeadLetterQueue, Lane, OverflowPolicy
+from tradegw_core.clock import Clock, SystemClock
+from tradegw_core.contracts import Telemetry
+from tradegw_core.dispatcher.dedup import DedupWindow
+from tradegw_core.dispatcher.ordering import GapReport, OrderingBuffer, OrderingMode
+from tradegw_core.dispatcher.routing import RouteChange, RoutingTable
+from tradegw_core.errors import ControlError
+from tradegw_core.schema.events import Event, EventType, ExecReport, StreamKey
+
+__all__ = ["Admission", "Dispatcher", "DispatcherStats"]
+
+
+class Admission(Protocol):
+    """Per-consumer admission of market data to a lane (token buckets, coalescing).
+
+    ``admit`` returns True when it has taken care of the event (queued it, coalesced it or
+    deferred it); False lets the dispatcher enqueue it directly.
+    """
+
+    def admit(self, lane: Lane, key: StreamKey, event: Event) -> bool:
+        """Decide what happens to ``event`` on its way to ``lane``."""
+        ...
+
+
+class _NullTelemetry:
+    def emit(self, name: str, /, **labels: object) -> None:
+        """Record nothing."""
+
+
+class DispatcherStats:
+    """Counters of the dispatcher itself (lanes and ordering keep their own)."""
+
+    __slots__ = ("duplicates", "exec_unrouted", "received", "unrouted")
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.duplicates = 0
+        self.unrouted = 0
+        self.exec_unrouted = 0
+
+
+class Dispatcher:
+    """Dedup, ordering, routing table and consumer lanes of one gateway."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        telemetry: Telemetry | None = None,
+        lane_size: int = 10_000,
+        overflow: OverflowPolicy | str = OverflowPolicy.DLQ,
+        lateness_ms: float = 150,
+        dedup_window: int = 100_000,
+        dlq_size: int = 10_000,
+        exec_lane_size: int = 10_000,
+        max_held: int = 10_000,
+        default_mode: OrderingMode = OrderingMode.MONOTONIC,
+        admission: Admission | None = None,
+    ) -> None:
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._telemetry: Telemetry = telemetry if telemetry is not None else _NullTelemetry()
+        self.lane_size = lane_size
+        self.overflow = OverflowPolicy(overflow)
+        self.exec_lane_size = exec_lane_size
+        self.dlq = DeadLetterQueue(dlq_size)
+        self.dedup = DedupWindow(dedup_window)
+        self.ordering = OrderingBuffer(
+            self._route,
+            lateness_ns=int(lateness_ms * 1_000_000),
+            max_held=max_held,
+            default_mode=default_mode,
+            on_gap=self._report_gap,
+        )
+        self.routing = RoutingTable()
+        self.stats = DispatcherStats()
+        self.admission = admission
+        self._lanes: dict[str, Lane] = {}
+        self._routes: dict[StreamKey, tuple[Lane, ...]] = {}
+
+    # -- consumers and routes (control path) -----------------------------------------
+
+    def add_consumer(self, consumer_id: str) -> Lane:
+        """Create the lane of a consumer."""
+        if consumer_id in self._lanes:
+            raise ControlError(f"consumer {consumer_id!r} is already registered")
+        lane = Lane(
+            consumer_id,
+            size=self.lane_size,
+            overflow=self.overflow,
+            dlq=self.dlq,
+            exec_size=self.exec_lane_size,
+        )
+        self._lanes[consumer_id] = lane
+        return lane
+
+    def remove_consumer(self, consumer_id: str) -> RouteChange:
+        """Drop a consumer's routes and close its lane."""
+        change = self.routing.remove_consumer(consumer_id)
+        self._refresh(change)
+        lane = self._lanes.pop(consumer_id, None)
+        if lane is not None:
+            lane.close()
+        return change
+
+    def lane(self, consumer_id: str) -> Lane:
+        """The lane of ``consumer_id`` (KeyError when unknown)."""
+        return self._lanes[consumer_id]
+
+    @property
+    def lanes(self) -> dict[str, Lane]:
+        """Every consumer lane by consumer id (read-only use)."""
+        return dict(self._lanes)
+
+    def has_consumer(self, consumer_id: str) -> bool:
+        """True when ``consumer_id`` has a lane."""
+        return consumer_id in self._lanes
+
+    def subscribe(self, consumer_id: str, keys: Iterable[StreamKey]) -> RouteChange:
+        """Route ``keys`` to a registered consumer (idempotent)."""
+        if consumer_id not in self._lanes:
+            raise ControlError(f"unknown consumer {consumer_id!r}")
+        change = self.routing.add(consumer_id, keys)
+        self._refresh(change)
+        return change
+
+    def unsubscribe(self, consumer_id: str, keys: Iterable[StreamKey]) -> RouteChange:
+        """Stop routing ``keys`` to ``consumer_id``; streams left without consumers reset."""
+        change = self.routing.remove(consumer_id, keys)
+        self._refresh(change)
+        for key in change.last:
+            self.ordering.forget(key)
+        return change
+
+    @property
+    def routing_version(self) -> int:
+        """The routing table's version (stamped on events by the orchestrator)."""
+        return self.routing.version
+
+    def set_ordering_mode(self, provider: str, type_: EventType, mode: OrderingMode) -> None:
+        """Declare whether ``provider``'s ``type_`` streams are contiguous or monotonic."""
+        self.ordering.set_mode(provider, type_, mode)
+
+    def reset_ordering(self, provider: str, symbol: str | None = None) -> None:
+        """Forget ordering state of a provider (restart, or a feed whose seqs restarted)."""
+        self.ordering.reset(provider, symbol)
+
+    def _refresh(self, change: RouteChange) -> None:
+        for key in change.changed:
+            lanes = tuple(self._lanes[c] for c in self.routing.consumers(key) if c in self._lanes)
+            if lanes:
+                self._routes[key] = lanes
+            else:
+                self._routes.pop(key, None)
+
+    # -- hot path --------------------------------------------------------------------
+
+    def dispatch(self, event: Event) -> None:
+        """Take one canonical event (synchronous; called in the provider's reader task)."""
+        self.stats.received += 1
+        key = event.stream_key
+        if key not in self._routes and key.type is not EventType.BOOK_SNAPSHOT:
+            # Nobody listens; a snapshot still goes on, as it re-bases its update stream.
+            self.stats.unrouted += 1
+            return
+        if not self.dedup.first_seen(event.event_id):
+            self.stats.duplicates += 1
+            return
+        self.ordering.offer(key, event, event.ts_ingest or self._clock.monotonic_ns())
+
+    def _route(self, key: StreamKey, event: Event) -> None:
+        lanes = self._routes.get(key)
+        if lanes is None:
+            self.stats.unrouted += 1
+            return
+        admission = self.admission
+        for lane in lanes:
+            if admission is not None and admission.admit(lane, key, event):
+                continue
+            if not lane.put_nowait(event):
+                self._telemetry.emit(
+                    "backpressure.triggered",
+                    consumer=lane.consumer_id,
+                    policy=lane.overflow.value,
+                    provider=key.provider,
+                    symbol=key.symbol,
+                )
+
+    def flush(self, now_ns: int | None = None) -> None:
+        """Release held events whose lateness expired (the gateway's 50 ms tick)."""
+        self.ordering.flush(self._clock.monotonic_ns() if now_ns is None else now_ns)
+
+    def flush_all(self) -> None:
+        """Release everything held (shutdown: deliver what is in flight)."""
+        self.ordering.flush_all(self._clock.monotonic_ns())
+
+    def _report_gap(self, gap: GapReport) -> None:
+        self._telemetry.emit(
+            "ordering.gap",
+            provider=gap.stream.provider,
+            symbol=gap.stream.symbol,
+            type=gap.stream.type.value,
+            expected=gap.expected,
+            resumed_at=gap.resumed_at,
+            missing=gap.missing,
+            reason=gap.reason,
+        )
+
+    # -- execution reports (lossless) ------------------------------------------------
+
+    def route_exec_report_nowait(self, report: ExecReport) -> bool:
+        """Queue a report for its owning consumer; False when that lane's exec queue is full.
+
+        A report whose consumer is unknown is counted and reported, never silently lost.
+        """
+        lane = self._lanes.get(report.consumer_id)
+        if lane is None:
+            self._unrouted_exec(report)
+            return True
+        return lane.put_exec_nowait(report)
+
+    def deliver_exec(self, consumer_id: str, report: ExecReport) -> None:
+        """Synchronous lossless hand-off (``orders.reports.DeliverFn``): never drops.
+
+        Beyond the lane's ``exec_size`` the report is still queued and counted
+        (``exec_over_capacity``, telemetry ``backpressure.triggered{lane=exec}``).
+        """
+        lane = self._lanes.get(consumer_id)
+        if lane is None:
+            self._unrouted_exec(report)
+            return
+        if not lane.put_exec_nowait(report):
+            lane.put_exec_over(report)
+            self._telemetry.emit("backpressure.triggered", consumer=consumer_id, lane="exec")
+
+    async def deliver_exec_report(self, report: ExecReport) -> None:
+        """Queue a report for its owning consumer, waiting for room (never drops)."""
+        lane = self._lanes.get(report.consumer_id)
+        if lane is None:
+            self._unrouted_exec(report)
+            return
+        await lane.put_exec(report)
+
+    def _unrouted_exec(self, report: ExecReport) -> None:
+        self.stats.exec_unrouted += 1
+        self._telemetry.emit(
+            "exec_report.unrouted",
+            consumer=report.consumer_id,
+            provider=report.provider,
+            client_order_id=report.client_order_id,
+        )

@@ -1,0 +1,290 @@
+"""Per-stream ordering buffer (design section 4, LM-03): sans-I/O, driven by clock values.
+
+One :class:`OrderingBuffer` holds the state of every StreamKey. ``offer`` is called on the
+hot path with one event; ``flush`` is called by the gateway's 50 ms tick with the current
+monotonic time. Neither awaits, logs or reads a clock.
+
+Rules, per stream:
+
+* The span of an event is ``[lo, hi]``: ``first_seq``/``last_seq`` for a BookUpdate that has
+  them, else ``seq_provider`` for both.
+* **contiguous** mode (venues whose seqs step by one, e.g. Binance ``U``/``u``): an event
+  that *fits* (``lo <= last + 1`` and ``hi > last``) is delivered at once, with no timer in
+  the way. One beyond a gap is held in a heap; it is released when the gap fills, or when it
+  has been held for the lateness tolerance (checked by ``flush``), in which case the gap is
+  reported and delivery resumes after it.
+* **monotonic** mode (seqs only increase, e.g. trade ids, Coinbase ``sequence_num``):
+  anything above the last delivered seq is delivered at once; nothing is ever held.
+* In both modes an event whose span ends at or below the last delivered seq is stale: it is
+  dropped and counted. The first event of a stream is always delivered.
+* Events without a seq order by ``ts_ingest``: delivered at once unless older than the last
+  delivered one of their stream (then stale).
+* A BookSnapshot is never held or dropped here (dedup has already run); it re-bases the
+  BookUpdate stream of its symbol to the snapshot's seq, because the updates that follow a
+  (re)sync continue from the snapshot, not from the last update delivered before it.
+* The heap is bounded (``max_held`` per stream): when full, the oldest gap is released at
+  once and reported with reason ``overflow``.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+from collections.abc import Callable
+from itertools import count
+
+import msgspec
+
+from tradegw_core.schema.events import BookUpdate, Event, EventType, StreamKey
+
+__all__ = ["GapReport", "OrderingBuffer", "OrderingMode", "OrderingStats"]
+
+
+class OrderingMode(enum.StrEnum):
+    """How a stream's seqs advance."""
+
+    CONTIGUOUS = "contiguous"
+    """Each event continues at ``last + 1``; a jump is a gap worth waiting for."""
+    MONOTONIC = "monotonic"
+    """Seqs increase but skip values (trade ids); a jump is normal, never waited for."""
+
+
+class GapReport(msgspec.Struct, frozen=True, kw_only=True):
+    """A gap that was given up on: seqs ``expected`` .. ``resumed_at - 1`` never came."""
+
+    stream: StreamKey
+    expected: int
+    resumed_at: int
+    waited_ns: int
+    reason: str
+    """``lateness`` (tolerance expired) or ``overflow`` (the heap was full)."""
+
+    @property
+    def missing(self) -> int:
+        """How many seqs were skipped."""
+        return self.resumed_at - self.expected
+
+
+class OrderingStats:
+    """Counters of one buffer (plain ints: read by metrics exporters)."""
+
+    __slots__ = ("delivered", "gaps", "held", "missing", "stale_dropped")
+
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.held = 0
+        self.stale_dropped = 0
+        self.gaps = 0
+        self.missing = 0
+
+
+def _span(event: Event) -> tuple[int, int] | None:
+    if type(event) is BookUpdate and event.last_seq is not None:
+        lo = event.first_seq if event.first_seq is not None else event.last_seq
+        return lo, event.last_seq
+    seq = event.seq_provider
+    if seq is None:
+        return None
+    return seq, seq
+
+
+class _Stream:
+    __slots__ = ("heap", "key", "last", "last_ts", "mode")
+
+    def __init__(self, key: StreamKey, mode: OrderingMode) -> None:
+        self.key = key
+        self.mode = mode
+        self.last: int | None = None
+        self.last_ts = -1
+        # (lo, tiebreak, hi, arrival_ns, event): a min-heap on lo.
+        self.heap: list[tuple[int, int, int, int, Event]] = []
+
+
+class OrderingBuffer:
+    """Ordering state of every stream; see the module docstring for the rules.
+
+    ``deliver`` receives each released event in order; ``on_gap`` each gap given up on.
+    """
+
+    def __init__(
+        self,
+        deliver: Callable[[StreamKey, Event], None],
+        *,
+        lateness_ns: int = 150_000_000,
+        max_held: int = 10_000,
+        default_mode: OrderingMode = OrderingMode.MONOTONIC,
+        on_gap: Callable[[GapReport], None] | None = None,
+    ) -> None:
+        if lateness_ns < 0 or max_held < 1:
+            raise ValueError("lateness_ns must be >= 0 and max_held >= 1")
+        self._deliver = deliver
+        self._on_gap = on_gap
+        self.lateness_ns = lateness_ns
+        self.max_held = max_held
+        self.default_mode = default_mode
+        self.stats = OrderingStats()
+        self._streams: dict[StreamKey, _Stream] = {}
+        self._modes: dict[tuple[str, EventType], OrderingMode] = {}
+        self._pending: set[StreamKey] = set()
+        self._tiebreak = count()
+
+    # -- configuration ---------------------------------------------------------------
+
+    def set_mode(self, provider: str, type_: EventType, mode: OrderingMode) -> None:
+        """Declare how ``provider``'s streams of ``type_`` advance (before they start)."""
+        self._modes[(provider, type_)] = mode
+        for key, stream in self._streams.items():
+            if key.provider == provider and key.type is type_:
+                stream.mode = mode
+
+    def mode_of(self, key: StreamKey) -> OrderingMode:
+        """The mode used for ``key``."""
+        return self._modes.get((key.provider, key.type), self.default_mode)
+
+    def reset(self, provider: str, symbol: str | None = None) -> None:
+        """Forget the state of a provider's streams (after a restart, or seqs that reset).
+
+        Held events are dropped with the state; a restarted feed re-sends what matters.
+        """
+        for key in [k for k in self._streams if k.provider == provider]:
+            if symbol is None or key.symbol == symbol:
+                stream = self._streams.pop(key)
+                self.stats.held -= len(stream.heap)
+                self._pending.discard(key)
+
+    def forget(self, key: StreamKey) -> None:
+        """Drop one stream's state (its last consumer left)."""
+        stream = self._streams.pop(key, None)
+        if stream is not None:
+            self.stats.held -= len(stream.heap)
+            self._pending.discard(key)
+
+    def last_seq(self, key: StreamKey) -> int | None:
+        """The last seq delivered on ``key`` (None before the first)."""
+        stream = self._streams.get(key)
+        return None if stream is None else stream.last
+
+    def held(self, key: StreamKey) -> int:
+        """How many events of ``key`` wait for a gap to fill (buffer depth)."""
+        stream = self._streams.get(key)
+        return 0 if stream is None else len(stream.heap)
+
+    # -- hot path --------------------------------------------------------------------
+
+    def offer(self, key: StreamKey, event: Event, now_ns: int) -> None:
+        """Take one event of stream ``key`` that arrived at ``now_ns``."""
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _Stream(key, self.mode_of(key))
+        if key.type is EventType.BOOK_SNAPSHOT:
+            self._emit(stream, event)
+            if event.seq_provider is not None:
+                self._rebase(
+                    StreamKey(key.provider, key.symbol, EventType.BOOK_UPDATE),
+                    event.seq_provider,
+                )
+            return
+        span = _span(event)
+        if span is None:
+            if event.ts_ingest < stream.last_ts:
+                self.stats.stale_dropped += 1
+                return
+            stream.last_ts = event.ts_ingest
+            self._emit(stream, event)
+            return
+        lo, hi = span
+        last = stream.last
+        if last is None or (lo <= last + 1 and hi > last):
+            stream.last = hi
+            self._emit(stream, event)
+            if stream.heap:
+                self._release_fitting(stream)
+            return
+        if hi <= last:
+            self.stats.stale_dropped += 1
+            return
+        if stream.mode is OrderingMode.MONOTONIC:
+            stream.last = hi
+            self._emit(stream, event)
+            return
+        heapq.heappush(stream.heap, (lo, next(self._tiebreak), hi, now_ns, event))
+        self.stats.held += 1
+        self._pending.add(key)
+        if len(stream.heap) > self.max_held:
+            self._release_gap(stream, now_ns, "overflow")
+
+    def flush(self, now_ns: int) -> None:
+        """Release held events whose lateness tolerance has expired (the 50 ms tick)."""
+        if not self._pending:
+            return
+        for key in list(self._pending):
+            stream = self._streams[key]
+            while stream.heap and stream.heap[0][3] + self.lateness_ns <= now_ns:
+                self._release_gap(stream, now_ns, "lateness")
+            if not stream.heap:
+                self._pending.discard(key)
+
+    def flush_all(self, now_ns: int) -> None:
+        """Release everything held, reporting the gaps (at shutdown)."""
+        for key in list(self._pending):
+            stream = self._streams[key]
+            while stream.heap:
+                self._release_gap(stream, now_ns, "shutdown")
+            self._pending.discard(key)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _emit(self, stream: _Stream, event: Event) -> None:
+        self.stats.delivered += 1
+        self._deliver(stream.key, event)
+
+    def _release_fitting(self, stream: _Stream) -> None:
+        heap = stream.heap
+        while heap:
+            lo, _, hi, _, event = heap[0]
+            last = stream.last if stream.last is not None else lo - 1
+            if hi <= last:
+                heapq.heappop(heap)
+                self.stats.held -= 1
+                self.stats.stale_dropped += 1
+            elif lo <= last + 1:
+                heapq.heappop(heap)
+                self.stats.held -= 1
+                stream.last = hi
+                self._emit(stream, event)
+            else:
+                break
+        if not heap:
+            self._pending.discard(stream.key)
+
+    def _release_gap(self, stream: _Stream, now_ns: int, reason: str) -> None:
+        lo, _, hi, arrival, event = heapq.heappop(stream.heap)
+        self.stats.held -= 1
+        expected = (stream.last if stream.last is not None else lo - 1) + 1
+        if hi < expected:
+            self.stats.stale_dropped += 1
+        else:
+            if lo > expected:
+                self.stats.gaps += 1
+                self.stats.missing += lo - expected
+                if self._on_gap is not None:
+                    self._on_gap(
+                        GapReport(
+                            stream=stream.key,
+                            expected=expected,
+                            resumed_at=lo,
+                            waited_ns=now_ns - arrival,
+                            reason=reason,
+                        )
+                    )
+            stream.last = hi
+            self._emit(stream, event)
+        self._release_fitting(stream)
+
+    def _rebase(self, key: StreamKey, seq: int) -> None:
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _Stream(key, self.mode_of(key))
+        stream.last = seq
+        if stream.heap:
+            self._release_fitting(stream)

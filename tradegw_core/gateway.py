@@ -1,0 +1,337 @@
+"""The composition root: one :class:`Gateway` owns every component and task of a process.
+
+Built from validated settings (only attribute access is used: ``settings.gateway`` with
+``providers`` / ``consumers`` / ``required_providers``, ``settings.dispatcher`` with
+``lane_size`` / ``overflow`` / ``lateness_ms`` / ``flush_ms`` / ``dedup_window``, and plugin
+sections under ``settings.providers.<name>`` / ``settings.consumers.<name>``) and a frozen
+:class:`~tradegw_core.plugin.registries.Registries`.
+
+``async with Gateway(...) as gw`` starts, in order: the control task, the 50 ms ordering
+flush tick, the order path (when configured), every provider (each under a
+:class:`Supervisor`), then every consumer (``on_start`` may subscribe right away). Leaving
+the block shuts down cleanly under a shielded, time-bounded scope: providers stop first, held
+events are flushed to the lanes, consumers drain their lanes and get ``on_stop``.
+:func:`run_gateway` is what the CLI calls: it adds SIGINT/SIGTERM handling and a duration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from tradegw_core.bus.control import ControlBus
+from tradegw_core.bus.telemetry import TelemetryBus
+from tradegw_core.clock import Clock, SystemClock
+from tradegw_core.consumer.context import ConsumerContext, OrderService
+from tradegw_core.consumer.runner import ConsumerStats, run_consumer
+from tradegw_core.consumer.subscriptions import SubscriptionManager
+from tradegw_core.contracts import Consumer, Provider
+from tradegw_core.dispatcher.dispatcher import Dispatcher
+from tradegw_core.errors import ProviderFailedError
+from tradegw_core.observability.metrics import Metrics
+from tradegw_core.orchestrator.context import (
+    BookStageParts,
+    GatewayProviderContext,
+    make_book_stages,
+    section,
+)
+from tradegw_core.orchestrator.control import ControlService
+from tradegw_core.orchestrator.orchestrator import Orchestrator
+from tradegw_core.orchestrator.orders import OrderPath
+from tradegw_core.orchestrator.supervisor import Backoff, Supervisor
+from tradegw_core.plugin.registries import Registries
+from tradegw_core.schema.control import Ack
+
+__all__ = ["Gateway", "run_gateway"]
+
+_log = logging.getLogger("tradegw.gateway")
+
+
+def _raise_provider_failure(error: BaseException) -> None:
+    """Raise the ProviderFailedError inside ``error`` (maybe nested in groups), if any."""
+    if isinstance(error, ProviderFailedError):
+        return
+    if isinstance(error, BaseExceptionGroup):
+        failed = error.subgroup(ProviderFailedError)
+        if failed is not None:
+            first: BaseException = failed
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from error
+
+
+async def _run_provider(provider: Provider, task_status: TaskStatus[None]) -> None:
+    await provider.run(task_status=task_status)
+
+
+class Gateway:
+    """One running tradegw: providers -> orchestrator -> dispatcher -> consumers."""
+
+    def __init__(
+        self,
+        settings: Any,
+        registries: Registries,
+        *,
+        clock: Clock | None = None,
+        metrics: Metrics | None = None,
+        telemetry: TelemetryBus | None = None,
+        order_service: OrderService | None = None,
+        restart_backoff: Backoff | None = None,
+        stable_after: float = 60.0,
+        control_timeout: float = 5.0,
+        provider_call_timeout: float = 10.0,
+        shutdown_timeout: float = 5.0,
+    ) -> None:
+        gw = settings.gateway
+        disp = settings.dispatcher
+        unknown_required = set(gw.required_providers) - set(gw.providers)
+        if unknown_required:
+            raise ProviderFailedError(
+                f"gateway.required_providers names {sorted(unknown_required)} which are not in "
+                "gateway.providers"
+            )
+        self.settings = settings
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.telemetry = (
+            telemetry
+            if telemetry is not None
+            else TelemetryBus(clock=self.clock, metrics=self.metrics)
+        )
+        self.dispatcher = Dispatcher(
+            clock=self.clock,
+            telemetry=self.telemetry,
+            lane_size=disp.lane_size,
+            overflow=disp.overflow,
+            lateness_ms=disp.lateness_ms,
+            dedup_window=disp.dedup_window,
+        )
+        self.flush_s = disp.flush_ms / 1000
+        self.orchestrator = Orchestrator(self.dispatcher)
+        self.control_bus = ControlBus(timeout=control_timeout)
+        self.subscriptions = SubscriptionManager(self.dispatcher)
+        self._shutdown_timeout = shutdown_timeout
+        self.providers: dict[str, Supervisor[Provider]] = {}
+        self.control = ControlService(
+            dispatcher=self.dispatcher,
+            subscriptions=self.subscriptions,
+            providers=self.providers,
+            telemetry=self.telemetry,
+            call_timeout=provider_call_timeout,
+        )
+        self.provider_contexts: dict[str, GatewayProviderContext] = {}
+        self.book_stages: dict[str, Any] = {}
+        parts = BookStageParts(
+            clock=self.clock, telemetry=self.telemetry, book=getattr(settings, "book", None)
+        )
+        for name in gw.providers:
+            factory = registries.providers.get(name)
+            stages = make_book_stages(name, self.orchestrator.emit, parts)
+            if stages is not None:
+                self.book_stages[name] = stages
+            ctx = GatewayProviderContext(
+                name,
+                section(settings, "providers", name),
+                clock=self.clock,
+                telemetry=self.telemetry,
+                metrics=self.metrics,
+                orchestrator=self.orchestrator,
+                dispatcher=self.dispatcher,
+                book_stage=stages,
+            )
+            self.provider_contexts[name] = ctx
+            self.providers[name] = Supervisor(
+                name,
+                functools.partial(factory, ctx),
+                _run_provider,
+                required=name in gw.required_providers,
+                telemetry=self.telemetry,
+                clock=self.clock,
+                backoff=restart_backoff,
+                stable_after=stable_after,
+                on_started=functools.partial(self.control.resubscribe, name),
+            )
+        self.orders = OrderPath(
+            settings,
+            registries,
+            service=order_service,
+            dispatcher=self.dispatcher,
+            clock=self.clock,
+            telemetry=self.telemetry,
+            metrics=self.metrics,
+            consumers=lambda: list(gw.consumers),
+            backoff=restart_backoff,
+            stable_after=stable_after,
+        )
+        self.control.trading = self.orders.trading
+        self.consumers: dict[str, Consumer] = {}
+        self.consumer_contexts: dict[str, ConsumerContext] = {}
+        self.consumer_stats: dict[str, ConsumerStats] = {}
+        for name in gw.consumers:
+            factory = registries.consumers.get(name)
+            self.consumers[name] = factory(section(settings, "consumers", name))
+            self.dispatcher.add_consumer(name)
+            self.consumer_contexts[name] = ConsumerContext(
+                name,
+                control=self.control_bus,
+                clock=self.clock,
+                settings=section(settings, "consumers", name),
+                metrics=self.metrics,
+                order_service=self.orders.service,
+                subscriptions=self.subscriptions.streams_of,
+            )
+            self.consumer_stats[name] = ConsumerStats()
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._tg: TaskGroup | None = None
+        self._providers_scope = anyio.CancelScope()
+        self._providers_done = anyio.Event()
+        self._consumers_left = 0
+        self._consumers_done = anyio.Event()
+        self.stopped = anyio.Event()
+
+    # -- control ---------------------------------------------------------------------
+
+    async def request(self, msg: Any) -> Ack:
+        """Send a control message (model, JSON or mapping) and return its Ack."""
+        return await self.control_bus.request(msg)
+
+    def stop(self) -> None:
+        """Ask :func:`run_gateway` (or anyone awaiting ``stopped``) to shut down."""
+        self.stopped.set()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def __aenter__(self) -> Gateway:
+        stack = contextlib.AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            self._tg = tg
+            await tg.start(self.control_bus.serve, self.control.handle)
+            tg.start_soon(self._flush_tick)
+            await self.orders.start(tg)
+            for stages in self.book_stages.values():
+                await tg.start(stages.run)
+            await tg.start(self._run_providers)
+            self._consumers_left = len(self.consumers)
+            if not self.consumers:
+                self._consumers_done.set()
+            for name, consumer in self.consumers.items():
+                await tg.start(self._run_consumer, name, consumer)
+        except BaseException as exc:
+            try:
+                await stack.__aexit__(type(exc), exc, exc.__traceback__)
+            except BaseException as cleanup:
+                _raise_provider_failure(cleanup)
+                raise
+            _raise_provider_failure(exc)
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        stack, self._stack = self._stack, None
+        assert stack is not None
+        assert self._tg is not None
+        with anyio.move_on_after(self._shutdown_timeout, shield=True):
+            self._providers_scope.cancel()
+            await self._providers_done.wait()
+            self.dispatcher.flush_all()
+            for lane in self.dispatcher.lanes.values():
+                lane.close()
+            await self._consumers_done.wait()
+        self._tg.cancel_scope.cancel()
+        self.control_bus.close()
+        try:
+            return await stack.__aexit__(exc_type, exc, tb)
+        except BaseException as error:
+            _raise_provider_failure(error)
+            raise
+
+    async def _run_providers(self, *, task_status: TaskStatus[None]) -> None:
+        try:
+            with self._providers_scope:
+                async with anyio.create_task_group() as tg:
+                    for sup in self.providers.values():
+                        await tg.start(sup.run)
+                    task_status.started()
+        finally:
+            self._providers_done.set()
+
+    async def _run_consumer(
+        self, name: str, consumer: Consumer, *, task_status: TaskStatus[None]
+    ) -> None:
+        try:
+            await run_consumer(
+                consumer,
+                self.consumer_contexts[name],
+                self.dispatcher.lane(name),
+                telemetry=self.telemetry,
+                stats=self.consumer_stats[name],
+                task_status=task_status,
+            )
+        finally:
+            self._consumers_left -= 1
+            if self._consumers_left <= 0:
+                self._consumers_done.set()
+
+    async def _flush_tick(self) -> None:
+        while True:
+            await anyio.sleep(self.flush_s)
+            self.dispatcher.flush()
+
+
+async def _watch_signals(
+    gateway: Gateway, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
+        async for signum in signals:
+            _log.info("received %s: shutting down", signal.Signals(signum).name)
+            gateway.stop()
+            return
+
+
+async def run_gateway(
+    settings: Any,
+    registries: Registries,
+    *,
+    duration: float | None = None,
+    started: Callable[[Gateway], None] | None = None,
+    **options: Any,
+) -> int:
+    """Run a gateway until SIGINT/SIGTERM or ``duration`` seconds; return the exit code.
+
+    0 after a clean stop; 1 when a required provider failed (the error is logged and
+    printed). ``options`` go to :class:`Gateway`; ``started`` is called once it runs.
+    """
+    try:
+        async with (
+            Gateway(settings, registries, **options) as gateway,
+            anyio.create_task_group() as tg,
+        ):
+            await tg.start(_watch_signals, gateway)
+            if started is not None:
+                started(gateway)
+            with anyio.move_on_after(duration):
+                await gateway.stopped.wait()
+            tg.cancel_scope.cancel()
+    except ProviderFailedError as exc:
+        _log.error("%s", exc)
+        print(f"tradegw: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,116 @@
+"""Wiring of the order path into the gateway: order adapters and the order service.
+
+When no order service is injected and enabled providers registered order adapters, the
+gateway builds ``tradegw_core.orders.handler.OrderService`` (imported lazily) around them,
+delivering exec reports through the dispatcher's lossless lane. Each adapter's user stream
+runs under a :class:`Supervisor` (restart with backoff; required providers stop the gateway).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from anyio.abc import TaskGroup, TaskStatus
+
+from tradegw_core.clock import Clock
+from tradegw_core.consumer.context import OrderService
+from tradegw_core.contracts import OrderAdapter, Telemetry
+from tradegw_core.dispatcher.dispatcher import Dispatcher
+from tradegw_core.orchestrator.context import GatewayOrderAdapterContext, section
+from tradegw_core.orchestrator.control import TradingModeHandler
+from tradegw_core.orchestrator.supervisor import Backoff, Supervisor
+from tradegw_core.plugin.registries import Registries
+from tradegw_core.schema.events import ExecReport
+
+__all__ = ["OrderPath"]
+
+
+def _same(adapter: OrderAdapter) -> OrderAdapter:
+    # An adapter is built once: the order service holds it, so a restart reuses it.
+    return adapter
+
+
+class OrderPath:
+    """The order service and the adapters it drives (both optional)."""
+
+    def __init__(
+        self,
+        settings: Any,
+        registries: Registries,
+        *,
+        service: OrderService | None,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        telemetry: Telemetry,
+        metrics: Any,
+        consumers: Callable[[], list[str]],
+        backoff: Backoff | None = None,
+        stable_after: float = 60.0,
+    ) -> None:
+        self._telemetry = telemetry
+        self._clock = clock
+        self._backoff = backoff
+        self._stable_after = stable_after
+        self._required = set(settings.gateway.required_providers)
+        self.adapters: dict[str, OrderAdapter] = {}
+        if service is None:
+            for name in settings.gateway.providers:
+                if name in registries.order_adapters:
+                    ctx = GatewayOrderAdapterContext(
+                        name,
+                        section(settings, "providers", name),
+                        clock=clock,
+                        telemetry=telemetry,
+                    )
+                    self.adapters[name] = registries.order_adapters.get(name)(ctx)
+            if self.adapters:
+                handler = importlib.import_module("tradegw_core.orders.handler")
+                service = handler.OrderService(
+                    adapters=self.adapters,
+                    deliver=dispatcher.deliver_exec,
+                    settings=getattr(settings, "orders", None),
+                    risk_registry=registries.risk_checks,
+                    clock=clock,
+                    telemetry=telemetry,
+                    metrics_registry=getattr(metrics, "registry", None),
+                    known_consumers=consumers,
+                )
+        self.service = service
+        switch = getattr(service, "switch", None)
+        self.trading: TradingModeHandler | None = switch if hasattr(switch, "apply") else None
+        self.supervisors: dict[str, Supervisor[OrderAdapter]] = {}
+
+    async def start(self, tg: TaskGroup) -> None:
+        """Start the service (if it has a ``run``) and every adapter's user stream."""
+        run = getattr(self.service, "run", None)
+        if run is not None:
+            await tg.start(run)
+        emitter: Callable[[str], Callable[[ExecReport], None]] | None = getattr(
+            self.service, "emitter", None
+        )
+        for name, adapter in self.adapters.items():
+            if emitter is None:  # pragma: no cover - a built service always has one
+                break
+            emit = emitter(name)
+
+            async def _run(
+                a: OrderAdapter, status: TaskStatus[None], emit: Callable[[ExecReport], None] = emit
+            ) -> None:
+                await a.run(emit, task_status=status)
+
+            sup: Supervisor[OrderAdapter] = Supervisor(
+                name,
+                functools.partial(_same, adapter),
+                _run,
+                required=name in self._required,
+                telemetry=self._telemetry,
+                clock=self._clock,
+                backoff=self._backoff,
+                stable_after=self._stable_after,
+                kind="order_adapter",
+            )
+            self.supervisors[name] = sup
+            await tg.start(sup.run)

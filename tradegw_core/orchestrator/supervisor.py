@@ -1,0 +1,147 @@
+"""Supervision of long-running plugin objects (providers, order adapters).
+
+A :class:`Supervisor` builds its object from a factory and starts it with
+``TaskGroup.start`` (readiness = the object's ``task_status.started()``). When the object
+fails (raises, or returns although it should run until cancelled) a *required* one stops the
+gateway with :class:`ProviderFailedError`; any other is reported (telemetry
+``provider.failed``, a log line) and rebuilt after a capped exponential backoff. The backoff
+starts over once an instance has run for ``stable_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import anyio
+from anyio.abc import TaskStatus
+
+from tradegw_core.clock import Clock, SystemClock
+from tradegw_core.contracts import Telemetry
+from tradegw_core.errors import ProviderFailedError
+
+__all__ = ["Backoff", "Supervisor"]
+
+T = TypeVar("T")
+
+_log = logging.getLogger("tradegw.orchestrator")
+
+
+class Backoff:
+    """Capped exponential backoff: ``initial * 2**n`` seconds, at most ``maximum``."""
+
+    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
+        if initial <= 0 or maximum < initial:
+            raise ValueError("backoff needs 0 < initial <= maximum")
+        self.initial = initial
+        self.maximum = maximum
+
+    def delay(self, attempt: int) -> float:
+        """The wait before restart number ``attempt`` (0-based)."""
+        return float(min(self.initial * 2 ** min(attempt, 62), self.maximum))
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+class Supervisor(Generic[T]):
+    """Keep one plugin object running; see the module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        make: Callable[[], T],
+        run: Callable[[T, TaskStatus[None]], Awaitable[None]],
+        *,
+        required: bool = False,
+        telemetry: Telemetry,
+        clock: Clock | None = None,
+        backoff: Backoff | None = None,
+        stable_after: float = 60.0,
+        on_started: Callable[[T, bool], Awaitable[None]] | None = None,
+        kind: str = "provider",
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.required = required
+        self.current: T | None = None
+        """The running instance (None while starting or waiting to restart)."""
+        self.restarts = 0
+        self.last_error = ""
+        self._make = make
+        self._run = run
+        self._telemetry = telemetry
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._backoff = backoff if backoff is not None else Backoff()
+        self._stable_after_ns = int(stable_after * 1_000_000_000)
+        self._on_started = on_started
+
+    async def _run_one(self, obj: T, *, task_status: TaskStatus[None]) -> None:
+        await self._run(obj, task_status)
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run, restart on failure, until cancelled (or raise for a required one).
+
+        ``task_status.started()`` is called after the first start, successful or not, so
+        one broken optional provider never holds up the gateway.
+        """
+        attempt = 0
+        reported_started = False
+        restarted = False
+        while True:
+            started_at: int | None = None
+            try:
+                obj = self._make()
+                async with anyio.create_task_group() as tg:
+                    await tg.start(self._run_one, obj)
+                    started_at = self._clock.monotonic_ns()
+                    self.current = obj
+                    if self._on_started is not None:
+                        await self._on_started(obj, restarted)
+                    if not reported_started:
+                        reported_started = True
+                        task_status.started()
+                failure: BaseException = RuntimeError("run() returned; it must run until cancelled")
+            except Exception as exc:
+                failure = _root_cause(exc)
+            self.current = None
+            self.last_error = f"{type(failure).__name__}: {failure}"
+            if self.required:
+                raise ProviderFailedError(
+                    f"required {self.kind} {self.name!r} failed ({self.last_error}); "
+                    "the gateway stops. Fix the cause, or remove it from "
+                    "gateway.required_providers to run on without it.",
+                    provider=self.name,
+                ) from failure
+            if (
+                started_at is not None
+                and self._clock.monotonic_ns() - started_at >= self._stable_after_ns
+            ):
+                attempt = 0
+            delay = self._backoff.delay(attempt)
+            attempt += 1
+            self.restarts += 1
+            restarted = True
+            self._telemetry.emit(
+                f"{self.kind}.failed",
+                provider=self.name,
+                error=self.last_error,
+                restart_in_s=delay,
+                attempt=attempt,
+            )
+            _log.warning(
+                "%s %r failed (%s); restarting in %.2f s (attempt %d)",
+                self.kind,
+                self.name,
+                self.last_error,
+                delay,
+                attempt,
+            )
+            if not reported_started:
+                reported_started = True
+                task_status.started()
+            await anyio.sleep(delay)

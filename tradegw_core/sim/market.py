@@ -1,0 +1,398 @@
+"""The market simulator: one seeded mid-price walk per symbol, one evolving book per venue.
+
+Everything is integer ticks and lots inside (fast, exact) and Decimal on the way out.
+A *step* moves the mid of one symbol (chosen by the seeded generator) by a few ticks, then
+every venue re-centres its book around that mid plus its own noise, jitters one level and
+maybe prints a trade. The same seed and the same sequence of calls give the same events;
+the async driver :meth:`MarketSimulator.run` only decides *when* steps happen, never what
+they contain. Timestamps are logical: ``start_ns + step * step_ns`` (+ the venue latency).
+
+Example::
+
+    sim = MarketSimulator([default_symbol_spec("BTC-USDT")], seed=7, rate=20)
+    sim.add_venue(VenueProfile("binance", spread_ticks=1))
+    unsubscribe = sim.subscribe(print, venue="binance")
+    sim.events(3)                              # three steps, also delivered to print
+    book = sim.book("binance", "BTC-USDT")     # BookSnapshot for a REST snapshot answer
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+
+import anyio
+
+from tradegw_core.clock import Clock, SystemClock
+from tradegw_core.schema.events import Side
+from tradegw_core.sim.specs import (
+    BookDelta,
+    BookSnapshot,
+    LevelChange,
+    MarketEvent,
+    MarketListener,
+    SimTrade,
+    SymbolSpec,
+    VenueProfile,
+    default_symbol_spec,
+)
+
+__all__ = [
+    "BookDelta",
+    "BookSnapshot",
+    "LevelChange",
+    "MarketEvent",
+    "MarketListener",
+    "MarketSimulator",
+    "SimTrade",
+    "SymbolSpec",
+    "VenueProfile",
+    "default_symbol_spec",
+]
+
+_MIN_MID_TICKS = 1000
+
+
+class _Book:
+    """One venue's book for one symbol, in ticks and lots, with its ladder ranges."""
+
+    __slots__ = ("asks", "bids", "center", "holes", "max_lots", "ranges", "seq", "spec", "trade_id")
+
+    def __init__(self, spec: SymbolSpec) -> None:
+        self.spec = spec
+        self.max_lots = spec.max_level_lots
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self.center = 0
+        self.seq = 0
+        self.trade_id = 0
+        # (lo, hi) of the bid ladder and of the ask ladder; empty ranges before the first fill
+        self.ranges: tuple[tuple[int, int], tuple[int, int]] = ((0, -1), (0, -1))
+        self.holes: set[tuple[Side, int]] = set()
+
+    def remove(self, side: Side, price: int, lots: int) -> int:
+        """Take ``lots`` at ``price``; returns what is left (a level at 0 is deleted)."""
+        levels = self.bids if side is Side.BUY else self.asks
+        left = levels[price] - lots
+        if left:
+            levels[price] = left
+        else:
+            del levels[price]
+            self.holes.add((side, price))
+        return left
+
+
+class MarketSimulator:
+    """Shared seeded market: mid walks per symbol, per-venue books, trades, listeners.
+
+    ``rate`` is steps per second for :meth:`run`; each step yields one book delta per
+    venue (when something changed) and a trade with the venue's ``trade_prob``.
+    """
+
+    def __init__(
+        self,
+        symbols: Iterable[SymbolSpec],
+        *,
+        seed: int = 0,
+        rate: float = 5.0,
+        start_ns: int | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.specs: dict[str, SymbolSpec] = {s.symbol: s for s in symbols}
+        if not self.specs:
+            raise ValueError("a market simulator needs at least one symbol")
+        if rate <= 0:
+            raise ValueError(f"rate must be > 0 steps/s, got {rate}")
+        self.seed = seed
+        self.rate = rate
+        self.step_ns = max(1, int(1_000_000_000 / rate))
+        self.start_ns = (clock or SystemClock()).time_ns() if start_ns is None else start_ns
+        self.step_count = 0
+        self._rng = random.Random(seed)
+        self._order = list(self.specs)
+        self._mid = {s.symbol: int(s.price / s.tick) for s in self.specs.values()}
+        self._profiles: dict[str, VenueProfile] = {}
+        self._vrng: dict[str, random.Random] = {}
+        self._books: dict[tuple[str, str], _Book] = {}
+        self._listeners: list[tuple[str | None, MarketListener]] = []
+        self._pending: deque[MarketEvent] = deque()
+        self._dispatching = False
+
+    # ------------------------------------------------------------------ set-up
+    def add_venue(self, profile: VenueProfile) -> None:
+        """Give ``profile.name`` its own books (a second add with the same name is ignored)."""
+        if profile.name in self._profiles:
+            return
+        self._profiles[profile.name] = profile
+        rng = self._vrng[profile.name] = random.Random(f"{self.seed}:{profile.name}")
+        for symbol in self._order:
+            book = self._books[(profile.name, symbol)] = _Book(self.specs[symbol])
+            self._recenter(profile, rng, book, self._mid[symbol])
+
+    @property
+    def venues(self) -> list[str]:
+        """Venue names in the order they were added."""
+        return list(self._profiles)
+
+    def subscribe(
+        self, listener: MarketListener, *, venue: str | None = None
+    ) -> Callable[[], None]:
+        """Call ``listener`` for every event (of ``venue`` only, if given); returns unsubscribe.
+
+        Listeners run synchronously inside :meth:`step`; events a listener causes (for
+        example a matching engine taking liquidity) are delivered after the current one.
+        """
+        entry = (venue, listener)
+        self._listeners.append(entry)
+
+        def unsubscribe() -> None:
+            if entry in self._listeners:
+                self._listeners.remove(entry)
+
+        return unsubscribe
+
+    # ------------------------------------------------------------------ queries
+    def mid(self, symbol: str) -> Decimal:
+        """The shared mid price of ``symbol``."""
+        return self.specs[symbol].tick * self._mid[symbol]
+
+    def book(self, venue: str, symbol: str, depth: int | None = None) -> BookSnapshot:
+        """The venue's current book for ``symbol`` (best first, at most ``depth`` levels)."""
+        book = self._books[(venue, symbol)]
+        spec = self.specs[symbol]
+        bids = sorted(book.bids.items(), reverse=True)[:depth]
+        asks = sorted(book.asks.items())[:depth]
+        return BookSnapshot(
+            venue,
+            symbol,
+            book.seq,
+            self._ts(venue),
+            tuple((spec.tick * p, spec.lot * q) for p, q in bids),
+            tuple((spec.tick * p, spec.lot * q) for p, q in asks),
+        )
+
+    def best(self, venue: str, symbol: str, side: Side) -> tuple[int, int] | None:
+        """Best (ticks, lots) on ``side`` (BUY: bids, SELL: asks), or None when empty."""
+        levels = self._side(venue, symbol, side)
+        if not levels:
+            return None
+        price = max(levels) if side is Side.BUY else min(levels)
+        return price, levels[price]
+
+    # ------------------------------------------------------------------ stepping
+    def step(self) -> list[MarketEvent]:
+        """Advance one step; deliver and return its events."""
+        self.step_count += 1
+        rng = self._rng
+        symbol = self._order[rng.randrange(len(self._order))]
+        spec = self.specs[symbol]
+        mid = max(_MIN_MID_TICKS, self._mid[symbol] + rng.randint(-spec.vol_ticks, spec.vol_ticks))
+        self._mid[symbol] = mid
+        out: list[MarketEvent] = []
+        for name, profile in self._profiles.items():
+            vrng = self._vrng[name]
+            book = self._books[(name, symbol)]
+            changes = self._recenter(profile, vrng, book, mid)
+            changes.extend(self._jitter(profile, vrng, book))
+            if changes:
+                out.append(self._delta(name, symbol, book, changes))
+            if vrng.random() < profile.trade_prob:
+                out.extend(self._market_trade(name, symbol, vrng, book))
+        self._emit(out)
+        return out
+
+    def events(self, n: int) -> list[MarketEvent]:
+        """Run ``n`` steps and return all their events."""
+        out: list[MarketEvent] = []
+        for _ in range(n):
+            out.extend(self.step())
+        return out
+
+    async def run(self, rate: float | None = None, *, max_batch: int = 5_000) -> None:
+        """Step forever at ``rate`` steps/s (default ``self.rate``), in batches.
+
+        Overflow policy ``skip``: when more than ``max_batch`` steps are overdue (the loop
+        was starved), the backlog beyond ``max_batch`` is skipped rather than replayed.
+        """
+        rate = rate or self.rate
+        start = anyio.current_time()
+        done = 0
+        while True:
+            due = int((anyio.current_time() - start) * rate) - done
+            if due > max_batch:
+                done += due - max_batch
+                due = max_batch
+            for _ in range(due):
+                self.step()
+            done += due
+            next_at = start + (done + 1) / rate
+            await anyio.sleep(max(next_at - anyio.current_time(), 0.0005))
+
+    # ------------------------------------------------------------------ liquidity
+    def peek(
+        self, venue: str, symbol: str, side: Side, limit: int | None, lots: int
+    ) -> list[tuple[int, int]]:
+        """Fills (ticks, lots) that taking up to ``lots`` from ``side`` would give.
+
+        ``side`` is the book side taken (SELL: asks, for a buy order); ``limit`` is the
+        worst price in ticks, None for no limit. Nothing changes.
+        """
+        levels = self._side(venue, symbol, side)
+        prices = sorted(levels, reverse=side is Side.BUY)
+        out: list[tuple[int, int]] = []
+        for price in prices:
+            if lots <= 0 or (limit is not None and not _within(side, price, limit)):
+                break
+            take = min(lots, levels[price])
+            out.append((price, take))
+            lots -= take
+        return out
+
+    def take(
+        self, venue: str, symbol: str, side: Side, limit: int | None, lots: int
+    ) -> list[tuple[int, int]]:
+        """Like :meth:`peek`, but consume the liquidity and publish the book change."""
+        fills = self.peek(venue, symbol, side, limit, lots)
+        if fills:
+            book = self._books[(venue, symbol)]
+            spec = book.spec
+            changes = []
+            for price, qty in fills:
+                left = book.remove(side, price, qty)
+                changes.append(LevelChange(side, spec.tick * price, spec.lot * left))
+            self._emit([self._delta(venue, symbol, book, changes)])
+        return fills
+
+    def record_trade(self, venue: str, symbol: str, price: int, lots: int, aggressor: Side) -> int:
+        """Publish a user trade (price in ticks, size in lots); returns its trade id."""
+        book = self._books[(venue, symbol)]
+        book.trade_id += 1
+        spec = self.specs[symbol]
+        trade = SimTrade(
+            venue,
+            symbol,
+            book.trade_id,
+            self.step_count,
+            self._ts(venue),
+            spec.tick * price,
+            spec.lot * lots,
+            aggressor,
+            "user",
+        )
+        self._emit([trade])
+        return book.trade_id
+
+    # ------------------------------------------------------------------ internals
+    def _side(self, venue: str, symbol: str, side: Side) -> dict[int, int]:
+        book = self._books[(venue, symbol)]
+        return book.bids if side is Side.BUY else book.asks
+
+    def _ts(self, venue: str) -> int:
+        latency = self._profiles[venue].latency_ms * 1_000_000
+        return self.start_ns + self.step_count * self.step_ns + latency
+
+    def _delta(
+        self, venue: str, symbol: str, book: _Book, changes: Sequence[LevelChange]
+    ) -> BookDelta:
+        book.seq += 1
+        return BookDelta(venue, symbol, book.seq, self.step_count, self._ts(venue), tuple(changes))
+
+    def _recenter(
+        self, profile: VenueProfile, rng: random.Random, book: _Book, mid: int
+    ) -> list[LevelChange]:
+        """Move the ladder to the venue's mid; drop crossed or out-of-depth levels, fill holes.
+
+        Only the prices that enter or leave the ladder (and holes left by trades) are
+        touched, so a step costs O(shift), not O(depth).
+        """
+        noise = profile.noise_ticks
+        center = mid + (rng.randint(-noise, noise) if noise else 0)
+        book.center = center
+        best_bid = center - profile.spread_ticks // 2
+        best_ask = best_bid + max(1, profile.spread_ticks)
+        new = ((best_bid - profile.depth + 1, best_bid), (best_ask, best_ask + profile.depth - 1))
+        raw: list[tuple[Side, int, int]] = []
+        for side, levels, (lo, hi), (old_lo, old_hi) in (
+            (Side.BUY, book.bids, new[0], book.ranges[0]),
+            (Side.SELL, book.asks, new[1], book.ranges[1]),
+        ):
+            for price in _outside(old_lo, old_hi, lo, hi):
+                if levels.pop(price, None) is not None:
+                    raw.append((side, price, 0))
+            fill = _outside(lo, hi, old_lo, old_hi)
+            fill.extend(p for s, p in book.holes if s is side and lo <= p <= hi)
+            for price in sorted(set(fill)):
+                if price not in levels:
+                    lots = levels[price] = rng.randint(1, book.max_lots)
+                    raw.append((side, price, lots))
+        book.ranges = new
+        book.holes.clear()
+        return _changes(book.spec, raw)
+
+    def _jitter(self, profile: VenueProfile, rng: random.Random, book: _Book) -> list[LevelChange]:
+        levels = book.bids if rng.random() < 0.5 else book.asks
+        side = Side.BUY if levels is book.bids else Side.SELL
+        price = book.center + rng.randint(-profile.depth, profile.depth)
+        if price not in levels:
+            return []
+        lots = levels[price] = rng.randint(1, book.max_lots)
+        return _changes(book.spec, [(side, price, lots)])
+
+    def _market_trade(
+        self, venue: str, symbol: str, rng: random.Random, book: _Book
+    ) -> list[MarketEvent]:
+        aggressor = Side.BUY if rng.random() < 0.5 else Side.SELL
+        levels = book.asks if aggressor is Side.BUY else book.bids
+        if not levels:
+            return []
+        price = min(levels) if aggressor is Side.BUY else max(levels)
+        lots = rng.randint(1, levels[price])
+        side = Side.SELL if aggressor is Side.BUY else Side.BUY
+        left = book.remove(side, price, lots)
+        spec = book.spec
+        book.trade_id += 1
+        ts = self._ts(venue)
+        trade = SimTrade(
+            venue,
+            symbol,
+            book.trade_id,
+            self.step_count,
+            ts,
+            spec.tick * price,
+            spec.lot * lots,
+            aggressor,
+        )
+        change = LevelChange(side, spec.tick * price, spec.lot * left)
+        return [trade, self._delta(venue, symbol, book, [change])]
+
+    def _emit(self, events: list[MarketEvent]) -> None:
+        self._pending.extend(events)
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self._pending:
+                event = self._pending.popleft()
+                for venue, listener in list(self._listeners):
+                    if venue is None or venue == event.venue:
+                        listener(event)
+        finally:
+            self._dispatching = False
+
+
+def _within(side: Side, price: int, limit: int) -> bool:
+    """True when a level on ``side`` at ``price`` is acceptable for a taker limited at ``limit``."""
+    return price >= limit if side is Side.BUY else price <= limit
+
+
+def _outside(lo: int, hi: int, keep_lo: int, keep_hi: int) -> list[int]:
+    """Prices in [lo, hi] that are not in [keep_lo, keep_hi]."""
+    if keep_lo > keep_hi or keep_hi < lo or keep_lo > hi:
+        return list(range(lo, hi + 1))
+    return [*range(lo, keep_lo), *range(keep_hi + 1, hi + 1)]
+
+
+def _changes(spec: SymbolSpec, raw: list[tuple[Side, int, int]]) -> list[LevelChange]:
+    return [LevelChange(s, spec.tick * p, spec.lot * q) for s, p, q in raw]
