@@ -36,6 +36,7 @@ from tradegw_core.consumer.runner import ConsumerStats, run_consumer
 from tradegw_core.consumer.subscriptions import SubscriptionManager
 from tradegw_core.contracts import Consumer, Provider
 from tradegw_core.dispatcher.dispatcher import Dispatcher
+from tradegw_core.dispatcher.metrics import DispatcherMetrics
 from tradegw_core.errors import ProviderFailedError
 from tradegw_core.observability.metrics import Metrics
 from tradegw_core.orchestrator.context import (
@@ -116,6 +117,7 @@ class Gateway:
             dedup_window=disp.dedup_window,
         )
         self.flush_s = disp.flush_ms / 1000
+        self.dispatcher_metrics = DispatcherMetrics(self.dispatcher, self.metrics)
         self.orchestrator = Orchestrator(self.dispatcher)
         self.control_bus = ControlBus(timeout=control_timeout)
         self.subscriptions = SubscriptionManager(self.dispatcher)
@@ -254,6 +256,7 @@ class Gateway:
             for lane in self.dispatcher.lanes.values():
                 lane.close()
             await self._consumers_done.wait()
+            self.dispatcher_metrics.export()
         self._tg.cancel_scope.cancel()
         self.control_bus.close()
         try:
@@ -290,9 +293,14 @@ class Gateway:
                 self._consumers_done.set()
 
     async def _flush_tick(self) -> None:
+        every = max(1, round(1.0 / self.flush_s))  # metrics about once a second
+        ticks = 0
         while True:
             await anyio.sleep(self.flush_s)
             self.dispatcher.flush()
+            ticks += 1
+            if ticks % every == 0:
+                self.dispatcher_metrics.export()
 
 
 async def _watch_signals(

@@ -194,3 +194,88 @@ def test_ab_feeds_every_consumer_sees_each_seq_once_in_order(
         d.flush()
     for name in names:
         assert [e.seq_provider for e in drain(d, name)] == list(range(1, n + 1))
+
+
+class CountingAdmission:
+    """Takes every other event itself (what a token bucket or coalescer would do)."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def admit(self, lane: object, key: StreamKey, event: Event) -> bool:
+        self.seen += 1
+        return self.seen % 2 == 0
+
+
+def test_the_admission_seam_sees_every_event_before_the_lane() -> None:
+    admission = CountingAdmission()
+    d = Dispatcher(clock=FakeClock(), admission=admission)
+    d.add_consumer("c1")
+    d.subscribe("c1", [KEY])
+    for seq in (1, 2, 3, 4):
+        d.dispatch(trade(seq))
+    assert admission.seen == 4
+    assert [e.seq_provider for e in drain(d, "c1")] == [1, 3]
+
+
+def test_removing_a_consumer_closes_its_lane_and_routes() -> None:
+    d = Dispatcher(clock=FakeClock())
+    lane = d.add_consumer("c1")
+    d.subscribe("c1", [KEY])
+    change = d.remove_consumer("c1")
+    assert change.last == [KEY]
+    assert lane.closed
+    assert not d.has_consumer("c1")
+    d.dispatch(trade(1))
+    assert d.stats.unrouted == 1
+
+
+@pytest.mark.anyio
+async def test_deliver_exec_report_waits_for_room() -> None:
+    import anyio
+
+    d = Dispatcher(clock=FakeClock(), exec_lane_size=1)
+    lane = d.add_consumer("rec")
+    await d.deliver_exec_report(exec_report(1))
+    await d.deliver_exec_report(exec_report(9, consumer="nobody"))  # counted, not lost silently
+    assert d.stats.exec_unrouted == 1
+    with anyio.fail_after(1):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(d.deliver_exec_report, exec_report(2))
+            await anyio.wait_all_tasks_blocked()
+            first = lane.pop_nowait()
+        second = lane.pop_nowait()
+    assert [first.client_order_id, second.client_order_id] == ["o1", "o2"]  # type: ignore[union-attr]
+
+
+def test_metrics_export_publishes_drops_depths_and_held_streams() -> None:
+    from tradegw_core.bus.data import OverflowPolicy
+    from tradegw_core.dispatcher.metrics import DispatcherMetrics
+    from tradegw_core.observability.metrics import Metrics
+
+    metrics = Metrics()
+    d = Dispatcher(
+        clock=FakeClock(),
+        lane_size=2,
+        overflow=OverflowPolicy.DROP_NEWEST,
+        default_mode=OrderingMode.CONTIGUOUS,
+    )
+    d.add_consumer("c1")
+    d.subscribe("c1", [KEY])
+    exporter = DispatcherMetrics(d, metrics)
+    for seq in (1, 2, 3, 5):
+        d.dispatch(trade(seq))
+    exporter.export()
+    exporter.export()  # counters move by deltas: exporting twice counts nothing twice
+    dropped = metrics.value(
+        "tradegw_dispatcher_lane_dropped_total", consumer="c1", policy="drop_newest"
+    )
+    assert dropped == 1
+    assert metrics.value("tradegw_dispatcher_lane_depth", consumer="c1") == 2
+    held = {"provider": "fake", "symbol": "BTC-USDT", "type": "Trade"}
+    assert metrics.value("tradegw_dispatcher_stream_held", **held) == 1
+    drain(d, "c1")
+    d.dispatch(trade(4))  # fills the gap: nothing held any more
+    exporter.export()
+    assert metrics.value("tradegw_dispatcher_stream_held", **held) == 0
+    assert metrics.value("tradegw_dispatcher_received_total") == 5

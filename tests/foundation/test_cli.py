@@ -213,3 +213,30 @@ def test_plugins_table_flags_broken_plugins(fake_site: FakeSite) -> None:
     row = next(r for r in out.splitlines() if r.startswith("cracked "))
     assert row.split()[:5] == ["cracked", "fake-cracked", "1.0.0", "?", "no"]
     assert "! cracked (fake-cracked): import failed: ImportError: missing dependency foo" in out
+
+
+def test_run_starts_the_real_gateway_with_the_printer_for_a_duration(tmp_path: Path) -> None:
+    pytest.importorskip("tradegw_core.gateway", reason="the gateway is not in this build yet")
+    cfg = tmp_path / "gw.toml"
+    cfg.write_text(
+        '[plugins]\nenabled = ["consumer-examples"]\n[gateway]\nconsumers = ["printer"]\n'
+        '[metrics]\nenabled = false\n[logging]\nformat = "json"\n'
+    )
+
+    script = Path(sys.executable).parent / "tradegw"
+    if not script.exists():
+        pytest.skip(f"{script} not installed (run `make install`)")
+
+    result = subprocess.run(
+        [str(script), "run", "--config", str(cfg), "--duration", "0.2"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("{")]
+    events = [json.loads(line)["event"] for line in lines]
+    assert "printer.nothing_to_subscribe" in events
+    assert "printer.stopped" in events

@@ -112,3 +112,14 @@ def test_tracer_helper_works_without_an_sdk() -> None:
         assert current_trace_id() == ""  # no SDK configured: spans are no-ops
     with pytest.raises(KeyError), span(tracer, "failing"):
         raise KeyError("x")
+
+
+def test_plain_stdlib_extra_fields_are_rendered_and_redacted(stream: io.StringIO) -> None:
+    logger = logging.getLogger("tradegw.test")
+
+    logger.info("plain", extra={"consumer_id": "c9", "trace_id": "t-7", "secret_key": "x"})
+    get_logger("tradegw.test").info("adapted", extra={"venue": "kraken"}, qty=1)
+
+    plain, adapted = lines(stream)
+    assert (plain["consumer_id"], plain["trace_id"], plain["secret_key"]) == ("c9", "t-7", "***")
+    assert (adapted["venue"], adapted["qty"]) == ("kraken", 1)

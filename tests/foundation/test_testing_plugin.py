@@ -7,8 +7,11 @@ import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 
 from tradegw_core.clock import FakeClock
@@ -120,3 +123,30 @@ def test_jsonl_reader_parses_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (tmp_path / "x.jsonl").write_text('{"a": 1}\n\n{"a": 2}\n')
     monkeypatch.setattr("tradegw_core.testing.data.shared_data_dir", lambda: tmp_path)
     assert load_shared_jsonl("x.jsonl") == [{"a": 1}, {"a": 2}]
+
+
+@pytest.mark.anyio
+async def test_gateway_harness_runs_a_gateway_with_real_plugins(
+    gateway_harness: Callable[..., Any], fake_clock: FakeClock
+) -> None:
+    pytest.importorskip("tradegw_core.gateway", reason="the gateway is not in this build yet")
+    config = {
+        "plugins": {"enabled": ["consumer-examples"]},
+        "gateway": {"consumers": ["printer"]},
+        "metrics": {"enabled": False},
+    }
+
+    with anyio.fail_after(10):
+        async with gateway_harness(config, clock=fake_clock) as gw:
+            assert gw.settings.gateway.consumers == ("printer",)
+            assert gw.clock is fake_clock
+            gw.telemetry.emit("harness.check")
+            assert gw.telemetry.count("harness.check") == 1
+
+
+def test_gateway_harness_reports_config_errors_like_the_cli() -> None:
+    from tradegw_core.config.loader import load_config_mapping
+    from tradegw_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"dispatcher\.lane_size: input should be greater"):
+        load_config_mapping({"dispatcher": {"lane_size": 0}})

@@ -126,3 +126,13 @@ def test_settings_read_from_any_object() -> None:
     assert s.max_open_orders == 50
     assert s.trading_enabled_on_start
     assert OrderPathSettings.from_settings({"max_open_orders": 3}).max_open_orders == 3
+
+
+def test_settings_from_the_gateway_config_model() -> None:
+    models = pytest.importorskip("tradegw_core.config.models")
+    section = models.OrdersSettings(max_notional="250", risk_checks=("max_notional",))
+    s = OrderPathSettings.from_settings(section)
+    assert s.max_notional == Decimal(250)
+    assert s.risk_checks == ("max_notional",)
+    assert s.journal_path.name == section.journal_path
+    assert s.submit_timeout_s == section.submit_timeout_s

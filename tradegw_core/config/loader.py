@@ -36,6 +36,7 @@ __all__ = [
     "RawConfig",
     "compose_from_registries",
     "load_config",
+    "load_config_mapping",
     "read_raw_config",
 ]
 
@@ -169,7 +170,17 @@ def load_config(
 
     Raises ConfigError (naming key, value and why) or PluginLoadError.
     """
-    raw = read_raw_config(path, env=env, cwd=cwd)
+    return _start_up(read_raw_config(path, env=env, cwd=cwd), registries, freeze)
+
+
+def load_config_mapping(
+    data: Mapping[str, Any], *, registries: Registries | None = None, freeze: bool = True
+) -> LoadedConfig:
+    """Start-up from an in-memory mapping (tests, embedding): no files, no environment."""
+    return _start_up(RawConfig(data=dict(data)), registries, freeze)
+
+
+def _start_up(raw: RawConfig, registries: Registries | None, freeze: bool) -> LoadedConfig:
     plugins_section = validate_section(
         PluginsSettings, raw.data.get("plugins", {}), prefix=("plugins",), sources=raw.env_sources
     )

@@ -164,6 +164,10 @@ class OrderingBuffer:
         stream = self._streams.get(key)
         return None if stream is None else stream.last
 
+    def pending_streams(self) -> list[StreamKey]:
+        """The streams holding events now."""
+        return list(self._pending)
+
     def held(self, key: StreamKey) -> int:
         """How many events of ``key`` wait for a gap to fill (buffer depth)."""
         stream = self._streams.get(key)

@@ -35,12 +35,17 @@ from tradegw_core.orders.risk import RiskContext, build_risk_checks, run_risk_ch
 from tradegw_core.orders.sender import OrderSender
 from tradegw_core.orders.settings import OrderPathSettings
 from tradegw_core.orders.state import (
-    ExecReportBacklogError,
     OpenOrder,
     OrderStateTracker,
     TrackedOrder,
 )
-from tradegw_core.orders.submission import Submission, make_report, request_of, restore
+from tradegw_core.orders.submission import (
+    NullTelemetry,
+    Submission,
+    make_report,
+    request_of,
+    restore,
+)
 from tradegw_core.orders.switch import TradingSwitch
 from tradegw_core.orders.validation import parse_order, validate_order
 from tradegw_core.schema.control import Ack, SetTradingMode
@@ -59,13 +64,6 @@ LastTradePrice = Callable[[str, str], Decimal | None]
 """``last_trade_price(provider, symbol)``: the last trade seen, or None."""
 
 _encode = msgspec.json.Encoder(decimal_format="string").encode
-
-
-class NullTelemetry:
-    """Telemetry that goes nowhere (when the gateway gives none)."""
-
-    def emit(self, name: str, /, **labels: Any) -> None:
-        """Drop the event."""
 
 
 class OrderService:
@@ -113,7 +111,7 @@ class OrderService:
         self._resolver = Resolver(
             adapters,
             settings=self.settings,
-            feed=self._feed,
+            feed=self.tracker.feed,
             synthetic=lambda o, st, why: make_report(o, st, why, self._clock),
             clock=self._clock,
             telemetry=self._telemetry,
@@ -124,7 +122,7 @@ class OrderService:
             tracker=self.tracker,
             timeout_s=self.settings.submit_timeout_s,
             log_entry=self._log_entry,
-            feed=self._feed,
+            feed=self.tracker.feed,
             spawn_refresh=self._spawn_refresh,
         )
         self._sender = OrderSender(
@@ -134,7 +132,7 @@ class OrderService:
             clock=self._clock,
             telemetry=self._telemetry,
             log=self._log,
-            feed=self._feed,
+            feed=self.tracker.feed,
             spawn_resolve=self._spawn_resolve,
         )
         self._dedup: dict[tuple[str, str], Submission] = {}
@@ -415,11 +413,3 @@ class OrderService:
             self.tracker.on_exec_report(report)
 
         return emit
-
-    async def _feed(self, report: ExecReport, force: bool) -> None:
-        while True:
-            try:
-                self.tracker.on_exec_report(report, force=force)
-                return
-            except ExecReportBacklogError:
-                await anyio.sleep(0.005)  # the pipeline drains; an async caller may wait

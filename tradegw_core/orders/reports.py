@@ -7,6 +7,7 @@ adapter's reader, which reconnects and re-queries, so nothing is lost). One task
 receiving end: it takes what is queued (up to ``batch_max`` at a time), journals the batch in
 one transaction off the event loop, and only then calls ``deliver(consumer_id, report)`` for
 each, in arrival order. ``deliver`` is the dispatcher's lossless lane: it never drops.
+A journal write that fails stops the order service: nothing is acted on unjournaled.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ class OrderPathSettings:
     it to false and sends SetTradingMode. The global kill switch always starts on.
     """
 
-    journal_path: Path = Path("tradegw-orders.sqlite")
+    journal_path: Path = Path("tradegw-journal.sqlite3")
     dedup_retention_s: float = 3600.0
     risk_checks: tuple[str, ...] = ("max_notional", "max_open_orders", "price_band")
     max_notional: Decimal | None = None

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+import anyio
 import msgspec
 
 from tradegw_core.contracts import Telemetry
@@ -257,6 +258,15 @@ class OrderStateTracker:
         self._apply(order, report)
         self._sink.put_nowait(report)
         return True
+
+    async def feed(self, report: ExecReport, force: bool = False) -> None:
+        """:meth:`on_exec_report` for async callers: waits for room instead of raising."""
+        while True:
+            try:
+                self.on_exec_report(report, force=force)
+                return
+            except ExecReportBacklogError:
+                await anyio.sleep(0.005)  # the pipeline is draining
 
     def _apply(self, order: TrackedOrder, report: ExecReport) -> None:
         prev = order.state

@@ -13,7 +13,14 @@ from tradegw_core.orders.state import TrackedOrder
 from tradegw_core.schema.events import EventType, ExecReport, ExecState, make_event_id
 from tradegw_core.schema.orders import OrderRequest, OrderResult, OrderStatus
 
-__all__ = ["Submission", "make_report", "request_of", "restore"]
+__all__ = ["NullTelemetry", "Submission", "make_report", "request_of", "restore"]
+
+
+class NullTelemetry:
+    """Telemetry that goes nowhere (when the gateway gives none)."""
+
+    def emit(self, name: str, /, **labels: Any) -> None:
+        """Drop the event."""
 
 
 class Submission:

@@ -188,7 +188,9 @@ class MarketSimulator:
         rng = self._rng
         symbol = self._order[rng.randrange(len(self._order))]
         spec = self.specs[symbol]
-        mid = max(_MIN_MID_TICKS, self._mid[symbol] + rng.randint(-spec.vol_ticks, spec.vol_ticks))
+        mid = max(
+            _MIN_MID_TICKS, self._mid[symbol] + _randint(rng, -spec.vol_ticks, spec.vol_ticks)
+        )
         self._mid[symbol] = mid
         out: list[MarketEvent] = []
         for name, profile in self._profiles.items():
@@ -308,7 +310,7 @@ class MarketSimulator:
         touched, so a step costs O(shift), not O(depth).
         """
         noise = profile.noise_ticks
-        center = mid + (rng.randint(-noise, noise) if noise else 0)
+        center = mid + (_randint(rng, -noise, noise) if noise else 0)
         book.center = center
         best_bid = center - profile.spread_ticks // 2
         best_ask = best_bid + max(1, profile.spread_ticks)
@@ -322,10 +324,12 @@ class MarketSimulator:
                 if levels.pop(price, None) is not None:
                     raw.append((side, price, 0))
             fill = _outside(lo, hi, old_lo, old_hi)
-            fill.extend(p for s, p in book.holes if s is side and lo <= p <= hi)
-            for price in sorted(set(fill)):
+            if book.holes:
+                fill.extend(p for s, p in book.holes if s is side and lo <= p <= hi)
+                fill = sorted(set(fill))
+            for price in fill:
                 if price not in levels:
-                    lots = levels[price] = rng.randint(1, book.max_lots)
+                    lots = levels[price] = _randint(rng, 1, book.max_lots)
                     raw.append((side, price, lots))
         book.ranges = new
         book.holes.clear()
@@ -334,10 +338,10 @@ class MarketSimulator:
     def _jitter(self, profile: VenueProfile, rng: random.Random, book: _Book) -> list[LevelChange]:
         levels = book.bids if rng.random() < 0.5 else book.asks
         side = Side.BUY if levels is book.bids else Side.SELL
-        price = book.center + rng.randint(-profile.depth, profile.depth)
+        price = book.center + _randint(rng, -profile.depth, profile.depth)
         if price not in levels:
             return []
-        lots = levels[price] = rng.randint(1, book.max_lots)
+        lots = levels[price] = _randint(rng, 1, book.max_lots)
         return _changes(book.spec, [(side, price, lots)])
 
     def _market_trade(
@@ -348,7 +352,7 @@ class MarketSimulator:
         if not levels:
             return []
         price = min(levels) if aggressor is Side.BUY else max(levels)
-        lots = rng.randint(1, levels[price])
+        lots = _randint(rng, 1, levels[price])
         side = Side.SELL if aggressor is Side.BUY else Side.BUY
         left = book.remove(side, price, lots)
         spec = book.spec
@@ -395,4 +399,10 @@ def _outside(lo: int, hi: int, keep_lo: int, keep_hi: int) -> list[int]:
 
 
 def _changes(spec: SymbolSpec, raw: list[tuple[Side, int, int]]) -> list[LevelChange]:
-    return [LevelChange(s, spec.tick * p, spec.lot * q) for s, p, q in raw]
+    tick, lot = spec.tick, spec.lot
+    return [LevelChange(s, tick * p, lot * q) for s, p, q in raw]
+
+
+def _randint(rng: random.Random, lo: int, hi: int) -> int:
+    """A uniform int in [lo, hi] from one ``random()`` draw (randint is 4x slower)."""
+    return lo + int(rng.random() * (hi - lo + 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from tradegw_core.schema.events import Side
 from tradegw_core.schema.symbols import split_symbol
@@ -79,9 +80,11 @@ class VenueProfile:
     trade_prob: float = 0.3
 
 
-@dataclass(frozen=True, slots=True)
-class LevelChange:
-    """One price level's new absolute quantity; ``qty == 0`` removes the level."""
+class LevelChange(NamedTuple):
+    """One price level's new absolute quantity; ``qty == 0`` removes the level.
+
+    A NamedTuple (not a dataclass) because the simulator makes hundreds of thousands a second.
+    """
 
     side: Side
     price: Decimal

@@ -4,14 +4,15 @@
 - ``fake_clock``: a :class:`tradegw_core.clock.FakeClock` that moves only when told.
 - an autouse loopback-only network guard: a test that connects anywhere but loopback
   fails, even when the code under test swallows the error.
+- ``gateway_harness``: ``async with gateway_harness(config_dict) as gw`` runs a Gateway.
 
 Module-level imports stay minimal: pytest imports this module before coverage starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -44,3 +45,11 @@ def tradegw_network_guard() -> Iterator[NetworkGuard]:
         yield guard
     if guard.violations:
         pytest.fail("\n".join(guard.violations), pytrace=False)
+
+
+@pytest.fixture
+def gateway_harness() -> Callable[..., Any]:
+    """``tradegw_core.testing.harness.gateway_harness``: a running Gateway from a dict."""
+    from tradegw_core.testing.harness import gateway_harness
+
+    return gateway_harness

@@ -189,3 +189,19 @@ def test_settings_validate_types_and_refuse_unknown_keys() -> None:
         PrinterSettings.model_validate({"types": ["Candles"]})
     with pytest.raises(ValueError, match="colour"):
         PrinterSettings.model_validate({"colour": "red"})
+
+
+@pytest.mark.anyio
+async def test_works_with_a_plain_stdlib_logger(
+    logged: tuple[io.StringIO, StructLogger],
+) -> None:
+    buf, _ = logged
+    plain = logging.getLogger("tradegw.consumer.test")
+    consumer = PrinterConsumer(PrinterSettings(providers=("binance",), symbols=("BTC-USDT",)))
+
+    await consumer.on_start(StandInContext(plain))  # type: ignore[arg-type]
+    await consumer.on_event(trade())
+
+    subscribed, traded = records(buf)
+    assert subscribed["providers"] == ["binance"]
+    assert traded["price"] == "27000.10"

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-
 from tradegw_binance.book import BinanceBookAssembler
 from tradegw_binance.parsing import decode_depth_snapshot, decode_stream_frame
 from tradegw_binance.schemas import BinanceDepthDiffMsg, BinanceDepthSnapshotMsg
+
 from tradegw_core.contracts import ResyncNeeded, ResyncReason
 from tradegw_core.schema.events import BookSnapshot, BookUpdate, Level
 from tradegw_core.schema.symbols import Symbol
@@ -22,14 +22,24 @@ SYM = Symbol("BTC-USDT")
 
 
 def snap(last_id: int, bids: list[list[str]], asks: list[list[str]]) -> BinanceDepthSnapshotMsg:
-    return msgspec.convert({"lastUpdateId": last_id, "bids": bids, "asks": asks},
-                           BinanceDepthSnapshotMsg)
-
-
-def diff(first: int, last: int, b: list[list[str]] = (), a: list[list[str]] = ()) -> BinanceDepthDiffMsg:  # type: ignore[assignment]
     return msgspec.convert(
-        {"e": "depthUpdate", "E": 1700000000100, "s": "BTCUSDT", "U": first, "u": last,
-         "b": list(b), "a": list(a)},
+        {"lastUpdateId": last_id, "bids": bids, "asks": asks}, BinanceDepthSnapshotMsg
+    )
+
+
+def diff(
+    first: int, last: int, b: list[list[str]] = (), a: list[list[str]] = ()
+) -> BinanceDepthDiffMsg:  # type: ignore[assignment]
+    return msgspec.convert(
+        {
+            "e": "depthUpdate",
+            "E": 1700000000100,
+            "s": "BTCUSDT",
+            "U": first,
+            "u": last,
+            "b": list(b),
+            "a": list(a),
+        },
         BinanceDepthDiffMsg,
     )
 
@@ -43,16 +53,25 @@ def new_asm() -> BinanceBookAssembler:
 
 def test_documented_snapshot_then_diff_gives_the_right_top_of_book() -> None:
     asm = new_asm()
-    assert asm.apply_diff(diff(4100, 4103, [["37000.01000000", "0.25000000"]],
-                               [["37000.50000000", "0.00000000"]]), 1) == ()
+    assert (
+        asm.apply_diff(
+            diff(
+                4100, 4103, [["37000.01000000", "0.25000000"]], [["37000.50000000", "0.00000000"]]
+            ),
+            1,
+        )
+        == ()
+    )
     out = asm.apply_snapshot(
         snap(4099, [["37000.01000000", "0.40000000"]], [["37000.02000000", "1.10000000"]]), 2
     )
-    assert len(out) == 1 and isinstance(out[0], BookSnapshot)
+    assert len(out) == 1
+    assert isinstance(out[0], BookSnapshot)
     assert out[0].seq_provider == 4103
     assert out[0].bids == (Level(D("37000.01"), D("0.25")),)
     assert out[0].asks == (Level(D("37000.02"), D("1.10")),)
-    assert asm.synced and asm.last_update_id == 4103
+    assert asm.synced
+    assert asm.last_update_id == 4103
 
 
 def test_live_diff_emits_update_with_sequence_fields_and_deletes_zero_levels() -> None:
@@ -65,7 +84,8 @@ def test_live_diff_emits_update_with_sequence_fields_and_deletes_zero_levels() -
     assert asm.book.best_bid() == Level(D(99), D(2))
     assert asm.book.best_ask() == Level(D("100.5"), D(3))
     (upd2,) = asm.apply_diff(diff(14, 14, [["99", "5"]]), 6)
-    assert isinstance(upd2, BookUpdate) and upd2.prev_seq == 13
+    assert isinstance(upd2, BookUpdate)
+    assert upd2.prev_seq == 13
 
 
 def test_missing_update_gives_resync_needed_gap_and_buffers_again() -> None:
@@ -74,13 +94,16 @@ def test_missing_update_gives_resync_needed_gap_and_buffers_again() -> None:
     asm.apply_diff(diff(11, 12, [["100", "2"]]), 1)
     (out,) = asm.apply_diff(diff(14, 15, [["100", "3"]]), 2)  # 13 is missing
     assert isinstance(out, ResyncNeeded)
-    assert out.reason is ResyncReason.GAP and out.symbol == SYM
+    assert out.reason is ResyncReason.GAP
+    assert out.symbol == SYM
     assert "expected U <= 13" in out.detail
-    assert not asm.synced and asm.buffered == 1
+    assert not asm.synced
+    assert asm.buffered == 1
     # Nothing reaches consumers until a consistent snapshot; the next one re-syncs.
     assert asm.apply_diff(diff(16, 16, [["100", "4"]]), 3) == ()
     (snap_ev,) = asm.apply_snapshot(snap(15, [["100", "3"]], [["101", "1"]]), 4)
-    assert isinstance(snap_ev, BookSnapshot) and snap_ev.seq_provider == 16
+    assert isinstance(snap_ev, BookSnapshot)
+    assert snap_ev.seq_provider == 16
     assert asm.book.best_bid() == Level(D(100), D(4))
 
 
@@ -89,10 +112,13 @@ def test_stale_snapshot_older_than_stream_start_asks_for_another_and_keeps_buffe
     asm.apply_diff(diff(200, 202, [["100", "1"]]), 1)
     asm.apply_diff(diff(203, 203, [["100", "2"]]), 2)
     (out,) = asm.apply_snapshot(snap(150, [["100", "9"]], [["101", "1"]]), 3)
-    assert isinstance(out, ResyncNeeded) and "stale snapshot" in out.detail
-    assert not asm.synced and asm.buffered == 2
+    assert isinstance(out, ResyncNeeded)
+    assert "stale snapshot" in out.detail
+    assert not asm.synced
+    assert asm.buffered == 2
     (ok,) = asm.apply_snapshot(snap(201, [["100", "9"]], [["101", "1"]]), 4)
-    assert isinstance(ok, BookSnapshot) and ok.seq_provider == 203
+    assert isinstance(ok, BookSnapshot)
+    assert ok.seq_provider == 203
     assert asm.book.best_bid() == Level(D(100), D(2))
 
 
@@ -121,7 +147,8 @@ def test_gap_inside_buffered_diffs_is_detected_at_snapshot_time() -> None:
     asm.apply_diff(diff(11, 12), 0)
     asm.apply_diff(diff(15, 16), 0)
     (out,) = asm.apply_snapshot(snap(10, [], []), 1)
-    assert isinstance(out, ResyncNeeded) and "gap in buffered diffs" in out.detail
+    assert isinstance(out, ResyncNeeded)
+    assert "gap in buffered diffs" in out.detail
     assert not asm.synced
 
 
@@ -130,25 +157,31 @@ def test_empty_diff_advances_the_id_without_an_event() -> None:
     asm.apply_snapshot(snap(10, [["100", "1"]], []), 0)
     assert asm.apply_diff(diff(11, 11), 1) == ()
     (upd,) = asm.apply_diff(diff(12, 12, [["100", "2"]]), 2)
-    assert isinstance(upd, BookUpdate) and upd.prev_seq == 10 and upd.first_seq == 12
+    assert isinstance(upd, BookUpdate)
+    assert upd.prev_seq == 10
+    assert upd.first_seq == 12
 
 
 def test_buffer_overflow_drops_oldest_and_counts() -> None:
     asm = BinanceBookAssembler(SYM, "BTCUSDT", max_buffer=3)
     for i in range(1, 6):
         asm.apply_diff(diff(i, i, [["100", str(i)]]), 0)
-    assert asm.buffered == 3 and asm.buffer_dropped == 2
+    assert asm.buffered == 3
+    assert asm.buffer_dropped == 2
     (out,) = asm.apply_snapshot(snap(1, [], []), 0)  # 2 was dropped: cannot align
     assert isinstance(out, ResyncNeeded)
     (ok,) = asm.apply_snapshot(snap(2, [], []), 0)
-    assert isinstance(ok, BookSnapshot) and asm.book.bids == {D(100): D(5)}
+    assert isinstance(ok, BookSnapshot)
+    assert asm.book.bids == {D(100): D(5)}
 
 
 def test_reset_forgets_the_book() -> None:
     asm = new_asm()
     asm.apply_snapshot(snap(10, [["100", "1"]], [["101", "1"]]), 0)
     asm.reset()
-    assert not asm.synced and asm.last_update_id is None and not asm.book.bids
+    assert not asm.synced
+    assert asm.last_update_id is None
+    assert not asm.book.bids
 
 
 def test_reconcile_counts_divergent_levels_after_rolling_the_snapshot_forward() -> None:
@@ -201,7 +234,9 @@ EXPECTED = {
 
 
 def replay(
-    venue: str, ws_capture: Callable[[str], list], http_capture: Callable[[str], list],
+    venue: str,
+    ws_capture: Callable[[str], list],
+    http_capture: Callable[[str], list],
     drop_after_sync: int | None = None,
 ) -> dict[str, Replay]:
     """Feed diffs and snapshots to one assembler per symbol in receive-time order."""
@@ -260,17 +295,21 @@ def test_real_capture_replay_aligns_every_symbol_with_zero_gaps(
         last_id, first_kept, applied = EXPECTED[sym]
         assert r.last_update_id == last_id
         assert r.resyncs == [], f"{sym}: {r.resyncs}"
-        assert r.snapshot is not None and r.asm is not None and r.asm.synced
+        assert r.snapshot is not None
+        assert r.asm is not None
+        assert r.asm.synced
         assert r.first_kept == first_kept
         assert first_kept[0] == last_id + 1  # U == lastUpdateId + 1, as the notes say
         assert r.asm.diffs_applied == applied
         # Continuity for consumers: each update's prev_seq is the previous emitted seq.
         prev = r.snapshot.seq_provider
         for upd in r.updates:
-            assert upd.prev_seq == prev and upd.first_seq == upd.prev_seq + 1
+            assert upd.prev_seq == prev
+            assert upd.first_seq == upd.prev_seq + 1
             prev = upd.last_seq
         best_bid, best_ask = r.asm.book.best_bid(), r.asm.book.best_ask()
-        assert best_bid is not None and best_ask is not None
+        assert best_bid is not None
+        assert best_ask is not None
         assert best_bid.price < best_ask.price, f"{sym}: crossed book"
 
 
@@ -287,7 +326,11 @@ def test_real_capture_matches_a_naive_reference_book(
         asks = {D(p): D(q) for p, q in body["asks"]}
         for f in frames:
             data = json.loads(f.text).get("data", {})
-            if data.get("e") == "depthUpdate" and data["s"] == sym and data["u"] > body["lastUpdateId"]:
+            if (
+                data.get("e") == "depthUpdate"
+                and data["s"] == sym
+                and data["u"] > body["lastUpdateId"]
+            ):
                 for side, key in ((bids, "b"), (asks, "a")):
                     for p, q in data[key]:
                         side[D(p)] = D(q)
@@ -295,7 +338,8 @@ def test_real_capture_matches_a_naive_reference_book(
                             del side[D(p)]
         asm = results[sym].asm
         assert asm is not None
-        assert asm.book.bids == bids and asm.book.asks == asks, sym
+        assert asm.book.bids == bids, sym
+        assert asm.book.asks == asks, sym
 
 
 def test_real_capture_with_one_dropped_diff_is_detected_as_a_gap(
@@ -303,8 +347,10 @@ def test_real_capture_with_one_dropped_diff_is_detected_as_a_gap(
 ) -> None:
     results = replay("BINANCE", ws_capture, http_capture, drop_after_sync=5)
     r = results["NKNUSDT"]
-    assert len(r.resyncs) == 1 and r.resyncs[0].reason is ResyncReason.GAP
-    assert r.asm is not None and not r.asm.synced
+    assert len(r.resyncs) == 1
+    assert r.resyncs[0].reason is ResyncReason.GAP
+    assert r.asm is not None
+    assert not r.asm.synced
 
 
 def test_reconcile_against_the_same_real_snapshot_finds_no_divergence(
@@ -316,3 +362,33 @@ def test_reconcile_against_the_same_real_snapshot_finds_no_divergence(
     asm.apply_snapshot(msg, 0)
     assert asm.reconcile(msg) == 0
     assert len(asm.book.bids) == len(msg.bids)
+
+
+def test_emulator_recorded_depth_replays_with_zero_gaps() -> None:
+    """Snapshot + diffs recorded from this project's emulator (tests/resources)."""
+    from pathlib import Path
+
+    doc = json.loads(
+        (Path(__file__).resolve().parent / "resources" / "binance_depth_emulator.json").read_text()
+    )
+    snapshot = msgspec.convert(doc["snapshot"], BinanceDepthSnapshotMsg)
+    asm = BinanceBookAssembler(SYM, "BTCUSDT")
+    outputs = []
+    for frame in doc["frames"]:
+        outputs += asm.apply_diff(msgspec.convert(frame["data"], BinanceDepthDiffMsg), 0)
+    outputs += asm.apply_snapshot(snapshot, 0)
+    assert [type(o) for o in outputs] == [BookSnapshot]
+    bids = {D(p): D(q) for p, q in doc["snapshot"]["bids"]}
+    asks = {D(p): D(q) for p, q in doc["snapshot"]["asks"]}
+    for frame in doc["frames"]:
+        data = frame["data"]
+        if data["u"] <= snapshot.lastUpdateId:
+            continue
+        for side, key in ((bids, "b"), (asks, "a")):
+            for p, q in data[key]:
+                side[D(p)] = D(q)
+                if D(q) == 0:
+                    del side[D(p)]
+    assert asm.book.bids == bids
+    assert asm.book.asks == asks
+    assert asm.last_update_id == doc["frames"][-1]["data"]["u"]

@@ -8,9 +8,9 @@ from importlib.metadata import entry_points
 
 import pydantic
 import pytest
-
 from tradegw_binance.config import BinanceSettings
 from tradegw_binance.plugin import BinancePlugin
+
 from tradegw_core.plugin.manifest import API_LEVEL
 from tradegw_core.plugin.registries import Registries
 
@@ -29,7 +29,8 @@ def test_entry_point_targets_the_plugin_class() -> None:
     (ep,) = [e for e in entry_points(group="tradegw.plugins") if e.name == "binance"]
     assert ep.value == "tradegw_binance.plugin:BinancePlugin"
     assert ep.load() is BinancePlugin
-    assert BinancePlugin.manifest.id == "binance" and BinancePlugin.manifest.api_level == API_LEVEL
+    assert BinancePlugin.manifest.id == "binance"
+    assert BinancePlugin.manifest.api_level == API_LEVEL
 
 
 def test_hooks_register_settings_assembler_and_factories() -> None:
@@ -45,7 +46,8 @@ def test_hooks_register_settings_assembler_and_factories() -> None:
 
     assert regs.book_assemblers.get("binance") is BinanceBookAssembler
     for reg in (regs.providers, regs.order_adapters, regs.emulators):
-        assert callable(reg.get("binance")) and reg.owner("binance") == "binance"
+        assert callable(reg.get("binance"))
+        assert reg.owner("binance") == "binance"
 
 
 def test_settings_defaults_are_production() -> None:
@@ -53,15 +55,24 @@ def test_settings_defaults_are_production() -> None:
     assert s.rest_url == "https://api.binance.com"
     assert s.ws_url == "wss://stream.binance.com:9443"
     assert s.ws_api_url == "wss://ws-api.binance.com:443/ws-api/v3"
-    assert s.depth_stream_suffix == "depth@100ms" and not s.can_trade
+    assert s.depth_stream_suffix == "depth@100ms"
+    assert not s.can_trade
 
 
 def test_settings_validate_and_hide_secrets() -> None:
-    s = BinanceSettings(api_key=12345, api_secret="s3cr3t", symbols=("BTC-USDT",),
-                        update_speed="1000ms", rest_url="http://127.0.0.1:1234/")
-    assert s.api_key is not None and s.api_key.get_secret_value() == "12345"
-    assert "s3cr3t" not in repr(s) and s.can_trade
-    assert s.rest_url == "http://127.0.0.1:1234" and s.depth_stream_suffix == "depth"
+    s = BinanceSettings(
+        api_key=12345,
+        api_secret="s3cr3t",
+        symbols=("BTC-USDT",),
+        update_speed="1000ms",
+        rest_url="http://127.0.0.1:1234/",
+    )
+    assert s.api_key is not None
+    assert s.api_key.get_secret_value() == "12345"
+    assert "s3cr3t" not in repr(s)
+    assert s.can_trade
+    assert s.rest_url == "http://127.0.0.1:1234"
+    assert s.depth_stream_suffix == "depth"
 
 
 @pytest.mark.parametrize(

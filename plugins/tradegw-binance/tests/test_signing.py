@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import parse_qsl
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from tradegw_binance.signing import (
     Ed25519Signer,
     HmacSigner,
@@ -19,14 +19,21 @@ from tradegw_binance.signing import (
     verify_hmac,
     ws_api_payload,
 )
+
 from tradegw_core.errors import ConfigError
-from decimal import Decimal
 
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
+FULLWIDTH = "\uff11\uff12\uff13\uff14\uff15\uff16"
+"""The documented non-ASCII symbol (full-width digits 1-6)."""
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
 REST_PARAMS = [
-    ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", "1"),
-    ("price", "0.1"), ("recvWindow", 5000), ("timestamp", 1499827319559),
+    ("side", "BUY"),
+    ("type", "LIMIT"),
+    ("timeInForce", "GTC"),
+    ("quantity", "1"),
+    ("price", "0.1"),
+    ("recvWindow", 5000),
+    ("timestamp", 1499827319559),
 ]
 
 
@@ -43,7 +50,7 @@ def test_vector_1_1_rest_ascii() -> None:
 
 
 def test_vector_1_2_rest_non_ascii_symbol_is_percent_encoded_before_signing() -> None:
-    params = [("symbol", "１２３４５６"), *REST_PARAMS]
+    params = [("symbol", FULLWIDTH), *REST_PARAMS]
     payload = rest_payload(params)
     assert payload.startswith("symbol=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96&")
     assert HmacSigner(SECRET).sign(payload) == (
@@ -52,27 +59,44 @@ def test_vector_1_2_rest_non_ascii_symbol_is_percent_encoded_before_signing() ->
 
 
 WS_VECTORS = [
-    ("apiKey={k}&price=52000.00&quantity=0.01000000&recvWindow=100&side=SELL&symbol=BTCUSDT"
-     "&timeInForce=GTC&timestamp=1645423376532&type=LIMIT",
-     "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24"),
-    ("apiKey={k}&price=0.10000000&quantity=1.00000000&recvWindow=5000&side=BUY&symbol=１２３４５６"
-     "&timeInForce=GTC&timestamp=1645423376532&type=LIMIT",
-     "b33892ae8e687c939f4468c6268ddd4c40ac1af18ad19a064864c47bae0752cd"),
-    ("apiKey={k}&price=23416.10000000&quantity=0.00847000&side=SELL&symbol=BTCUSDT"
-     "&timeInForce=GTC&timestamp=1660801715431&type=LIMIT",
-     "15af09e41c36f3cc61378c2fbe2c33719a03dd5eba8d0f9206fbda44de717c88"),
-    ("apiKey={k}&origClientOrderId=4d96324ff9d44481926157&symbol=BTCUSDT&timestamp=1660801715830",
-     "33d5b721f278ae17a52f004a82a6f68a70c68e7dd6776ed0be77a455ab855282"),
-    ("apiKey={k}&cancelOrigClientOrderId=4d96324ff9d44481926157&cancelReplaceMode=ALLOW_FAILURE"
-     "&price=23416.10000000&quantity=0.00847000&side=SELL&symbol=BTCUSDT&timeInForce=GTC"
-     "&timestamp=1660813156900&type=LIMIT",
-     "7028fdc187868754d25e42c37ccfa5ba2bab1d180ad55d4c3a7e2de643943dc5"),
-    ("apiKey={k}&orderId=12569099453&symbol=BTCUSDT&timestamp=1660801720951",
-     "2c3aab5a078ee4ea465ecd95523b77289f61476c2f238ec10c55ea6cb11a6f35"),
-    ("apiKey={k}&symbol=BTCUSDT&timestamp=1660813156812",
-     "d632b3fdb8a81dd44f82c7c901833309dd714fe508772a89b0a35b0ee0c48b89"),
-    ("apiKey={k}&timestamp=1649729878532",
-     "1cf54395b336b0a9727ef27d5d98987962bc47aca6e13fe978612d0adee066ed"),
+    (
+        "apiKey={k}&price=52000.00&quantity=0.01000000&recvWindow=100&side=SELL&symbol=BTCUSDT"
+        "&timeInForce=GTC&timestamp=1645423376532&type=LIMIT",
+        "aa1b5712c094bc4e57c05a1a5c1fd8d88dcd628338ea863fec7b88e59fe2db24",
+    ),
+    (
+        "apiKey={k}&price=0.10000000&quantity=1.00000000&recvWindow=5000&side=BUY&symbol="
+        + FULLWIDTH
+        + "&timeInForce=GTC&timestamp=1645423376532&type=LIMIT",
+        "b33892ae8e687c939f4468c6268ddd4c40ac1af18ad19a064864c47bae0752cd",
+    ),
+    (
+        "apiKey={k}&price=23416.10000000&quantity=0.00847000&side=SELL&symbol=BTCUSDT"
+        "&timeInForce=GTC&timestamp=1660801715431&type=LIMIT",
+        "15af09e41c36f3cc61378c2fbe2c33719a03dd5eba8d0f9206fbda44de717c88",
+    ),
+    (
+        "apiKey={k}&origClientOrderId=4d96324ff9d44481926157&symbol=BTCUSDT&timestamp=1660801715830",
+        "33d5b721f278ae17a52f004a82a6f68a70c68e7dd6776ed0be77a455ab855282",
+    ),
+    (
+        "apiKey={k}&cancelOrigClientOrderId=4d96324ff9d44481926157&cancelReplaceMode=ALLOW_FAILURE"
+        "&price=23416.10000000&quantity=0.00847000&side=SELL&symbol=BTCUSDT&timeInForce=GTC"
+        "&timestamp=1660813156900&type=LIMIT",
+        "7028fdc187868754d25e42c37ccfa5ba2bab1d180ad55d4c3a7e2de643943dc5",
+    ),
+    (
+        "apiKey={k}&orderId=12569099453&symbol=BTCUSDT&timestamp=1660801720951",
+        "2c3aab5a078ee4ea465ecd95523b77289f61476c2f238ec10c55ea6cb11a6f35",
+    ),
+    (
+        "apiKey={k}&symbol=BTCUSDT&timestamp=1660813156812",
+        "d632b3fdb8a81dd44f82c7c901833309dd714fe508772a89b0a35b0ee0c48b89",
+    ),
+    (
+        "apiKey={k}&timestamp=1649729878532",
+        "1cf54395b336b0a9727ef27d5d98987962bc47aca6e13fe978612d0adee066ed",
+    ),
 ]
 
 
@@ -93,7 +117,8 @@ def test_vectors_1_3_to_1_10_ws_api(payload: str, signature: str) -> None:
 def test_ed25519_sign_and_verify_with_a_generated_key() -> None:
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     signer = Ed25519Signer.from_pem(pem.decode())
@@ -105,7 +130,8 @@ def test_ed25519_sign_and_verify_with_a_generated_key() -> None:
     # In a REST query string the base64 signature is percent-encoded.
     query = sign_rest([("symbol", "BTCUSDT")], signer)
     assert dict(parse_qsl(query))["signature"] == signer.sign("symbol=BTCUSDT")
-    assert "+" not in query.split("signature=")[1] and "/" not in query.split("signature=")[1]
+    assert "+" not in query.split("signature=")[1]
+    assert "/" not in query.split("signature=")[1]
     assert "key" not in repr(signer).lower().replace("<key>", "")
 
 
@@ -115,7 +141,8 @@ def test_ed25519_loader_refuses_non_ed25519_keys() -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     other = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     with pytest.raises(ConfigError, match="not an Ed25519"):

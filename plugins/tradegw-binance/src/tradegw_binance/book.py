@@ -102,7 +102,7 @@ class BinanceBookAssembler:
         """Load a REST snapshot and replay the buffered diffs after it (steps 2-4)."""
         last_id = msg.lastUpdateId
         buf = self._buffer
-        if buf and buf[0].U > last_id + 1:
+        if buf and last_id + 1 < buf[0].U:
             self.reset()
             return [
                 self._resync(
@@ -118,7 +118,7 @@ class BinanceBookAssembler:
         self._book_id = last_id
         while buf:
             diff = buf[0]
-            if diff.U > self._book_id + 1:
+            if self._book_id + 1 < diff.U:
                 self.reset()
                 return [
                     self._resync(
@@ -142,14 +142,12 @@ class BinanceBookAssembler:
             return ()
         if msg.u <= self._book_id:
             return ()
-        if msg.U > self._book_id + 1:
+        if self._book_id + 1 < msg.U:
             expected = self._book_id + 1
             self.reset()
             self._buffer.clear()
             self._buffer.append(msg)
-            return [
-                self._resync(f"gap: expected U <= {expected}, got U={msg.U} (u={msg.u})")
-            ]
+            return [self._resync(f"gap: expected U <= {expected}, got U={msg.U} (u={msg.u})")]
         self._apply(msg)
         if not msg.b and not msg.a:
             return ()
@@ -157,9 +155,7 @@ class BinanceBookAssembler:
         self._last_emitted = msg.u
         return [
             BookUpdate(
-                event_id=make_event_id(
-                    self.provider_id, self.symbol, EventType.BOOK_UPDATE, msg.u
-                ),
+                event_id=make_event_id(self.provider_id, self.symbol, EventType.BOOK_UPDATE, msg.u),
                 provider=self.provider_id,
                 symbol=self.symbol,
                 venue_symbol=self.venue_symbol,
@@ -243,9 +239,7 @@ class BinanceBookAssembler:
         )
 
 
-def _apply_levels(
-    book: OrderBook, bids: Sequence[PriceLevel], asks: Sequence[PriceLevel]
-) -> None:
+def _apply_levels(book: OrderBook, bids: Sequence[PriceLevel], asks: Sequence[PriceLevel]) -> None:
     for price, qty in bids:
         book.set_bid(Decimal(price), Decimal(qty))
     for price, qty in asks:

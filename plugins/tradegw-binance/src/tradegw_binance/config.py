@@ -17,7 +17,24 @@ SETTINGS_SECTION = "providers.binance"
 """Where the section lives in the one config model."""
 
 KLINE_INTERVALS = frozenset(
-    "1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M".split()
+    [
+        "1s",
+        "1m",
+        "3m",
+        "5m",
+        "15m",
+        "30m",
+        "1h",
+        "2h",
+        "4h",
+        "6h",
+        "8h",
+        "12h",
+        "1d",
+        "3d",
+        "1w",
+        "1M",
+    ]
 )
 """Kline intervals the venue streams (binance.md section 1.4)."""
 

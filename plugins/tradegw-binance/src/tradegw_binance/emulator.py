@@ -41,7 +41,13 @@ from tradegw_core.sim.matching import ExecEvent, OrderState
 __all__ = ["BinanceEmulator"]
 
 _MS = 1_000_000
-_CONTROL_METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
+_CONTROL_METHODS = (
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "LIST_SUBSCRIPTIONS",
+    "SET_PROPERTY",
+    "GET_PROPERTY",
+)
 
 
 @dataclass
@@ -68,7 +74,8 @@ class BinanceEmulator(BinanceRestMixin, Emulator):
     """The Binance spot emulator (see the module docstring).
 
     ``options``: ``messages_per_second`` (5), ``depth_interval_s`` (0.1),
-    ``request_weight_per_minute`` (6000), ``recv_window_max_ms`` (60000).
+    ``request_weight_per_minute`` (6000), ``shutdown_grace_s`` (1.0: between the
+    ``serverShutdown`` notice and the close at the end of a connection's lifetime).
     """
 
     ws_path: ClassVar[str] = ""
@@ -78,6 +85,7 @@ class BinanceEmulator(BinanceRestMixin, Emulator):
         opts = config.options
         self.messages_per_second = int(opts.get("messages_per_second", 5))
         self.depth_interval_s = float(opts.get("depth_interval_s", 0.1))
+        self.shutdown_grace_s = float(opts.get("shutdown_grace_s", 1.0))
         self.init_rest(int(opts.get("request_weight_per_minute", 6000)))
         self._exec_ids = itertools.count(1)
         self._fast: dict[str, _PendingDepth] = {}
@@ -211,12 +219,15 @@ class BinanceEmulator(BinanceRestMixin, Emulator):
                       "result": {"subscriptionId": state.subscription_id}})  # fmt: skip
 
     async def on_ws_lifetime_end(self, conn: WsConnection) -> None:
-        """Announce the planned close like the venue does."""
+        """Announce the planned close like the venue does, then allow a short grace."""
         shutdown = {"e": "serverShutdown", "E": self.now_ms()}
         if isinstance(conn.state, _MarketConn):
-            conn.send_nowait(stream_frame("!serverShutdown", shutdown, combined=conn.state.combined))
+            conn.send_nowait(
+                stream_frame("!serverShutdown", shutdown, combined=conn.state.combined)
+            )
         else:
             conn.send_nowait(_json({"event": shutdown}))
+        await anyio.sleep(self.shutdown_grace_s)
 
     # -- market data ----------------------------------------------------------------------
     def on_market_event(self, event: MarketEvent) -> None:

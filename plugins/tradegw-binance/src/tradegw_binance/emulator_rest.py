@@ -35,7 +35,9 @@ _CID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 _KLINE_MS = 60_000
 
 
-def _err(status: int, code: int, msg: str, headers: Mapping[str, str] | None = None) -> HttpResponse:
+def _err(
+    status: int, code: int, msg: str, headers: Mapping[str, str] | None = None
+) -> HttpResponse:
     return HttpResponse.json(error_body(code, msg), status, headers)
 
 
@@ -91,7 +93,10 @@ class BinanceRestMixin:
             ts = int(timestamp)
             window = float(recv_window) if recv_window is not None else 5000.0
         except (TypeError, ValueError):
-            return -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
+            return (
+                -1102,
+                "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
+            )
         if window > self.recv_window_max_ms:
             return -1131, "recvWindow must be less than 60000"
         now = self.clock.time_ns() // _MS
@@ -101,7 +106,9 @@ class BinanceRestMixin:
             return -1021, "Timestamp for this request is outside of the recvWindow."
         return None
 
-    def _signed(self, request: HttpRequest, weight: int) -> tuple[str, dict[str, str]] | HttpResponse:
+    def _signed(
+        self, request: HttpRequest, weight: int
+    ) -> tuple[str, dict[str, str]] | HttpResponse:
         """Check key, signature and timestamp; (account, params) or the error answer."""
         refused = self._spend(weight)
         if refused is not None:
@@ -185,7 +192,9 @@ class BinanceRestMixin:
             price = Decimal(p["price"]) if "price" in p else None
             tif = TimeInForce(p.get("timeInForce", "GTC"))
         except (KeyError, ValueError, InvalidOperation):
-            return _err(400, -1102, "Mandatory parameter was not sent, was empty/null, or malformed.")
+            return _err(
+                400, -1102, "Mandatory parameter was not sent, was empty/null, or malformed."
+            )
         if otype is OrderType.LIMIT and (price is None or "timeInForce" not in p):
             return _err(400, -1102, "Mandatory parameter 'price' or 'timeInForce' was not sent.")
         events = engine.place(account, cid, side, qty, price, order_type=otype, time_in_force=tif)
@@ -250,7 +259,8 @@ class BinanceRestMixin:
     def _order_view(self, ev: Any) -> dict[str, Any]:
         out = order_json(ev)
         out.update({"time": ev.created_ns // _MS, "updateTime": ev.ts_ns // _MS,
-                    "isWorking": ev.state.is_open, "stopPrice": "0", "icebergQty": "0"})  # fmt: skip
+                    "isWorking": ev.state.is_open, "stopPrice": "0",
+                    "icebergQty": "0"})  # fmt: skip
         return out
 
     # -- klines -----------------------------------------------------------------------------

@@ -142,7 +142,9 @@ def make_venue_http(
         rest_signer = BinanceRestSigner(
             settings.api_key.get_secret_value(), signer, clock, settings.recv_window_ms
         )
-    timeout = httpx.Timeout(settings.request_timeout_s, connect=min(5.0, settings.request_timeout_s))
+    timeout = httpx.Timeout(
+        settings.request_timeout_s, connect=min(5.0, settings.request_timeout_s)
+    )
     client = make_async_client(settings.rest_url, timeout=timeout, transport=transport)
     limiter = AsyncRateLimiter(TokenBucket(REQUEST_WEIGHT_PER_MINUTE, 60.0), clock=clock)
     http = VenueHttp(

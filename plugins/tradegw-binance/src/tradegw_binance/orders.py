@@ -124,7 +124,8 @@ class BinanceOrderAdapter:
         async with self.open():
             assert self._rest_signer is not None
             signer = make_signer(self.settings)
-            assert signer is not None and self.settings.api_key is not None
+            assert signer is not None
+            assert self.settings.api_key is not None
             stream = UserStream(
                 self._parser,
                 self.tracker,
@@ -145,6 +146,7 @@ class BinanceOrderAdapter:
                 telemetry=self._telemetry,
                 stale_after_s=None,
                 max_lifetime_s=self.settings.connection_lifetime_s,
+                rollover_margin_s=min(60.0, self.settings.connection_lifetime_s / 10),
                 connect_kwargs=self._ws_connect_kwargs,
             )
             stream.on_rollover = ws.request_rollover

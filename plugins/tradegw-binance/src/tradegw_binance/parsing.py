@@ -308,9 +308,7 @@ class BinanceParser:
             closed=k.x,
         )
 
-    def execution_report(
-        self, msg: BinanceExecutionReportMsg, ts_ingest: int
-    ) -> ExecReport | None:
+    def execution_report(self, msg: BinanceExecutionReportMsg, ts_ingest: int) -> ExecReport | None:
         """``executionReport`` -> ExecReport, or None for "no change" / unknown statuses.
 
         A fill (``last_qty`` > 0) is reported only when ``x == TRADE`` and ``l > 0``; on a

@@ -41,9 +41,7 @@ from tradegw_core.schema.symbols import Instrument, Symbol
 __all__ = ["BinanceProvider"]
 
 _BOOK_TYPES = frozenset({EventType.BOOK_SNAPSHOT, EventType.BOOK_UPDATE})
-_SUPPORTED = frozenset(
-    {*_BOOK_TYPES, EventType.TRADE, EventType.TICKER, EventType.KLINE_SUMMARY}
-)
+_SUPPORTED = frozenset({*_BOOK_TYPES, EventType.TRADE, EventType.TICKER, EventType.KLINE_SUMMARY})
 
 
 class _SymbolBook:
@@ -88,9 +86,7 @@ class BinanceProvider:
     # -- Provider ------------------------------------------------------------------------
     async def run(self, *, task_status: TaskStatus[None]) -> None:
         """Load instruments, then serve subscriptions until cancelled."""
-        client, http, _ = make_venue_http(
-            self.settings, self.ctx.clock, transport=self._transport
-        )
+        client, http, _ = make_venue_http(self.settings, self.ctx.clock, transport=self._transport)
         async with client:
             self._http = http
             info = await http.request(EXCHANGE_INFO, raw=True)

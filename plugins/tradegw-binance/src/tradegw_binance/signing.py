@@ -122,9 +122,7 @@ def sign_rest(
 
 def ws_api_payload(params: Mapping[str, ParamValue]) -> str:
     """WS API payload: params except ``signature``, sorted by name, not percent-encoded."""
-    return "&".join(
-        f"{k}={format_param(params[k])}" for k in sorted(params) if k != "signature"
-    )
+    return "&".join(f"{k}={format_param(params[k])}" for k in sorted(params) if k != "signature")
 
 
 def sign_ws_params(

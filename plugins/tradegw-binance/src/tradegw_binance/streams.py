@@ -68,6 +68,7 @@ class StreamConnection:
             telemetry=telemetry,
             stale_after_s=stale_after_s,
             max_lifetime_s=lifetime_s,
+            rollover_margin_s=60.0 if lifetime_s is None else min(60.0, lifetime_s / 10),
             send_limiter=AsyncRateLimiter(TokenBucket(messages_per_second, 1.0)),
             connect_kwargs=connect_kwargs,
         )
@@ -114,8 +115,7 @@ class StreamConnection:
                 await event.wait()
         except TimeoutError as exc:
             raise VenueConnectionError(
-                f"binance: no answer to {method} {params[:3]}... within "
-                f"{self._ack_timeout_s} s",
+                f"binance: no answer to {method} {params[:3]}... within {self._ack_timeout_s} s",
                 venue="binance",
             ) from exc
         finally:

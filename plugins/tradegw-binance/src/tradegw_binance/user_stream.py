@@ -159,9 +159,7 @@ class UserStream:
     async def on_connect(self, conn: Any) -> None:
         """Subscribe on a fresh socket; after a reconnect, emit what was missed."""
         req_id = f"uds-{conn.number}"
-        params = sign_ws_params(
-            {"timestamp": self._timestamp_ms()}, self._signer, self._api_key
-        )
+        params = sign_ws_params({"timestamp": self._timestamp_ms()}, self._signer, self._api_key)
         event = anyio.Event()
         slot: list[BinanceWsApiFrame] = []
         self._pending[req_id] = (event, slot)

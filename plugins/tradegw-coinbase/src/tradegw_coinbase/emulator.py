@@ -13,7 +13,7 @@ Same wire surface as the venue (protocol notes section 7 checklist):
 * ``level2`` -> ``l2_data``: a snapshot per product on each subscribe, then updates with
   absolute sizes; ``market_trades`` (maker side on the wire), ``ticker`` on every trade,
   ``candles`` (5 minutes, updated on each trade), ``heartbeats`` every second, ``user``
-  (snapshot of open orders, at most 50 per event, then cumulative updates).
+  (snapshot of open orders, at most 50 per message, then cumulative updates).
 * REST under ``/api/v3/brokerage``: public ``market/products``, ``market/product_book``,
   ``time``; JWT-signed orders (see :mod:`tradegw_coinbase.emulator_orders`). Every JWT is
   verified (ES256 or EdDSA, ``uri`` against the request line, 120 s expiry); a bad or
@@ -308,11 +308,10 @@ class CoinbaseEmulator(Emulator):
                 for engine in self.engines.values()
                 for e in engine.open_orders(account)
             ]
-            events = [
-                {"type": "snapshot", "orders": orders[i : i + 50], "positions": {}}
-                for i in range(0, max(len(orders), 1), 50)
-            ]
-            self._send(conn, "user", events)
+            # Open orders come batched by 50 per message (protocol notes section 5).
+            for i in range(0, max(len(orders), 1), 50):
+                batch = {"type": "snapshot", "orders": orders[i : i + 50], "positions": {}}
+                self._send(conn, "user", [batch])
 
     def _ticker(self, pid: str, price: Decimal) -> dict[str, Any]:
         book = self.sim.book(self.venue, pid, depth=1)

@@ -240,6 +240,8 @@ def user_order_json(e: ExecEvent, fills: int) -> dict[str, Any]:
         "reject_reason": failure_reason(e.reason) if e.state is OrderState.REJECTED else "",
         "trigger_status": "INVALID_ORDER_TYPE",
         "outstanding_hold_amount": "0",
+        "contract_expiry_type": "UNKNOWN_CONTRACT_EXPIRY_TYPE",
+        "risk_managed_by": "UNKNOWN_RISK_MANAGEMENT_TYPE",
     }
 
 

@@ -50,6 +50,7 @@ from tradegw_core.contracts import SubmitAck, Telemetry
 from tradegw_core.errors import (
     OrderOutcomeUnknownError,
     OrderValidationError,
+    SchemaError,
     VenueError,
     VenueRejectedError,
 )
@@ -130,8 +131,8 @@ class CoinbaseOrderAdapter:
         self._submissions: OrderedDict[str, _Submission] = OrderedDict()
         self._venue_ids: dict[str, str] = {}
         self.tracker = UserOrderTracker(provider=provider)
-        self._seq = ConnectionSequence(self._next_epoch)
         self._epochs = 0
+        self._seq = ConnectionSequence(self._next_epoch)
         self._emit: Callable[[ExecReport], None] | None = None
         self._catch_up: anyio.Event | None = None
         self.requests_sent = 0
@@ -335,7 +336,8 @@ class CoinbaseOrderAdapter:
     async def _on_connect(self, conn: WsConnection) -> None:
         assert self.signer is not None
         self._seq.restart()
-        await conn.send({"type": "subscribe", "channel": "heartbeats", "jwt": self.signer.token()})
+        heartbeats = {"type": "subscribe", "channel": "heartbeats", "jwt": self.signer.token()}
+        await conn.send(heartbeats)
         await conn.send(
             {"type": "subscribe", "channel": "user", "product_ids": [], "jwt": self.signer.token()}
         )
@@ -343,7 +345,11 @@ class CoinbaseOrderAdapter:
             self._request_catch_up()
 
     def _on_frame(self, data: bytes | str, ts_ingest: int) -> None:
-        msg = decode_frame(data)
+        try:
+            msg = decode_frame(data)
+        except SchemaError as exc:
+            self._tele("coinbase.bad_frame", detail=str(exc)[:200])
+            return
         if isinstance(msg, CoinbaseOtherMsg):
             if msg.is_error:
                 err = map_ws_error(msg.message)

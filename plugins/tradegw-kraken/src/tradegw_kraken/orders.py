@@ -142,32 +142,35 @@ class KrakenOrderAdapter:
         client = make_async_client(
             s.rest_url, transport=self._transport, timeout=httpx.Timeout(s.request_timeout_s)
         )
-        async with client, anyio.create_task_group() as tg:
-            self._http = VenueHttp(
-                client, venue=self._name, error_mapper=rest_error_mapper, signer=signer
-            )
-            body = await self._http.request(ASSET_PAIRS)
-            pairs = decode_asset_pairs(msgspec.json.encode(body))
-            self._symbols = KrakenSymbolMap(pairs_from_asset_pairs(pairs, self._name))
-            self._emit = emit
-            self._reconcile_wanted = anyio.Event()
-            ws = WsClient(
-                s.ws_auth_url,
-                on_frame=self._on_frame,
-                on_connect=self._on_connect,
-                name=f"{self._name}-exec",
-                telemetry=self._telemetry,
-                stale_after_s=s.heartbeat_timeout_s,
-                app_ping=lambda: {"method": "ping"},
-                app_ping_interval_s=max(1.0, s.heartbeat_timeout_s / 2),
-                **self._ws_options,
-            )
-            await tg.start(ws.run)
-            task_status.started()
-            while True:
-                await self._reconcile_wanted.wait()
+        try:
+            async with client, anyio.create_task_group() as tg:
+                self._http = VenueHttp(
+                    client, venue=self._name, error_mapper=rest_error_mapper, signer=signer
+                )
+                body = await self._http.request(ASSET_PAIRS)
+                pairs = decode_asset_pairs(msgspec.json.encode(body))
+                self._symbols = KrakenSymbolMap(pairs_from_asset_pairs(pairs, self._name))
+                self._emit = emit
                 self._reconcile_wanted = anyio.Event()
-                await self._reconcile()
+                ws = WsClient(
+                    s.ws_auth_url,
+                    on_frame=self._on_frame,
+                    on_connect=self._on_connect,
+                    name=f"{self._name}-exec",
+                    telemetry=self._telemetry,
+                    stale_after_s=s.heartbeat_timeout_s,
+                    app_ping=lambda: {"method": "ping"},
+                    app_ping_interval_s=max(1.0, s.heartbeat_timeout_s / 2),
+                    **self._ws_options,
+                )
+                await tg.start(ws.run)
+                task_status.started()
+                while True:
+                    await self._reconcile_wanted.wait()
+                    self._reconcile_wanted = anyio.Event()
+                    await self._reconcile()
+        except BaseExceptionGroup as group:
+            raise _single(group) from None
 
     def instruments(self) -> Mapping[Symbol, Instrument]:
         """Pairs the order path validates against."""
@@ -353,3 +356,10 @@ class KrakenOrderAdapter:
     def _event(self, name: str, **labels: Any) -> None:
         if self._telemetry is not None:
             self._telemetry.emit(name, provider=self._name, **labels)
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """A lone error out of the task group, as itself (else the group)."""
+    if len(group.exceptions) == 1:
+        return group.exceptions[0]
+    return group

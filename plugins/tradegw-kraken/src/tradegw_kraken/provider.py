@@ -82,32 +82,35 @@ class KrakenProvider:
         client = make_async_client(
             s.rest_url, transport=self._transport, timeout=httpx.Timeout(s.request_timeout_s)
         )
-        async with client, anyio.create_task_group() as tg:
-            http = VenueHttp(client, venue=self._name, error_mapper=rest_error_mapper)
-            await self._load_instruments(http)
-            for index in range(s.connections_per_stream):
-                ws = WsClient(
-                    s.ws_public_url,
-                    on_frame=self._on_frame,
-                    on_connect=functools.partial(self._on_connect, index),
-                    name=f"{self._name}-md{index}",
-                    telemetry=self._ctx.telemetry,
-                    stale_after_s=s.heartbeat_timeout_s,
-                    app_ping=lambda: {"method": "ping"},
-                    app_ping_interval_s=max(1.0, s.heartbeat_timeout_s / 2),
-                    **self._ws_options,
-                )
-                self._clients.append(ws)
-                await tg.start(ws.run)
-            task_status.started()
-            while True:
-                await anyio.sleep(s.refresh_interval_s)
-                try:
-                    await self._load_instruments(http)
-                except VenueError as exc:
-                    self._ctx.telemetry.emit(
-                        "instruments.refresh_failed", provider=self._name, error=str(exc)[:200]
+        try:
+            async with client, anyio.create_task_group() as tg:
+                http = VenueHttp(client, venue=self._name, error_mapper=rest_error_mapper)
+                await self._load_instruments(http)
+                for index in range(s.connections_per_stream):
+                    ws = WsClient(
+                        s.ws_public_url,
+                        on_frame=self._on_frame,
+                        on_connect=functools.partial(self._on_connect, index),
+                        name=f"{self._name}-md{index}",
+                        telemetry=self._ctx.telemetry,
+                        stale_after_s=s.heartbeat_timeout_s,
+                        app_ping=lambda: {"method": "ping"},
+                        app_ping_interval_s=max(1.0, s.heartbeat_timeout_s / 2),
+                        **self._ws_options,
                     )
+                    self._clients.append(ws)
+                    await tg.start(ws.run)
+                task_status.started()
+                while True:
+                    await anyio.sleep(s.refresh_interval_s)
+                    try:
+                        await self._load_instruments(http)
+                    except VenueError as exc:
+                        self._ctx.telemetry.emit(
+                            "instruments.refresh_failed", provider=self._name, error=str(exc)[:200]
+                        )
+        except BaseExceptionGroup as group:
+            raise _single(group) from None
 
     async def _load_instruments(self, http: VenueHttp) -> None:
         body = await http.request(ASSET_PAIRS)
@@ -320,3 +323,10 @@ class KrakenProvider:
 async def _no_reconcile(symbol: Symbol) -> int | None:
     """Kraken's checksum verifies every message: the periodic REST reconcile is not needed."""
     return None
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """A lone error out of the task group, as itself (else the group)."""
+    if len(group.exceptions) == 1:
+        return group.exceptions[0]
+    return group

@@ -1,0 +1,397 @@
+"""The Coinbase market-data provider (``Provider`` of ``tradegw_core.contracts``).
+
+Channels: ``level2`` (-> BookSnapshot/BookUpdate through the core's book stage),
+``market_trades`` (-> Trade), ``ticker`` (-> Ticker), ``candles`` (-> KlineSummary), plus
+``heartbeats`` on every connection so quiet channels are not closed after 60-90 s.
+
+Venue rules (protocol notes sections 1-2): one channel per subscribe message, every
+(un)subscribe acked by a ``subscriptions`` frame listing everything the socket is
+subscribed to (no request id, so one request per socket is in flight at a time), at most
+8 client messages per second (``send_limiter``), a subscribe within 5 s of connecting
+(``on_connect`` sends ``heartbeats`` first), a fresh JWT on each message when credentials
+are configured. ``connections_per_stream`` sockets carry trades, tickers and candles
+(downstream dedup by event id keeps the first copy); books come from the first socket only,
+because ``sequence_num`` is per socket. A gap on that socket's counter (any channel) puts
+every book on it into resync; a book resync is an unsubscribe + subscribe of the product,
+whose fresh in-band snapshot replaces the book. The periodic refresh compares the book
+with ``GET /market/product_book`` and counts divergent levels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import msgspec
+from anyio.abc import TaskStatus
+
+from tradegw_coinbase.book import CoinbaseBookAssembler, CoinbaseBookSnapshot, SeqVerdict
+from tradegw_coinbase.book import ConnectionSequence as _Sequence
+from tradegw_coinbase.config import CoinbaseSettings
+from tradegw_coinbase.errors import map_ws_error
+from tradegw_coinbase.http import PRODUCT_BOOK, JwtSigner, load_instruments, make_http
+from tradegw_coinbase.parsing import (
+    CandleTracker,
+    decode_frame,
+    l2_events,
+    parse_candles,
+    parse_product_book,
+    parse_ticker,
+    parse_trades,
+)
+from tradegw_coinbase.schemas import (
+    CoinbaseCandlesMsg,
+    CoinbaseL2DataMsg,
+    CoinbaseMarketTradesMsg,
+    CoinbaseOtherMsg,
+    CoinbaseProductBookMsg,
+    CoinbaseSubscriptionsMsg,
+    CoinbaseTickerBatchMsg,
+    CoinbaseTickerMsg,
+)
+from tradegw_core.contracts import BookStage, ResyncReason, StreamSpec
+from tradegw_core.errors import (
+    ControlError,
+    SchemaError,
+    VenueConnectionError,
+    VenueError,
+    VenueRejectedError,
+)
+from tradegw_core.net.ratelimit import AsyncRateLimiter, TokenBucket
+from tradegw_core.net.ws import WsClient, WsConnection
+from tradegw_core.schema.events import EventType
+from tradegw_core.schema.symbols import Instrument, Symbol
+
+__all__ = ["CHANNEL_OF", "CoinbaseProvider"]
+
+CHANNEL_OF: Mapping[EventType, str] = {
+    EventType.BOOK_SNAPSHOT: "level2",
+    EventType.BOOK_UPDATE: "level2",
+    EventType.TRADE: "market_trades",
+    EventType.TICKER: "ticker",
+    EventType.KLINE_SUMMARY: "candles",
+}
+ACK_TIMEOUT_S = 10.0
+SNAPSHOT_TIMEOUT_S = 10.0
+
+
+@dataclass
+class _Pending:
+    """One (un)subscribe waiting for its ``subscriptions`` ack (or an error frame)."""
+
+    done: anyio.Event = field(default_factory=anyio.Event)
+    error: VenueError | None = None
+
+
+class _MarketSocket:
+    """One market-data connection: its client, sequence counter and subscription acks."""
+
+    def __init__(self, owner: CoinbaseProvider, index: int) -> None:
+        self.owner = owner
+        self.index = index
+        self.carries_books = index == 0
+        self.seq = _Sequence(owner.next_epoch)
+        self.acked: dict[str, list[str]] = {}
+        self.candles = CandleTracker()
+        self._pending: _Pending | None = None
+        self._lock = anyio.Lock()
+        s = owner.settings
+        self.ws = WsClient(
+            s.ws_market_url,
+            on_frame=self.on_frame,
+            on_connect=self.on_connect,
+            name=f"{owner.provider_id}-md{index}",
+            telemetry=owner.telemetry,
+            clock=owner.clock,
+            stale_after_s=s.heartbeat_timeout_s,
+            send_limiter=AsyncRateLimiter(
+                TokenBucket(s.subscribe_messages_per_second, 1.0), clock=owner.clock
+            ),
+            **owner.ws_options,
+        )
+
+    async def request(
+        self, kind: str, channel: str, products: Sequence[str], via: WsConnection | None = None
+    ) -> None:
+        """Send one (un)subscribe and wait for its ack; raise on an error frame."""
+        msg: dict[str, Any] = {"type": kind, "channel": channel}
+        if products:
+            msg["product_ids"] = list(products)
+        async with self._lock:
+            pending = self._pending = _Pending()
+            try:
+                if self.owner.signer is not None:
+                    msg["jwt"] = self.owner.signer.token()
+                await (via.send(msg) if via is not None else self.ws.send(msg))
+                with anyio.move_on_after(ACK_TIMEOUT_S):
+                    await pending.done.wait()
+            finally:
+                self._pending = None
+        if pending.error is not None:
+            raise pending.error
+        if not pending.done.is_set():
+            raise VenueConnectionError(f"Coinbase did not ack {kind} {channel} {list(products)}")
+        listed = set(self.acked.get(channel, ()))
+        missing = [p for p in products if p not in listed] if kind == "subscribe" else []
+        if missing:
+            raise VenueRejectedError(
+                f"Coinbase did not subscribe {channel} for {missing}", code="failure to subscribe"
+            )
+
+    async def on_connect(self, conn: WsConnection) -> None:
+        """(Re)subscribe everything wanted on a fresh socket, ``heartbeats`` first."""
+        self.seq.restart()
+        self.acked = {}
+        if self._pending is not None:
+            self._pending.error = VenueConnectionError("the connection was replaced")
+            self._pending.done.set()
+        if conn.number > 1:
+            self.owner.telemetry.emit("coinbase.reconnect", provider=self.owner.provider_id)
+        await self.request("subscribe", "heartbeats", [], via=conn)
+        for channel, products in sorted(self.owner.wanted_channels(self.carries_books).items()):
+            await self.request("subscribe", channel, sorted(products), via=conn)
+
+    def on_frame(self, data: bytes | str, ts_ingest: int) -> None:
+        """One frame, in the reader task (hot path: synchronous)."""
+        try:
+            msg = decode_frame(data)
+        except SchemaError as exc:
+            self.owner.telemetry.emit("coinbase.bad_frame", detail=str(exc)[:200])
+            return
+        if isinstance(msg, CoinbaseOtherMsg):
+            if msg.is_error:
+                self._fail_pending(map_ws_error(msg.message))
+                return
+            if msg.sequence_num is not None:
+                self._sequence(msg.sequence_num)
+            return
+        if not self._sequence(msg.sequence_num):
+            return
+        owner = self.owner
+        if isinstance(msg, CoinbaseL2DataMsg):
+            if self.carries_books:
+                owner.on_l2(msg, self.seq.epoch, ts_ingest)
+        elif isinstance(msg, CoinbaseMarketTradesMsg):
+            side_is_maker = owner.settings.trade_side_is_maker
+            for trade in parse_trades(
+                msg, provider=owner.provider_id, ts_ingest=ts_ingest, side_is_maker=side_is_maker
+            ):
+                owner.ctx.emit(trade)
+        elif isinstance(msg, CoinbaseTickerMsg | CoinbaseTickerBatchMsg):
+            epoch = self.seq.epoch
+            for tick in parse_ticker(
+                msg, provider=owner.provider_id, ts_ingest=ts_ingest, epoch=epoch
+            ):
+                owner.ctx.emit(tick)
+        elif isinstance(msg, CoinbaseCandlesMsg):
+            klines = parse_candles(
+                msg, provider=owner.provider_id, ts_ingest=ts_ingest, epoch=self.seq.epoch
+            )
+            for kline in self.candles.feed(klines):
+                owner.ctx.emit(kline)
+        elif isinstance(msg, CoinbaseSubscriptionsMsg):
+            for event in msg.events:
+                self.acked = {ch: list(p) for ch, p in event.subscriptions.items()}
+            if self._pending is not None:
+                self._pending.done.set()
+
+    def _sequence(self, seq: int) -> bool:
+        verdict = self.seq.observe(seq)
+        if verdict is SeqVerdict.STALE:
+            return False
+        if verdict is SeqVerdict.GAP:
+            self.owner.on_gap(self)
+        return True
+
+    def _fail_pending(self, error: VenueError) -> None:
+        self.owner.telemetry.emit(
+            "coinbase.ws_error", provider=self.owner.provider_id, error=str(error)
+        )
+        if self._pending is not None:
+            self._pending.error = error
+            self._pending.done.set()
+
+
+class CoinbaseProvider:
+    """Coinbase Advanced Trade market data (module docstring)."""
+
+    def __init__(
+        self,
+        ctx: Any,
+        *,
+        transport: Any = None,
+        ws_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.provider_id: str = ctx.provider_id
+        self.settings: CoinbaseSettings = ctx.settings or CoinbaseSettings()
+        self.clock = ctx.clock
+        self.telemetry = ctx.telemetry
+        self.ws_options = dict(ws_options or {})
+        self.signer = JwtSigner.from_settings(self.settings, self.clock)
+        self._client, self.http = make_http(
+            self.settings, signer=self.signer, transport=transport, clock=self.clock
+        )
+        self._instruments: dict[Symbol, Instrument] = {}
+        self._streams: set[StreamSpec] = set()
+        self._stages: dict[str, BookStage] = {}
+        self._assemblers: dict[str, CoinbaseBookAssembler] = {}
+        self._snapshot_seen: dict[str, anyio.Event] = {}
+        self._sockets: list[_MarketSocket] = []
+        self._epochs = 0
+        self.gaps = 0
+
+    def next_epoch(self) -> int:
+        """A provider-unique connection epoch (see :mod:`tradegw_coinbase.book`)."""
+        self._epochs += 1
+        return self._epochs
+
+    # ------------------------------------------------------------------ contract
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Load instruments, open the sockets, then run until cancelled."""
+        async with self._client:
+            self._instruments = await load_instruments(self.http, self.settings, self.provider_id)
+            self._sockets = [
+                _MarketSocket(self, i) for i in range(self.settings.connections_per_stream)
+            ]
+            async with anyio.create_task_group() as tg:
+                for sock in self._sockets:
+                    await tg.start(sock.ws.run)
+                task_status.started()
+
+    def instruments(self) -> Mapping[Symbol, Instrument]:
+        """Spot products by canonical symbol (= product id)."""
+        return self._instruments
+
+    def supported_types(self) -> frozenset[EventType]:
+        """Books, trades, tickers and 5-minute klines."""
+        return frozenset(CHANNEL_OF)
+
+    def wanted_channels(self, with_books: bool) -> dict[str, set[str]]:
+        """channel -> product ids wanted now (``level2`` only for the book socket)."""
+        out: dict[str, set[str]] = {}
+        for spec in self._streams:
+            channel = CHANNEL_OF[spec.type]
+            if channel != "level2" or with_books:
+                out.setdefault(channel, set()).add(self._venue(spec.symbol))
+        return out
+
+    def _venue(self, symbol: str) -> str:
+        inst = self._instruments.get(Symbol(symbol))
+        if inst is None:
+            known = ", ".join(sorted(self._instruments)[:10]) or "none loaded"
+            raise ControlError(f"unknown Coinbase symbol {symbol!r} (known: {known}...)")
+        return inst.venue_symbol
+
+    def _check(self, streams: Sequence[StreamSpec]) -> None:
+        for spec in streams:
+            if spec.type not in CHANNEL_OF:
+                raise ControlError(f"Coinbase does not stream {spec.type}")
+            self._venue(spec.symbol)
+
+    async def subscribe(self, streams: Sequence[StreamSpec]) -> None:
+        """Subscribe new streams on every socket (books on the first); returns once acked."""
+        self._check(streams)
+        before = self.wanted_channels(True)
+        self._streams.update(streams)
+        after = self.wanted_channels(True)
+        for channel, products in sorted(after.items()):
+            new = sorted(products - before.get(channel, set()))
+            if not new:
+                continue
+            if channel == "level2":
+                for pid in new:
+                    self._book_stage(pid)
+            for sock in self._sockets:
+                if channel != "level2" or sock.carries_books:
+                    await sock.request("subscribe", channel, new)
+
+    async def unsubscribe(self, streams: Sequence[StreamSpec]) -> None:
+        """Unsubscribe streams nobody wants any more, keeping the sockets open."""
+        before = self.wanted_channels(True)
+        self._streams.difference_update(streams)
+        after = self.wanted_channels(True)
+        for channel, products in sorted(before.items()):
+            gone = sorted(products - after.get(channel, set()))
+            if not gone:
+                continue
+            for sock in self._sockets:
+                if channel != "level2" or sock.carries_books:
+                    await sock.request("unsubscribe", channel, gone)
+            if channel == "level2":
+                for pid in gone:
+                    stage = self._stages.pop(pid, None)
+                    self._assemblers.pop(pid, None)
+                    close = getattr(stage, "close", None)
+                    if close is not None:
+                        close()
+
+    # ------------------------------------------------------------------ books
+    def _book_stage(self, pid: str) -> None:
+        symbol = Symbol(pid)
+        assembler = CoinbaseBookAssembler(symbol, pid, provider=self.provider_id)
+        self._assemblers[pid] = assembler
+        self._stages[pid] = self.ctx.book_stage(
+            symbol, pid, assembler, resync=self._resync, reconcile=self._reconcile
+        )
+
+    def on_l2(self, msg: CoinbaseL2DataMsg, epoch: int, ts_ingest: int) -> None:
+        """Route each product's snapshot or diff to its stage."""
+        for item in l2_events(msg, epoch=epoch):
+            stage = self._stages.get(item.product_id)
+            if stage is None:
+                continue
+            if isinstance(item, CoinbaseBookSnapshot):
+                stage.on_snapshot(item, ts_ingest)
+                seen = self._snapshot_seen.get(item.product_id)
+                if seen is not None:
+                    seen.set()
+            else:
+                stage.on_diff(item, ts_ingest)
+
+    def on_gap(self, sock: _MarketSocket) -> None:
+        """A ``sequence_num`` gap: every book on that socket may have lost an update."""
+        self.gaps += 1
+        expected, got = sock.seq.last_gap or (0, 0)
+        detail = f"sequence_num {got} after {expected - 1} on connection {sock.index}"
+        self.telemetry.emit(
+            "coinbase.sequence_gap", provider=self.provider_id, expected=expected, received=got
+        )
+        if sock.carries_books:
+            for stage in list(self._stages.values()):
+                stage.request_resync(ResyncReason.GAP, detail)
+
+    async def _resync(self, symbol: Symbol, reason: ResyncReason) -> None:
+        """Resubscribe ``level2`` for the product and wait for its fresh snapshot."""
+        pid = self._venue(symbol)
+        if pid not in self._stages or not self._sockets:
+            return
+        seen = self._snapshot_seen[pid] = anyio.Event()
+        sock = self._sockets[0]
+        try:
+            await sock.request("unsubscribe", "level2", [pid])
+            await sock.request("subscribe", "level2", [pid])
+            with anyio.fail_after(SNAPSHOT_TIMEOUT_S):
+                await seen.wait()
+        except TimeoutError as exc:
+            raise VenueConnectionError(f"no level2 snapshot for {pid} after resubscribing") from exc
+        finally:
+            self._snapshot_seen.pop(pid, None)
+
+    async def _reconcile(self, symbol: Symbol) -> int | None:
+        """Compare the book with a fresh REST product book; the number of divergent levels."""
+        pid = self._venue(symbol)
+        assembler = self._assemblers.get(pid)
+        if assembler is None:
+            return None
+        data = await self.http.request(
+            PRODUCT_BOOK, params={"product_id": pid, "limit": self.settings.product_book_limit}
+        )
+        book = parse_product_book(msgspec.convert(data, CoinbaseProductBookMsg, strict=False))
+        return assembler.reconcile(book)
+
+    def assembler(self, symbol: str) -> CoinbaseBookAssembler | None:
+        """The book assembler of a subscribed product (tests and diagnostics)."""
+        return self._assemblers.get(symbol)

@@ -1,0 +1,154 @@
+"""The provider against the Coinbase emulator on loopback: subscriptions, trades, tickers,
+candles, the sequenced book, and a skipped sequence number detected, resynced, reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from tradegw_coinbase.provider import CoinbaseProvider
+
+from tradegw_core.contracts import StreamSpec
+from tradegw_core.errors import ControlError
+from tradegw_core.schema.events import (
+    BookSnapshot,
+    BookUpdate,
+    EventType,
+    KlineSummary,
+    Ticker,
+    Trade,
+)
+from tradegw_core.schema.symbols import Symbol
+from tradegw_core.sim.market import BookDelta, SimTrade
+
+BTC = Symbol("BTC-USD")
+pytestmark = pytest.mark.anyio
+
+
+def _next_trade(venue: Any, symbol: str = "BTC-USD") -> SimTrade:
+    for _ in range(2000):
+        for event in venue.sim.step():
+            if isinstance(event, SimTrade) and event.venue == "coinbase" and event.symbol == symbol:
+                return event
+    raise AssertionError("no trade in 2000 steps")
+
+
+def _step_book(venue: Any, symbol: str = "BTC-USD") -> None:
+    for _ in range(2000):
+        if any(
+            isinstance(e, BookDelta) and e.venue == "coinbase" and e.symbol == symbol
+            for e in venue.sim.step()
+        ):
+            return
+    raise AssertionError("no book change in 2000 steps")
+
+
+def _same_book(provider: CoinbaseProvider, venue: Any, symbol: str = "BTC-USD") -> bool:
+    asm = provider.assembler(symbol)
+    if asm is None or not asm.synced:
+        return False
+    truth = venue.sim.book("coinbase", symbol)
+    mine = asm.book
+    return [(lv.price, lv.qty) for lv in mine.top_bids()] == list(truth.bids) and [
+        (lv.price, lv.qty) for lv in mine.top_asks()
+    ] == list(truth.asks)
+
+
+async def test_trades_and_tickers_then_unsubscribe(
+    coinbase_venue: Any, provider_ctx: Any, sink: Any
+) -> None:
+    async with coinbase_venue() as venue:
+        ctx = provider_ctx(venue.settings)
+        provider = CoinbaseProvider(ctx)
+        async with anyio.create_task_group() as tg:
+            await tg.start(ctx.book_stage.run)
+            await tg.start(provider.run)
+            assert set(provider.instruments()) == {"BTC-USD", "ETH-USD"}
+            assert provider.supported_types() >= {EventType.TRADE, EventType.KLINE_SUMMARY}
+            streams = [StreamSpec(BTC, EventType.TRADE), StreamSpec(BTC, EventType.TICKER)]
+            await provider.subscribe(streams)
+            await provider.subscribe(streams)  # idempotent: nothing new is sent
+
+            sim_trade = _next_trade(venue)
+            await sink.wait_for(lambda items: any(isinstance(i, Trade) for i in items))
+            await sink.wait_for(lambda items: any(isinstance(i, Ticker) for i in items))
+            (trade,) = sink.of(Trade)
+            assert trade.trade_id == str(sim_trade.trade_id)
+            assert (trade.price, trade.qty) == (sim_trade.price, sim_trade.qty)
+            assert trade.side.value == sim_trade.aggressor.value  # maker side inverted back
+            ticker = sink.of(Ticker)[-1]
+            assert ticker.last_price == sim_trade.price
+            assert ticker.bid_price is not None
+            assert ticker.ask_price is not None
+            assert ticker.bid_price < ticker.ask_price
+
+            await provider.unsubscribe([StreamSpec(BTC, EventType.TRADE)])
+            tickers = len(sink.of(Ticker))
+            _next_trade(venue)
+            await sink.wait_for(lambda items: len(sink.of(Ticker)) > tickers)
+            assert len(sink.of(Trade)) == 1  # the trade frame would have come first
+            tg.cancel_scope.cancel()
+
+
+async def test_candles_and_unknown_symbols(
+    coinbase_venue: Any, provider_ctx: Any, sink: Any
+) -> None:
+    async with coinbase_venue() as venue:
+        ctx = provider_ctx(venue.settings)
+        provider = CoinbaseProvider(ctx)
+        async with anyio.create_task_group() as tg:
+            await tg.start(ctx.book_stage.run)
+            await tg.start(provider.run)
+            with pytest.raises(ControlError, match="unknown Coinbase symbol"):
+                await provider.subscribe([StreamSpec(Symbol("DOGE-USD"), EventType.TRADE)])
+            await provider.subscribe([StreamSpec(BTC, EventType.KLINE_SUMMARY)])
+            sim_trade = _next_trade(venue)
+            await sink.wait_for(lambda items: any(isinstance(i, KlineSummary) for i in items))
+            kline = sink.of(KlineSummary)[-1]
+            assert kline.interval == "5m"
+            assert kline.close == sim_trade.price
+            assert kline.open_time <= sim_trade.ts_ns < kline.close_time
+            tg.cancel_scope.cancel()
+
+
+async def test_book_follows_the_venue_and_a_skipped_sequence_number_resyncs(
+    coinbase_venue: Any, provider_ctx: Any, sink: Any, telemetry: Any
+) -> None:
+    async with coinbase_venue() as venue:
+        ctx = provider_ctx(venue.settings)
+        provider = CoinbaseProvider(ctx)
+        async with anyio.create_task_group() as tg:
+            await tg.start(ctx.book_stage.run)
+            await tg.start(provider.run)
+            await provider.subscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
+            await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 1)
+            for _ in range(20):
+                _step_book(venue)
+            await sink.wait_for(lambda _: _same_book(provider, venue))
+            updates = sink.of(BookUpdate)
+            assert updates
+            assert all(u.prev_seq is not None and u.prev_seq < u.last_seq for u in updates)
+
+            # Fault: the emulator skips one sequence number on the connection.
+            venue.emu.skip_sequence(1)
+            _step_book(venue)
+            await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 2)
+            assert provider.gaps == 1
+            (gap,) = telemetry.named("coinbase.sequence_gap")
+            assert gap["received"] == gap["expected"] + 1
+            resyncs = telemetry.named("book.resync")
+            assert [r["reason"] for r in resyncs] == ["gap"]
+            assert resyncs[0]["symbol"] == "BTC-USD"
+            first, second = sink.of(BookSnapshot)
+            assert first.event_id != second.event_id
+            assert second.seq_provider > first.seq_provider
+            for _ in range(10):
+                _step_book(venue)
+            await sink.wait_for(lambda _: _same_book(provider, venue))
+
+            # Reconcile against the REST product book: identical books, no divergence.
+            assert await provider._reconcile(BTC) == 0
+            await provider.unsubscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
+            assert provider.assembler("BTC-USD") is None
+            tg.cancel_scope.cancel()
