@@ -102,3 +102,19 @@ def nautilus_json(capture_file: Callable[[str], Path]) -> Callable[[str], Any]:
         return json.loads(capture_file(f"nautilus/binance/{rel}").read_text())
 
     return load
+
+
+@pytest.fixture(scope="session")
+def parser() -> Any:
+    """A parser over the real binance.com + binance.us exchangeInfo symbols (read once)."""
+    from tradegw_binance.parsing import BinanceParser
+    from tradegw_binance.symbols import BinanceSymbolMap
+
+    insts: list[Any] = []
+    for name in ("cryptofeed/BINANCE.0", "cryptofeed/BINANCE_US.0"):
+        path = _SHARED / name
+        if not path.is_file():
+            pytest.skip(f"capture {name} not found under {_SHARED}")
+        body = path.read_text().splitlines()[0].partition(" -> ")[2].partition(": ")[2]
+        insts.extend(BinanceSymbolMap.from_exchange_info(body, "binance").instruments().values())
+    return BinanceParser("binance", BinanceSymbolMap(insts))

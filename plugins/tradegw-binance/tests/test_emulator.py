@@ -258,3 +258,91 @@ def test_execution_report_encoding_round_trips_through_the_adapter() -> None:
     assert dup[0].state.value == "new"
     assert again[0].reason is RejectReason.DUPLICATE_CLIENT_ORDER_ID
     assert reject_error(again[0]) == (-2010, "Duplicate order sent.")
+
+
+@pytest.mark.anyio
+async def test_ws_api_order_place_status_cancel() -> None:
+    async with emulator() as (emu, sim), connect(emu.ws_api_url) as ws:
+        cred = emu.credentials[0]
+        signer = HmacSigner(cred.api_secret)
+        bid = sim.book("binance", "BTC-USDT").bids[-1][0]
+
+        async def call(req_id: int, method: str, params: dict[str, Any], key: Any = signer) -> Any:
+            now = emu.clock.time_ns() // 1_000_000
+            signed = sign_ws_params({**params, "timestamp": now}, key, cred.api_key)
+            await ws.send(json.dumps({"id": req_id, "method": method, "params": signed}))
+            return json.loads(await ws.recv())
+
+        place = {
+            "symbol": "BTCUSDT",
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "price": str(bid),
+            "quantity": "0.00100",
+            "newClientOrderId": "tg-ws-1",
+        }
+        placed = await call(1, "order.place", place)
+        assert placed["status"] == 200
+        assert placed["result"]["status"] == "NEW"
+        again = await call(2, "order.place", place)
+        assert again["error"] == {"code": -2010, "msg": "Duplicate order sent."}
+        status = await call(
+            3, "order.status", {"symbol": "BTCUSDT", "origClientOrderId": "tg-ws-1"}
+        )
+        assert status["result"]["clientOrderId"] == "tg-ws-1"
+        cancel = await call(
+            4, "order.cancel", {"symbol": "BTCUSDT", "origClientOrderId": "tg-ws-1"}
+        )
+        assert cancel["result"]["status"] == "CANCELED"
+        assert cancel["result"]["origClientOrderId"] == "tg-ws-1"
+        bad = await call(
+            5, "order.status", {"symbol": "BTCUSDT", "origClientOrderId": "x"}, HmacSigner("wrong")
+        )
+        assert bad["error"]["code"] == -1022
+
+
+@pytest.mark.anyio
+async def test_ed25519_key_trades_end_to_end() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from tradegw_core.sim.emulator import ApiCredentials
+
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    sim = MarketSimulator([default_symbol_spec("BTC-USDT")], seed=11)
+    cfg = EmulatorConfig(
+        venue="binance",
+        symbols=("BTC-USDT",),
+        simulator=sim,
+        credentials=(ApiCredentials("ed-key", public_pem),),
+    )
+    async with BinanceEmulator(cfg) as emu:
+        settings = emu.client_settings(api_secret=None, ed25519_private_key=private_pem)
+        reports: list[Any] = []
+        adapter = BinanceOrderAdapter(settings)
+        async with anyio.create_task_group() as tg:
+            await tg.start(adapter.run, reports.append)  # WS API subscription signed with Ed25519
+            bid = sim.book("binance", "BTC-USDT").bids[-1][0]
+            ack = await adapter.submit(
+                OrderRequest(
+                    client_order_id="tg-ed-1",
+                    consumer_id="c",
+                    provider="binance",
+                    symbol="BTC-USDT",
+                    side=Side.BUY,
+                    qty=D("0.001"),
+                    price=bid,
+                )
+            )
+            assert ack.report is not None
+            assert ack.report.state is ExecState.ACK
+            tg.cancel_scope.cancel()

@@ -28,6 +28,7 @@ from tradegw_core.schema.events import (
     EventType,
     ExecReport,
     ExecState,
+    KlineSummary,
     Side,
     Ticker,
     Trade,
@@ -184,6 +185,25 @@ async def test_subscribe_gives_a_consistent_book_trades_and_tickers() -> None:
 
 
 @pytest.mark.anyio
+async def test_24h_ticker_and_klines() -> None:
+    async with venue() as (emu, sim), market(emu, ticker_channel="ticker") as (provider, ctx):
+        await provider.subscribe(specs(EventType.TICKER, EventType.KLINE_SUMMARY))
+        sim.events(40)
+
+        def both() -> bool:
+            kinds = {type(e) for e in ctx.events.items}
+            return Ticker in kinds and KlineSummary in kinds
+
+        await ctx.events.wait_for(both)
+        ticker = next(e for e in ctx.events.items if isinstance(e, Ticker))
+        assert ticker.last_price is not None
+        assert ticker.volume_24h is not None
+        kline = next(e for e in ctx.events.items if isinstance(e, KlineSummary))
+        assert kline.interval == "1m"
+        assert kline.low <= kline.close <= kline.high
+
+
+@pytest.mark.anyio
 async def test_unsubscribe_stops_delivery_without_dropping_the_connection() -> None:
     async with venue() as (emu, sim), market(emu) as (provider, ctx):
         await provider.subscribe(specs(EventType.TRADE, EventType.TICKER))
@@ -202,7 +222,7 @@ async def test_unsubscribe_stops_delivery_without_dropping_the_connection() -> N
 
 @pytest.mark.anyio
 async def test_streams_per_connection_limit_opens_another_connection() -> None:
-    async with venue() as (emu, sim), market(emu, max_streams_per_connection=1) as (provider, ctx):
+    async with venue() as (emu, _), market(emu, max_streams_per_connection=1) as (provider, _):
         await provider.subscribe(specs(EventType.TRADE, EventType.TICKER))
         subs = sorted(tuple(c.subscriptions) for c in emu.connections.values())
         assert subs == [("btcusdt@bookTicker",), ("btcusdt@trade",)]

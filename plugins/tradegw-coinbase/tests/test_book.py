@@ -158,14 +158,21 @@ def test_buffered_diffs_newer_than_the_snapshot_are_replayed() -> None:
     assert asm.stale_dropped == 1
 
 
-def test_buffer_is_bounded_and_drops_oldest() -> None:
+def test_buffer_is_bounded_and_an_overflow_past_the_snapshot_resyncs() -> None:
     asm = CoinbaseBookAssembler(BTC, max_buffer=2)
+    for n in range(1, 5):  # keeps diffs 3 and 4; 1 and 2 are dropped
+        asm.apply_diff(_diff(n, 1, [(str(100 + n), "1")]), 0)
+    empty = CoinbaseBookSnapshot(product_id="BTC-USD", bids=[], asks=[], seq=2, epoch=1)
+    asm.apply_snapshot(empty, 0)
+    assert sorted(asm.book.bids) == [D(103), D(104)]  # nothing newer than 2 was lost
+
+    asm.reset()
     for n in range(1, 5):
         asm.apply_diff(_diff(n, 1, [(str(100 + n), "1")]), 0)
-    asm.apply_snapshot(
-        CoinbaseBookSnapshot(product_id="BTC-USD", bids=[], asks=[], seq=0, epoch=1), 0
-    )
-    assert sorted(asm.book.bids) == [D(103), D(104)]
+    (out,) = asm.apply_snapshot(msgspec.structs.replace(empty, seq=0), 0)
+    assert isinstance(out, ResyncNeeded)  # diffs 1 and 2 were newer than seq 0: a hole
+    assert out.reason is ResyncReason.GAP
+    assert not asm.synced
 
 
 def test_rest_product_book_never_seeds_the_book(coinbase_data: Path) -> None:

@@ -13,10 +13,11 @@ from tradegw_coinbase.emulator_orders import parse_configuration
 from tradegw_coinbase.emulator_wire import CandleBuilder, order_int, order_uuid
 from tradegw_coinbase.http import JwtSigner
 from tradegw_coinbase.parsing import format_time, parse_time_ns
-from tradegw_core.schema.events import Side
-from tradegw_core.schema.orders import OrderType, TimeInForce
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+
+from tradegw_core.schema.events import Side
+from tradegw_core.schema.orders import OrderType, TimeInForce
 
 pytestmark = pytest.mark.anyio
 P = "/api/v3/brokerage"
@@ -36,10 +37,12 @@ async def _until(ws: Any, channel: str) -> dict[str, Any]:
 
 
 async def test_client_without_subscribe_is_disconnected(coinbase_venue: Any) -> None:
-    async with coinbase_venue(options={"subscribe_timeout_s": 0.2}) as venue:
-        async with connect(venue.emu.ws_url) as ws:
-            with anyio.fail_after(5), pytest.raises(ConnectionClosed):
-                await ws.recv()
+    async with (
+        coinbase_venue(options={"subscribe_timeout_s": 0.2}) as venue,
+        connect(venue.emu.ws_url) as ws,
+    ):
+        with anyio.fail_after(5), pytest.raises(ConnectionClosed):
+            await ws.recv()
 
 
 async def test_subscriptions_acks_errors_and_sequence(coinbase_venue: Any) -> None:

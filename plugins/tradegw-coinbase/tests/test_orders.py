@@ -231,3 +231,33 @@ def test_client_order_id_format() -> None:
     assert adapter.validate_client_order_id("2c9a1f0e-6f4b-4d6e-9c1a-000000000001") is None
     assert adapter.validate_client_order_id("") is not None
     assert adapter.validate_client_order_id("a b") is not None
+
+
+async def test_fill_missed_during_a_disconnect_is_caught_up(
+    coinbase_venue: Any, sink: Any, telemetry: Any
+) -> None:
+    from tradegw_core.net.backoff import Backoff
+    from tradegw_core.sim.faults import Close
+
+    async with coinbase_venue() as venue:
+        fast = {"backoff": Backoff(base_s=0.01, cap_s=0.05)}
+        adapter = CoinbaseOrderAdapter(venue.settings, ws_options=fast, telemetry=telemetry)
+        async with anyio.create_task_group() as tg:
+            await tg.start(adapter.run, sink)
+            book = venue.sim.book("coinbase", "BTC-USD", depth=1)
+            price = book.bids[0][0] + Decimal("0.01")  # our bid is the best one
+            assert price < book.asks[0][0]
+            await adapter.submit(_order("gap-1", Decimal("0.002"), price))
+            await sink.wait_for(lambda r: _states(r) == [ExecState.ACK])
+            # The fill's user frame closes the socket instead of arriving.
+            venue.emu.faults.ws(Close(), match=lambda conn, frame: b'"channel":"user"' in frame)
+            venue.emu.ledger.deposit("other", "BTC", Decimal(1))
+            venue.emu.engines["BTC-USD"].place("other", "x-9", Side.SELL, Decimal("0.002"), price)
+            await sink.wait_for(lambda r: ExecState.FILLED in _states(r))
+            assert telemetry.named("ws.reconnect")
+            assert _states(sink.items) == [ExecState.ACK, ExecState.FILLED]
+            filled = sink.items[-1]
+            assert filled.last_qty == Decimal("0.002")
+            assert filled.cum_qty == Decimal("0.002")
+            assert filled.consumer_id == "strat-1"
+            tg.cancel_scope.cancel()

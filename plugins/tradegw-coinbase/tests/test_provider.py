@@ -152,3 +152,100 @@ async def test_book_follows_the_venue_and_a_skipped_sequence_number_resyncs(
             await provider.unsubscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
             assert provider.assembler("BTC-USD") is None
             tg.cancel_scope.cancel()
+
+
+async def test_reconnect_resubscribes_and_replaces_the_book(
+    coinbase_venue: Any, provider_ctx: Any, sink: Any, telemetry: Any
+) -> None:
+    from tradegw_core.net.backoff import Backoff
+    from tradegw_core.sim.faults import Close
+
+    async with coinbase_venue() as venue:
+        ctx = provider_ctx(venue.settings)
+        fast = {"backoff": Backoff(base_s=0.01, cap_s=0.05)}
+        provider = CoinbaseProvider(ctx, ws_options=fast)
+        async with anyio.create_task_group() as tg:
+            await tg.start(ctx.book_stage.run)
+            await tg.start(provider.run)
+            await provider.subscribe(
+                [StreamSpec(BTC, EventType.BOOK_UPDATE), StreamSpec(BTC, EventType.TICKER)]
+            )
+            await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 1)
+            venue.emu.faults.ws(Close(), match=lambda conn, frame: b'"l2_data"' in frame)
+            _step_book(venue)
+            await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 2)
+            assert telemetry.named("coinbase.reconnect")
+            assert [r["reason"] for r in telemetry.named("book.resync")] == ["reconnect"]
+            for _ in range(10):
+                _step_book(venue)
+            await sink.wait_for(lambda _: _same_book(provider, venue))
+            tickers = len(sink.of(Ticker))
+            _next_trade(venue)  # the ticker subscription came back too
+            await sink.wait_for(lambda items: len(sink.of(Ticker)) > tickers)
+            tg.cancel_scope.cancel()
+
+
+async def test_redundant_connections_deliver_identical_trade_ids(
+    coinbase_venue: Any, provider_ctx: Any, sink: Any
+) -> None:
+    async with coinbase_venue(connections_per_stream=2) as venue:
+        ctx = provider_ctx(venue.settings)
+        provider = CoinbaseProvider(ctx)
+        async with anyio.create_task_group() as tg:
+            await tg.start(ctx.book_stage.run)
+            await tg.start(provider.run)
+            await provider.subscribe([StreamSpec(BTC, EventType.TRADE)])
+            _next_trade(venue)
+            await sink.wait_for(lambda items: len(sink.of(Trade)) == 2)
+            a, b = sink.of(Trade)
+            assert a.event_id == b.event_id  # downstream dedup keeps the first copy
+            tg.cancel_scope.cancel()
+
+
+async def test_refused_or_unacked_subscribe_raises_and_is_forgotten(
+    coinbase_venue: Any, provider_ctx: Any, telemetry: Any
+) -> None:
+    from tradegw_core.errors import VenueConnectionError, VenueRejectedError
+    from tradegw_core.sim.faults import Corrupt, Drop
+
+    refusal = b'{"type":"error","message":"failure to subscribe"}'
+    async with coinbase_venue(ack_timeout_s=0.3) as venue:
+        ctx = provider_ctx(venue.settings)
+        provider = CoinbaseProvider(ctx)
+        async with anyio.create_task_group() as tg:
+            await tg.start(ctx.book_stage.run)
+            await tg.start(provider.run)
+            is_ack = lambda conn, frame: b'"subscriptions"' in frame  # noqa: E731
+            venue.emu.faults.ws(Corrupt(fn=lambda frame: refusal), match=is_ack)
+            with pytest.raises(VenueRejectedError, match="failure to subscribe"):
+                await provider.subscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
+            assert provider.assembler("BTC-USD") is None
+            assert provider.wanted_channels(True) == {}
+            assert telemetry.named("coinbase.ws_error")
+            venue.emu.faults.ws(Drop(), match=is_ack)
+            with pytest.raises(VenueConnectionError, match="did not ack"):
+                await provider.subscribe([StreamSpec(BTC, EventType.TICKER)])
+            assert provider.wanted_channels(True) == {}
+            tg.cancel_scope.cancel()
+
+
+async def test_a_dropped_frame_is_a_gap_too(
+    coinbase_venue: Any, provider_ctx: Any, sink: Any, telemetry: Any
+) -> None:
+    from tradegw_core.sim.faults import Drop
+
+    async with coinbase_venue() as venue:
+        ctx = provider_ctx(venue.settings)
+        provider = CoinbaseProvider(ctx)
+        async with anyio.create_task_group() as tg:
+            await tg.start(ctx.book_stage.run)
+            await tg.start(provider.run)
+            await provider.subscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
+            await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 1)
+            venue.emu.faults.ws(Drop(), match=lambda conn, frame: b'"update"' in frame)
+            _step_book(venue)  # this update is lost
+            _step_book(venue)  # the next one reveals the gap
+            await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 2)
+            assert [r["reason"] for r in telemetry.named("book.resync")] == ["gap"]
+            await sink.wait_for(lambda _: _same_book(provider, venue))
+            tg.cancel_scope.cancel()

@@ -236,3 +236,25 @@ def test_update_ids_collide_across_connections_but_resync_snapshots_do_not(
     (again,) = a.apply_snapshot(snap, 2)
     assert isinstance(again, BookSnapshot)
     assert again.event_id != sa.event_id
+
+
+def test_recorded_emulator_book_frames_verify(make_inst: InstFactory) -> None:
+    from pathlib import Path
+
+    from tradegw_kraken.parsing import KrakenDecoders
+
+    resources = Path(__file__).resolve().parent / "resources"
+    dec = KrakenDecoders()
+    inst = make_inst("BTC-USD", 2, 5)  # the emulated pair: tick 0.01, lot 0.00001
+    asm = KrakenBookAssembler(inst, depth=10)
+    snap = dec.decode_frame((resources / "kraken_book_snapshot_depth10.json").read_bytes())
+    (out,) = asm.apply_snapshot(dec.book_data(snap)[0], 0)
+    assert isinstance(out, BookSnapshot)
+    frames = (resources / "kraken_book_updates_depth10.json").read_text().strip()[1:-1]
+    updates = [line.rstrip(",") for line in frames.strip().splitlines()]
+    assert len(updates) == 5
+    for raw in updates:
+        frame = dec.decode_frame(raw)
+        (result,) = asm.apply_diff(dec.book_data(frame)[0], 0)
+        assert isinstance(result, BookUpdate)
+    assert asm.last_checksum == dec.book_data(dec.decode_frame(updates[-1]))[0].checksum

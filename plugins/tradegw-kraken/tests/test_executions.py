@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from tradegw_kraken.executions import KrakenExecutionMapper
 from tradegw_kraken.parsing import KrakenDecoders
 
 from tradegw_core.schema.events import ExecState, Side
+
+RESOURCES = Path(__file__).resolve().parent / "resources"
 
 # kraken.md section 5, verbatim.
 DOC_TRADE = {
@@ -186,3 +189,16 @@ def test_finished_orders_window_is_bounded() -> None:
                                      "order_status": "canceled"}))  # fmt: skip
     assert mapper.client_order_id("O4") is not None
     assert mapper.client_order_id("O0") is None
+
+
+def test_recorded_emulator_sweep_is_ack_partial_filled() -> None:
+    # Recorded from our emulator: a buy sweeping two ask levels; the venue sends the
+    # completing trade as partially_filled, then a separate filled notice.
+    frames = json.loads((RESOURCES / "kraken_executions_sweep_fill.json").read_text())
+    raw = [json.dumps(f).encode() for f in frames]
+    reports = _feed(KrakenExecutionMapper(), *raw)
+    assert [r.state for r in reports] == [ExecState.ACK, ExecState.PARTIAL, ExecState.FILLED]
+    order_qty = reports[0].order_qty
+    assert order_qty is not None
+    assert sum(r.last_qty for r in reports) == order_qty == reports[-1].cum_qty
+    assert reports[-1].client_order_id == "tg-rec-0001"

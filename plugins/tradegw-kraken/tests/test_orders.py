@@ -41,8 +41,8 @@ class Reports:
         self.items.append(report)
         self._changed.set()
 
-    async def until(self, pred: Any, timeout: float = 5.0) -> None:
-        with anyio.fail_after(timeout):
+    async def until(self, pred: Any, within_s: float = 5.0) -> None:
+        with anyio.fail_after(within_s):
             while True:
                 self._changed = anyio.Event()
                 if pred():
@@ -93,15 +93,21 @@ async def test_sweeping_order_goes_ack_partial_filled(emu: KrakenEmulator, adapt
     ask1, ask2 = emu.books["BTC-USD"].top("asks", 2)
     qty = ask1.qty + (ask2.qty / 2).quantize(Decimal("0.00001"))
     ack = await orders.submit(_order("tg-sweep-1", qty, ask2.price))
-    assert ack.client_order_id == "tg-sweep-1" and ack.venue_order_id
+    assert ack.client_order_id == "tg-sweep-1"
+    assert ack.venue_order_id
     await reports.until(lambda: ExecState.FILLED in reports.states("tg-sweep-1"))
     assert reports.states("tg-sweep-1") == [ExecState.ACK, ExecState.PARTIAL, ExecState.FILLED]
-    ack_r, partial, filled = [r for r in reports.items if r.client_order_id == "tg-sweep-1"]
-    assert partial.last_qty == ask1.qty and partial.last_price == ask1.price
-    assert filled.last_qty == qty - ask1.qty and filled.last_price == ask2.price
-    assert filled.cum_qty == qty and filled.leaves_qty == 0
-    assert filled.venue_order_id == ack.venue_order_id and filled.symbol == BTC
-    assert filled.fee > 0 and filled.fee_asset == "USD"
+    _ack_r, partial, filled = [r for r in reports.items if r.client_order_id == "tg-sweep-1"]
+    assert partial.last_qty == ask1.qty
+    assert partial.last_price == ask1.price
+    assert filled.last_qty == qty - ask1.qty
+    assert filled.last_price == ask2.price
+    assert filled.cum_qty == qty
+    assert filled.leaves_qty == 0
+    assert filled.venue_order_id == ack.venue_order_id
+    assert filled.symbol == BTC
+    assert filled.fee > 0
+    assert filled.fee_asset == "USD"
 
 
 async def test_duplicate_client_order_id_is_not_sent_twice(
@@ -130,12 +136,15 @@ async def test_cancel_and_query(emu: KrakenEmulator, adapter: Any) -> None:
     resting = emu.books["BTC-USD"].top("bids", 1)[0].price - Decimal("50")
     await orders.submit(_order("tg-cancel-1", Decimal("0.002"), resting))
     live = await orders.query(BTC, "tg-cancel-1")
-    assert live is not None and live.state is ExecState.ACK and live.leaves_qty == Decimal("0.002")
+    assert live is not None
+    assert live.state is ExecState.ACK
+    assert live.leaves_qty == Decimal("0.002")
     await orders.cancel(CancelRequest(client_order_id="tg-cancel-1", consumer_id="c1",
                                       provider="kraken", symbol=BTC))  # fmt: skip
     await reports.until(lambda: ExecState.CANCELLED in reports.states("tg-cancel-1"))
     gone = await orders.query(BTC, "tg-cancel-1")
-    assert gone is not None and gone.state is ExecState.CANCELLED
+    assert gone is not None
+    assert gone.state is ExecState.CANCELLED
     assert await orders.query(BTC, "never-sent") is None
     with pytest.raises(VenueRejectedError, match="Unknown order"):
         await orders.cancel(CancelRequest(client_order_id="never-sent", consumer_id="c1",
@@ -145,13 +154,14 @@ async def test_cancel_and_query(emu: KrakenEmulator, adapter: Any) -> None:
 async def test_lost_answer_is_unknown_then_resolved_by_query(
     emu: KrakenEmulator, adapter: Any
 ) -> None:
-    orders, reports = adapter
+    orders, _reports = adapter
     emu.faults.http(AcceptThenTimeout(), match=lambda req: req.path.endswith("/AddOrder"))
     resting = emu.books["BTC-USD"].top("bids", 1)[0].price - Decimal("10")
     with pytest.raises(OrderOutcomeUnknownError):
         await orders.submit(_order("tg-lost-1", Decimal("0.003"), resting))
     found = await orders.query(BTC, "tg-lost-1")
-    assert found is not None and found.state is ExecState.ACK  # it reached the venue
+    assert found is not None
+    assert found.state is ExecState.ACK
     with pytest.raises(DuplicateOrderError):  # and it is never resent
         await orders.submit(_order("tg-lost-1", Decimal("0.003"), resting))
 

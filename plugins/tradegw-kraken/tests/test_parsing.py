@@ -129,3 +129,17 @@ def test_malformed_frames_are_schema_errors() -> None:
         dec.trade_data(frame)
     with pytest.raises(SchemaError, match="without data"):
         dec.book_data(dec.decode_frame(b'{"channel":"book","type":"update"}'))
+
+
+def test_recorded_emulator_control_frames() -> None:
+    resources = Path(__file__).resolve().parent / "resources"
+    dec = KrakenDecoders()
+    status = dec.decode_frame((resources / "kraken_status_online.json").read_bytes())
+    assert dec.status_data(status)[0].system == "online"
+    ack = dec.decode_frame((resources / "kraken_subscribe_ack_book.json").read_bytes())
+    assert ack.method == "subscribe"
+    assert ack.success is True
+    assert ack.req_id == 1
+    refused = dec.decode_frame((resources / "kraken_subscribe_error_depth.json").read_bytes())
+    assert refused.success is False
+    assert refused.error == "Subscription depth not supported"

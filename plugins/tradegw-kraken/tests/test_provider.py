@@ -56,9 +56,9 @@ class Recorder:
             self.events.append(name_or_event)
         self._changed.set()
 
-    async def until(self, pred: Callable[[], bool], timeout: float = 5.0) -> None:
+    async def until(self, pred: Callable[[], bool], within_s: float = 5.0) -> None:
         """Wait (bounded) until ``pred()`` holds, woken by each event or telemetry."""
-        with anyio.fail_after(timeout):
+        with anyio.fail_after(within_s):
             while True:
                 self._changed = anyio.Event()
                 if pred():
@@ -148,8 +148,10 @@ async def test_trades_tickers_and_candles_then_unsubscribe(
     sim_trade = _step_until_trade(emu, "BTC-USD")
     await rec.until(lambda: bool(rec.of(Trade, BTC)) and len(rec.of(Ticker, BTC)) >= 2)
     trade = rec.of(Trade, BTC)[0]
-    assert trade.price == sim_trade.price and trade.qty == sim_trade.qty
-    assert trade.side is not None and trade.side.value == sim_trade.aggressor.value
+    assert trade.price == sim_trade.price
+    assert trade.qty == sim_trade.qty
+    assert trade.side is not None
+    assert trade.side.value == sim_trade.aggressor.value
     assert trade.event_id == f"kraken:BTC-USD:Trade:{sim_trade.trade_id}"
     ticker = rec.of(Ticker, BTC)[-1]
     assert ticker.last_price == sim_trade.price
@@ -187,7 +189,8 @@ async def test_book_snapshot_updates_and_checksum_resync(emu: KrakenEmulator, ru
     assert rec.named("checksum.failed")[0]["symbol"] == BTC
     assert any(r["reason"] == "checksum" for r in rec.named("book.resync"))
     stage = stages.get(BTC)
-    assert stage is not None and stage.live
+    assert stage is not None
+    assert stage.live
     asm = stage.assembler
     assert isinstance(asm, KrakenBookAssembler)
     # After the resync the local book is the emulator's book (nothing stepped since).

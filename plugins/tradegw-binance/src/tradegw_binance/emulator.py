@@ -32,9 +32,9 @@ from tradegw_binance.emulator_wire import (
     stream_frame,
     venue_symbol,
 )
-from tradegw_binance.signing import verify_hmac, ws_api_payload
+from tradegw_binance.signing import format_param, ws_api_payload
 from tradegw_core.schema.events import Side
-from tradegw_core.sim.emulator import Emulator, EmulatorConfig, WsConnection
+from tradegw_core.sim.emulator import ApiCredentials, Emulator, EmulatorConfig, WsConnection
 from tradegw_core.sim.market import BookDelta, MarketEvent, SimTrade
 from tradegw_core.sim.matching import ExecEvent, OrderState
 
@@ -191,6 +191,8 @@ class BinanceEmulator(BinanceRestMixin, Emulator):
             return
         if method == "userDataStream.subscribe.signature":
             conn.send_nowait(self._uds_subscribe(state, req_id, params))
+        elif method in ("order.place", "order.cancel", "order.status"):
+            conn.send_nowait(self._ws_order(req_id, method, params))
         elif method == "userDataStream.unsubscribe":
             sub = state.subscription_id
             state.subscription_id = None
@@ -201,15 +203,35 @@ class BinanceEmulator(BinanceRestMixin, Emulator):
         else:
             conn.send_nowait(_api_error(req_id, 400, -1020, "This operation is not supported."))
 
-    def _uds_subscribe(self, state: _ApiConn, req_id: Any, params: dict[str, Any]) -> str:
+    def _ws_auth(self, req_id: Any, params: dict[str, Any]) -> ApiCredentials | str:
+        """The caller's credentials, or the error frame (key, signature, timestamp)."""
         cred = self.account_for_key(str(params.get("apiKey", "")))
         if cred is None:
             return _api_error(req_id, 401, -2015, "Invalid API-key, IP, or permissions for action.")
-        if not verify_hmac(cred.api_secret, ws_api_payload(params), str(params.get("signature"))):
+        signature = str(params.get("signature"))
+        if not self.verify_signature(cred, ws_api_payload(params), signature):
             return _api_error(req_id, 400, -1022, "Signature for this request is not valid.")
         problem = self.check_timestamp(params.get("timestamp"), params.get("recvWindow"))
         if problem is not None:
             return _api_error(req_id, 400, *problem)
+        return cred
+
+    def _ws_order(self, req_id: Any, method: str, params: dict[str, Any]) -> str:
+        cred = self._ws_auth(req_id, params)
+        if isinstance(cred, str):
+            return cred
+        action = {"order.place": self.place_order, "order.cancel": self.cancel_order,
+                  "order.status": self.query_order}[method]  # fmt: skip
+        skip = {"apiKey", "signature", "timestamp", "recvWindow"}
+        p = {k: format_param(v) for k, v in params.items() if k not in skip}
+        status, body = action(cred.account, p)
+        key = "result" if status == 200 else "error"
+        return _json({"id": req_id, "status": status, key: body})
+
+    def _uds_subscribe(self, state: _ApiConn, req_id: Any, params: dict[str, Any]) -> str:
+        cred = self._ws_auth(req_id, params)
+        if isinstance(cred, str):
+            return cred
         if state.subscription_id is not None:
             return _api_error(req_id, 400, -2035, "User Data Stream subscription already active.")
         state.account = cred.account

@@ -11,6 +11,10 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import unquote
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from tradegw_binance.emulator_wire import (
     error_body,
@@ -19,7 +23,7 @@ from tradegw_binance.emulator_wire import (
     reject_error,
     venue_symbol,
 )
-from tradegw_binance.signing import verify_hmac
+from tradegw_binance.signing import verify_ed25519, verify_hmac
 from tradegw_core.clock import Clock
 from tradegw_core.net.ratelimit import TokenBucket
 from tradegw_core.schema.events import Side
@@ -33,6 +37,9 @@ __all__ = ["BinanceRestMixin"]
 _MS = 1_000_000
 _CID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 _KLINE_MS = 60_000
+
+Answer = tuple[int, Any]
+"""(HTTP status, JSON body) of an order action."""
 
 
 def _err(
@@ -63,6 +70,7 @@ class BinanceRestMixin:
         self.requests_refused: dict[str, int] = {}
         self._cancel_ids = itertools.count(1)
         self._klines: dict[str, dict[str, Any]] = {}
+        self._tickers: dict[str, dict[str, Any]] = {}
 
     # -- routes ---------------------------------------------------------------------------
     def http_routes(self) -> Sequence[Route]:
@@ -86,6 +94,13 @@ class BinanceRestMixin:
                         "weight per 1 MINUTE.", {"retry-after": str(int(wait) + 1)})  # fmt: skip
         self.weight.reserve(weight, now)
         return None
+
+    def verify_signature(self, cred: ApiCredentials, payload: str, signature: str) -> bool:
+        """HMAC-SHA256 with the secret, or Ed25519 when the secret is a PEM public key."""
+        if cred.api_secret.startswith("-----BEGIN PUBLIC KEY-----"):
+            key = load_pem_public_key(cred.api_secret.encode())
+            return isinstance(key, Ed25519PublicKey) and verify_ed25519(key, payload, signature)
+        return verify_hmac(cred.api_secret, payload, signature)
 
     def check_timestamp(self, timestamp: Any, recv_window: Any) -> tuple[int, str] | None:
         """(code, msg) when ``timestamp`` is outside the window, else None."""
@@ -123,7 +138,7 @@ class BinanceRestMixin:
         if not sep:
             query, signature = request.query_string, ""
         body = request.body.decode()
-        if not verify_hmac(cred.api_secret, query + body, signature):
+        if not self.verify_signature(cred, query + body, unquote(signature)):
             self.requests_refused["signature"] = self.requests_refused.get("signature", 0) + 1
             return _err(400, -1022, "Signature for this request is not valid.")
         params = {**request.form(), **request.query()}
@@ -174,17 +189,40 @@ class BinanceRestMixin:
         })  # fmt: skip
 
     async def _new_order(self, request: HttpRequest) -> HttpResponse:
-        checked = self._signed(request, 1)
+        return self._signed_call(request, 1, self.place_order)
+
+    async def _cancel_order(self, request: HttpRequest) -> HttpResponse:
+        return self._signed_call(request, 1, self.cancel_order)
+
+    async def _query_order(self, request: HttpRequest) -> HttpResponse:
+        return self._signed_call(request, 4, self.query_order)
+
+    def _signed_call(
+        self, request: HttpRequest, weight: int, action: Callable[[str, dict[str, str]], Answer]
+    ) -> HttpResponse:
+        checked = self._signed(request, weight)
         if isinstance(checked, HttpResponse):
             return checked
-        account, p = checked
-        engine = self._engine(p)
-        if isinstance(engine, HttpResponse):
-            return engine
+        status, body = action(*checked)
+        return HttpResponse.json(body, status)
+
+    # -- order actions (shared by REST and the WebSocket API) -------------------------------
+    def _engine_for(self, params: Mapping[str, str]) -> MatchingEngine | None:
+        symbol = self.by_venue_symbol.get(params.get("symbol", ""))
+        return None if symbol is None else self.engines[symbol]
+
+    def place_order(self, account: str, p: dict[str, str]) -> Answer:
+        """``POST /api/v3/order`` / ``order.place``: (HTTP status, body)."""
+        engine = self._engine_for(p)
+        if engine is None:
+            return 400, error_body(-1121, "Invalid symbol.")
         cid = p.get("newClientOrderId") or f"emu{next(self._cancel_ids)}"
         if not _CID.match(cid):
-            return _err(400, -1100, "Illegal characters found in parameter 'newClientOrderId'; "
-                        "legal range is '^[a-zA-Z0-9-_]{1,36}$'.")  # fmt: skip
+            return 400, error_body(
+                -1100,
+                "Illegal characters found in parameter 'newClientOrderId'; "
+                "legal range is '^[a-zA-Z0-9-_]{1,36}$'.",
+            )
         try:
             side = {"BUY": Side.BUY, "SELL": Side.SELL}[p["side"]]
             otype = OrderType(p["type"])
@@ -192,14 +230,15 @@ class BinanceRestMixin:
             price = Decimal(p["price"]) if "price" in p else None
             tif = TimeInForce(p.get("timeInForce", "GTC"))
         except (KeyError, ValueError, InvalidOperation):
-            return _err(
-                400, -1102, "Mandatory parameter was not sent, was empty/null, or malformed."
-            )
+            return 400, error_body(-1102, "Mandatory parameter was not sent, was empty/null, or "
+                                   "malformed.")  # fmt: skip
         if otype is OrderType.LIMIT and (price is None or "timeInForce" not in p):
-            return _err(400, -1102, "Mandatory parameter 'price' or 'timeInForce' was not sent.")
+            return 400, error_body(
+                -1102, "Mandatory parameter 'price' or 'timeInForce' was not sent."
+            )
         events = engine.place(account, cid, side, qty, price, order_type=otype, time_in_force=tif)
         if events[0].state is OrderState.REJECTED:
-            return _err(400, *reject_error(events[0]))
+            return 400, error_body(*reject_error(events[0]))
         resp_type = p.get("newOrderRespType", "RESULT")
         out = order_json(events[-1], resp_type=resp_type)
         out["transactTime"] = events[0].ts_ns // _MS
@@ -209,37 +248,31 @@ class BinanceRestMixin:
                  "commissionAsset": e.fee_asset, "tradeId": e.trade_id}
                 for e in events if e.last_qty > 0
             ]  # fmt: skip
-        return HttpResponse.json(out)
+        return 200, out
 
-    async def _cancel_order(self, request: HttpRequest) -> HttpResponse:
-        checked = self._signed(request, 1)
-        if isinstance(checked, HttpResponse):
-            return checked
-        account, p = checked
-        engine = self._engine(p)
-        if isinstance(engine, HttpResponse):
-            return engine
+    def cancel_order(self, account: str, p: dict[str, str]) -> Answer:
+        """``DELETE /api/v3/order`` / ``order.cancel``."""
+        engine = self._engine_for(p)
+        if engine is None:
+            return 400, error_body(-1121, "Invalid symbol.")
         order_id = int(p["orderId"]) if "orderId" in p else None
         ev = engine.cancel(account, client_order_id=p.get("origClientOrderId"), order_id=order_id)
         if ev.state is OrderState.REJECTED:
-            return _err(400, -2011, "Unknown order sent.")
+            return 400, error_body(-2011, "Unknown order sent.")
         out = order_json(ev, orig_client_order_id=ev.client_order_id)
         out["clientOrderId"] = p.get("newClientOrderId") or f"cancel{next(self._cancel_ids)}"
-        return HttpResponse.json(out)
+        return 200, out
 
-    async def _query_order(self, request: HttpRequest) -> HttpResponse:
-        checked = self._signed(request, 4)
-        if isinstance(checked, HttpResponse):
-            return checked
-        account, p = checked
-        engine = self._engine(p)
-        if isinstance(engine, HttpResponse):
-            return engine
+    def query_order(self, account: str, p: dict[str, str]) -> Answer:
+        """``GET /api/v3/order`` / ``order.status``."""
+        engine = self._engine_for(p)
+        if engine is None:
+            return 400, error_body(-1121, "Invalid symbol.")
         order_id = int(p["orderId"]) if "orderId" in p else None
         ev = engine.order(account, client_order_id=p.get("origClientOrderId"), order_id=order_id)
         if ev is None:
-            return _err(400, -2013, "Order does not exist.")
-        return HttpResponse.json(self._order_view(ev))
+            return 400, error_body(-2013, "Order does not exist.")
+        return 200, self._order_view(ev)
 
     async def _open_orders(self, request: HttpRequest) -> HttpResponse:
         checked = self._signed(request, 6)
@@ -265,7 +298,8 @@ class BinanceRestMixin:
 
     # -- klines -----------------------------------------------------------------------------
     def update_kline(self, trade: SimTrade, publish: Callable[[str, dict[str, Any]], None]) -> None:
-        """Fold a trade into the 1m candle; a new minute first publishes the closed one."""
+        """Fold a trade into the 1m candle (a new minute first publishes the closed one)
+        and the rolling ticker."""
         sym = venue_symbol(trade.symbol)
         ms = trade.ts_ns // _MS
         start = ms - ms % _KLINE_MS
@@ -290,3 +324,30 @@ class BinanceRestMixin:
         k["q"] = str(Decimal(k["q"]) + qty * trade.price)
         k["n"] += 1
         publish(name, {"e": "kline", "E": ms, "s": sym, "k": dict(k)})
+        self._ticker_24h(trade, sym, ms, publish)
+
+    def _ticker_24h(
+        self, trade: SimTrade, sym: str, ms: int, publish: Callable[[str, dict[str, Any]], None]
+    ) -> None:
+        """``<sym>@ticker``: running figures since the emulator started (not a true 24 h)."""
+        t = self._tickers.setdefault(
+            sym, {"o": trade.price, "h": trade.price, "l": trade.price, "v": Decimal(0),
+                  "q": Decimal(0), "n": 0, "F": trade.trade_id},
+        )  # fmt: skip
+        t["h"], t["l"] = max(t["h"], trade.price), min(t["l"], trade.price)
+        t["v"] += trade.qty
+        t["q"] += trade.qty * trade.price
+        t["n"] += 1
+        spec = self.sim.specs[trade.symbol]
+        bid = self.sim.best(self.venue, trade.symbol, Side.BUY) or (0, 0)
+        ask = self.sim.best(self.venue, trade.symbol, Side.SELL) or (0, 0)
+        change = trade.price - t["o"]
+        publish(f"{sym.lower()}@ticker", {
+            "e": "24hrTicker", "E": ms, "s": sym, "p": str(change),
+            "P": str((change / t["o"] * 100).quantize(Decimal("0.001"))),
+            "w": str(t["q"] / t["v"]), "x": str(t["o"]), "c": str(trade.price),
+            "Q": str(trade.qty), "b": str(spec.tick * bid[0]), "B": str(spec.lot * bid[1]),
+            "a": str(spec.tick * ask[0]), "A": str(spec.lot * ask[1]), "o": str(t["o"]),
+            "h": str(t["h"]), "l": str(t["l"]), "v": str(t["v"]), "q": str(t["q"]),
+            "O": ms - 86_400_000, "C": ms, "F": t["F"], "L": trade.trade_id, "n": t["n"],
+        })  # fmt: skip

@@ -129,7 +129,8 @@ class CoinbaseBookAssembler:
     Unsynced (at creation and after ``reset`` or a ``ResyncNeeded``) it buffers at most
     ``max_buffer`` diffs (overflow policy: drop the oldest). A WebSocket snapshot loads the
     book; buffered diffs of the same epoch with a higher ``sequence_num`` are replayed into
-    it, the rest are older than the snapshot and dropped.
+    it, the rest are older than the snapshot and dropped. When the overflow dropped a diff
+    newer than the snapshot, the snapshot is refused with ``ResyncNeeded(GAP)``.
     """
 
     def __init__(
@@ -148,6 +149,7 @@ class CoinbaseBookAssembler:
         self._epoch: int | None = None
         self._last_seq: int | None = None
         self._buffer: deque[CoinbaseBookDiff] = deque(maxlen=max_buffer)
+        self._overflow: tuple[int, int] | None = None
         self.gaps = 0
         self.stale_dropped = 0
 
@@ -168,6 +170,7 @@ class CoinbaseBookAssembler:
         self._epoch = None
         self._last_seq = None
         self._buffer.clear()
+        self._overflow = None
 
     def _event_id(self, kind: EventType, epoch: int, seq: int) -> str:
         return make_event_id(self.provider, self.symbol, kind, f"{epoch}.{seq}")
@@ -179,8 +182,14 @@ class CoinbaseBookAssembler:
                 "a Coinbase book is seeded only by the in-band level2 snapshot; a REST "
                 "product_book has no sequence and serves reconcile() only"
             )
-        self._book.load(_levels(msg.bids), _levels(msg.asks))
         epoch, last = msg.epoch, msg.seq
+        overflow, self._overflow = self._overflow, None
+        if overflow is not None and overflow[0] == epoch and overflow[1] > last:
+            # A diff newer than the snapshot was dropped: replaying the rest would leave a hole.
+            self._buffer.clear()
+            detail = f"diff buffer overflowed past the snapshot (seq {overflow[1]} > {last})"
+            return [ResyncNeeded(symbol=self.symbol, reason=ResyncReason.GAP, detail=detail)]
+        self._book.load(_levels(msg.bids), _levels(msg.asks))
         for diff in self._buffer:
             if diff.epoch == epoch and diff.seq > last:
                 self._apply_levels(diff)
@@ -212,7 +221,13 @@ class CoinbaseBookAssembler:
     def apply_diff(self, msg: CoinbaseBookDiff, ts_ingest: int) -> Sequence[BookOutput]:
         """Apply one update, or buffer it while unsynced; a new epoch means a gap."""
         if not self._synced:
-            self._buffer.append(msg)
+            buffer = self._buffer
+            if buffer.maxlen is not None and len(buffer) == buffer.maxlen:
+                lost = buffer[0]  # overflow policy: drop the oldest, remember how far
+                self._overflow = max(
+                    self._overflow or (lost.epoch, lost.seq), (lost.epoch, lost.seq)
+                )
+            buffer.append(msg)
             return []
         if msg.epoch != self._epoch:
             self.gaps += 1

@@ -51,6 +51,8 @@ class CoinbaseSettings(BaseModel):
     """REST timeout; an order whose answer does not arrive in time has an unknown outcome."""
     jwt_ttl_s: int = Field(default=120, ge=10, le=120)
     """JWT lifetime (the venue accepts at most 2 minutes)."""
+    ack_timeout_s: float = Field(default=10.0, gt=0)
+    """How long a subscribe waits for its ``subscriptions`` ack."""
     heartbeat_timeout_s: float = Field(default=10.0, gt=0)
     """A connection with no frame for this long is stale and reconnected."""
 

@@ -73,7 +73,6 @@ CHANNEL_OF: Mapping[EventType, str] = {
     EventType.TICKER: "ticker",
     EventType.KLINE_SUMMARY: "candles",
 }
-ACK_TIMEOUT_S = 10.0
 SNAPSHOT_TIMEOUT_S = 10.0
 
 
@@ -125,7 +124,7 @@ class _MarketSocket:
                 if self.owner.signer is not None:
                     msg["jwt"] = self.owner.signer.token()
                 await (via.send(msg) if via is not None else self.ws.send(msg))
-                with anyio.move_on_after(ACK_TIMEOUT_S):
+                with anyio.move_on_after(self.owner.settings.ack_timeout_s):
                     await pending.done.wait()
             finally:
                 self._pending = None
@@ -149,6 +148,8 @@ class _MarketSocket:
             self._pending.done.set()
         if conn.number > 1:
             self.owner.telemetry.emit("coinbase.reconnect", provider=self.owner.provider_id)
+            if self.carries_books:
+                self.owner.on_reconnect()
         await self.request("subscribe", "heartbeats", [], via=conn)
         for channel, products in sorted(self.owner.wanted_channels(self.carries_books).items()):
             await self.request("subscribe", channel, sorted(products), via=conn)
@@ -294,19 +295,27 @@ class CoinbaseProvider:
     async def subscribe(self, streams: Sequence[StreamSpec]) -> None:
         """Subscribe new streams on every socket (books on the first); returns once acked."""
         self._check(streams)
+        added = set(streams) - self._streams
         before = self.wanted_channels(True)
-        self._streams.update(streams)
+        self._streams.update(added)
         after = self.wanted_channels(True)
-        for channel, products in sorted(after.items()):
-            new = sorted(products - before.get(channel, set()))
-            if not new:
-                continue
-            if channel == "level2":
-                for pid in new:
-                    self._book_stage(pid)
-            for sock in self._sockets:
-                if channel != "level2" or sock.carries_books:
-                    await sock.request("subscribe", channel, new)
+        try:
+            for channel, products in sorted(after.items()):
+                new = sorted(products - before.get(channel, set()))
+                if not new:
+                    continue
+                if channel == "level2":
+                    for pid in new:
+                        self._book_stage(pid)
+                for sock in self._sockets:
+                    if channel != "level2" or sock.carries_books:
+                        await sock.request("subscribe", channel, new)
+        except BaseException:
+            # Not subscribed: forget the streams so a reconnect does not resubscribe them.
+            self._streams.difference_update(added)
+            for pid in set(self._stages) - self.wanted_channels(True).get("level2", set()):
+                self._drop_book(pid)
+            raise
 
     async def unsubscribe(self, streams: Sequence[StreamSpec]) -> None:
         """Unsubscribe streams nobody wants any more, keeping the sockets open."""
@@ -322,11 +331,7 @@ class CoinbaseProvider:
                     await sock.request("unsubscribe", channel, gone)
             if channel == "level2":
                 for pid in gone:
-                    stage = self._stages.pop(pid, None)
-                    self._assemblers.pop(pid, None)
-                    close = getattr(stage, "close", None)
-                    if close is not None:
-                        close()
+                    self._drop_book(pid)
 
     # ------------------------------------------------------------------ books
     def _book_stage(self, pid: str) -> None:
@@ -336,6 +341,13 @@ class CoinbaseProvider:
         self._stages[pid] = self.ctx.book_stage(
             symbol, pid, assembler, resync=self._resync, reconcile=self._reconcile
         )
+
+    def _drop_book(self, pid: str) -> None:
+        stage = self._stages.pop(pid, None)
+        self._assemblers.pop(pid, None)
+        close = getattr(stage, "close", None)
+        if close is not None:
+            close()
 
     def on_l2(self, msg: CoinbaseL2DataMsg, epoch: int, ts_ingest: int) -> None:
         """Route each product's snapshot or diff to its stage."""
@@ -363,10 +375,20 @@ class CoinbaseProvider:
             for stage in list(self._stages.values()):
                 stage.request_resync(ResyncReason.GAP, detail)
 
+    def on_reconnect(self) -> None:
+        """The book socket was replaced: distrust every book until its new snapshot."""
+        for stage in list(self._stages.values()):
+            stage.request_resync(ResyncReason.RECONNECT, "market data connection replaced")
+
     async def _resync(self, symbol: Symbol, reason: ResyncReason) -> None:
-        """Resubscribe ``level2`` for the product and wait for its fresh snapshot."""
+        """Resubscribe ``level2`` for the product and wait for its fresh snapshot.
+
+        Nothing to do when a snapshot already arrived since the request (the assembler was
+        reset by it): e.g. the resubscription after a reconnect brought one.
+        """
         pid = self._venue(symbol)
-        if pid not in self._stages or not self._sockets:
+        assembler = self._assemblers.get(pid)
+        if assembler is None or assembler.synced or not self._sockets:
             return
         seen = self._snapshot_seen[pid] = anyio.Event()
         sock = self._sockets[0]

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["BOOK_DEPTHS", "OHLC_INTERVALS", "SECTION", "KrakenSettings"]
+from tradegw_core.net.backoff import Backoff
+
+__all__ = ["BOOK_DEPTHS", "OHLC_INTERVALS", "SECTION", "KrakenSettings", "reconnect_backoff"]
 
 SECTION = "providers.kraken"
 """Where the section lives in the one config model."""
@@ -71,3 +73,10 @@ class KrakenSettings(BaseModel):
         if self.api_key is None or self.api_secret is None:
             return None
         return self.api_key.get_secret_value(), self.api_secret.get_secret_value()
+
+
+def reconnect_backoff(settings: KrakenSettings) -> Backoff:
+    """Reconnect pacing: never sooner than ``reconnect_min_s``, capped exponential above it."""
+    return Backoff(
+        base_s=0.5, cap_s=max(30.0, settings.reconnect_min_s), min_s=settings.reconnect_min_s
+    )

@@ -84,7 +84,7 @@ class KrakenRestApi:
 
     # ------------------------------------------------------------------ public
     async def asset_pairs(self, request: HttpRequest) -> HttpResponse:
-        """``AssetPairs`` keyed by the legacy REST name."""
+        """``AssetPairs`` keyed by the long REST name (``XXBTZUSD``)."""
         return _ok({p.rest_key: p.asset_pair() for p in self.emu.pairs.values()})
 
     async def time(self, request: HttpRequest) -> HttpResponse:

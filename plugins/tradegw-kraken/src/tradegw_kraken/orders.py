@@ -42,7 +42,7 @@ from tradegw_core.net.ws import WsClient, WsConnection
 from tradegw_core.schema.events import EventType, ExecReport, ExecState, Side, make_event_id
 from tradegw_core.schema.orders import CancelRequest, OrderRequest, OrderType, TimeInForce
 from tradegw_core.schema.symbols import Instrument, Symbol
-from tradegw_kraken.config import KrakenSettings
+from tradegw_kraken.config import KrakenSettings, reconnect_backoff
 from tradegw_kraken.executions import KrakenExecutionMapper
 from tradegw_kraken.http import (
     ADD_ORDER,
@@ -160,6 +160,7 @@ class KrakenOrderAdapter:
                     telemetry=self._telemetry,
                     stale_after_s=s.heartbeat_timeout_s,
                     app_ping=lambda: {"method": "ping"},
+                    backoff=reconnect_backoff(s),
                     app_ping_interval_s=max(1.0, s.heartbeat_timeout_s / 2),
                     **self._ws_options,
                 )

@@ -30,7 +30,7 @@ from tradegw_core.net.ws import WsClient, WsConnection
 from tradegw_core.schema.events import EventType
 from tradegw_core.schema.symbols import Instrument, Symbol
 from tradegw_kraken.book import KrakenBookAssembler
-from tradegw_kraken.config import KrakenSettings
+from tradegw_kraken.config import KrakenSettings, reconnect_backoff
 from tradegw_kraken.errors import map_error
 from tradegw_kraken.http import ASSET_PAIRS, rest_error_mapper
 from tradegw_kraken.parsing import KrakenDecoders, kline_event, ticker_event, trade_event
@@ -95,6 +95,7 @@ class KrakenProvider:
                         telemetry=self._ctx.telemetry,
                         stale_after_s=s.heartbeat_timeout_s,
                         app_ping=lambda: {"method": "ping"},
+                        backoff=reconnect_backoff(s),
                         app_ping_interval_s=max(1.0, s.heartbeat_timeout_s / 2),
                         **self._ws_options,
                     )

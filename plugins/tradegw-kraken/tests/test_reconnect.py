@@ -1,0 +1,130 @@
+"""Reconnects: market data resubscribes with a fresh snapshot; missed order reports are
+recovered by query after the executions socket comes back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import pytest
+from tradegw_kraken.config import KrakenSettings
+from tradegw_kraken.emulator import KrakenEmulator
+from tradegw_kraken.orders import KrakenOrderAdapter
+from tradegw_kraken.provider import KrakenProvider
+
+from tradegw_core.book.stage import BookStages
+from tradegw_core.clock import SystemClock
+from tradegw_core.contracts import StreamSpec
+from tradegw_core.schema.events import BookSnapshot, EventType, ExecReport, ExecState, Side
+from tradegw_core.schema.orders import CancelRequest, OrderRequest
+from tradegw_core.schema.symbols import Symbol
+from tradegw_core.sim.emulator import EmulatorConfig
+from tradegw_core.sim.faults import Close
+
+pytestmark = pytest.mark.anyio
+BTC = Symbol("BTC-USD")
+
+
+class Sink:
+    """Events, telemetry and reports, with a bounded wait."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.telemetry: list[tuple[str, dict[str, Any]]] = []
+        self._changed = anyio.Event()
+
+    def __call__(self, item: Any) -> None:
+        self.items.append(item)
+        self._changed.set()
+
+    def emit(self, item: Any, /, **labels: Any) -> None:
+        if isinstance(item, str):
+            self.telemetry.append((item, labels))
+            self._changed.set()
+        else:
+            self(item)
+
+    async def until(self, pred: Any, within_s: float = 10.0) -> None:
+        with anyio.fail_after(within_s):
+            while True:
+                self._changed = anyio.Event()
+                if pred():
+                    return
+                await self._changed.wait()
+
+
+class Ctx:
+    def __init__(self, settings: KrakenSettings, sink: Sink, stages: BookStages) -> None:
+        self.provider_id = "kraken"
+        self.settings = settings
+        self.clock = SystemClock()
+        self.telemetry = sink
+        self.metrics = None
+        self.book_stage = stages
+        self.emit = sink
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[KrakenEmulator]:
+    config = EmulatorConfig(venue="kraken", symbols=("BTC-USD",), seed=8, rate=0.001)
+    async with KrakenEmulator(config) as emulator:
+        yield emulator
+
+
+def _settings(emu: KrakenEmulator) -> KrakenSettings:
+    creds = emu.credentials[0]
+    return KrakenSettings(
+        ws_public_url=emu.ws_url, ws_auth_url=emu.ws_url, rest_url=emu.rest_url,
+        api_key=creds.api_key, api_secret=creds.api_secret, reconnect_min_s=0.0,
+        heartbeat_timeout_s=30.0,
+    )  # fmt: skip
+
+
+async def test_book_resubscribes_after_a_dropped_socket(emu: KrakenEmulator) -> None:
+    sink = Sink()
+    stages = BookStages("kraken", sink=sink, telemetry=sink, clock=SystemClock())
+    provider = KrakenProvider(Ctx(_settings(emu), sink, stages))
+    async with anyio.create_task_group() as tg:
+        await tg.start(stages.run)
+        await tg.start(provider.run)
+        await provider.subscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
+        await sink.until(lambda: any(isinstance(e, BookSnapshot) for e in sink.items))
+        emu.faults.ws(Close(1011, "maintenance"), match=lambda c, f: '"heartbeat"' in str(f))
+        await sink.until(lambda: sum(isinstance(e, BookSnapshot) for e in sink.items) >= 2)
+        resyncs = [lab for name, lab in sink.telemetry if name == "book.resync"]
+        assert resyncs == [{"provider": "kraken", "symbol": BTC, "reason": "reconnect"}]
+        stage = stages.get(BTC)
+        assert stage is not None
+        assert stage.assembler.book.top_bids() == emu.books["BTC-USD"].top("bids", 10)
+        tg.cancel_scope.cancel()
+
+
+async def test_missed_cancel_is_recovered_after_reconnect(emu: KrakenEmulator) -> None:
+    reports = Sink()
+    adapter = KrakenOrderAdapter(_settings(emu), clock=SystemClock())
+    async with anyio.create_task_group() as tg:
+        await tg.start(adapter.run, reports)
+        price = emu.books["BTC-USD"].top("bids", 1)[0].price - Decimal("25")
+        order = OrderRequest(
+            client_order_id="tg-miss-1",
+            consumer_id="c",
+            provider="kraken",
+            symbol=BTC,
+            side=Side.BUY,
+            qty=Decimal("0.01"),
+            price=price,
+        )
+        await adapter.submit(order)
+        await reports.until(lambda: len(reports.items) == 1)
+        # The socket dies instead of delivering the cancel report: it is lost on the wire.
+        emu.faults.ws(Close(1011, "lost"), match=lambda c, f: '"exec_type":"canceled"' in str(f))
+        await adapter.cancel(CancelRequest(client_order_id="tg-miss-1", consumer_id="c",
+                                           provider="kraken", symbol=BTC))  # fmt: skip
+        await reports.until(lambda: len(reports.items) == 2)
+        final: ExecReport = reports.items[-1]
+        assert final.state is ExecState.CANCELLED
+        assert final.client_order_id == "tg-miss-1"
+        assert [r.state for r in reports.items] == [ExecState.ACK, ExecState.CANCELLED]
+        tg.cancel_scope.cancel()
