@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import anyio
@@ -141,3 +142,30 @@ async def test_run_paces_steps_by_rate() -> None:
             tg.cancel_scope.cancel()
     elapsed = anyio.current_time() - start
     assert elapsed >= 0.09  # 100 steps at 1000/s cannot come sooner
+    assert sim.step_ns == 1_000_000
+    # run() re-anchors the logical timestamps on the clock (the sim was built at start_ns=0)
+    assert abs(sim.book("a", "BTC-USDT").ts_ns - time.time_ns()) < 5_000_000_000
+
+
+@pytest.mark.anyio
+async def test_run_skips_a_backlog_beyond_max_batch() -> None:
+    sim = _sim(0)
+    steps: list[int] = []
+    ran = anyio.Event()
+
+    def seen(event: MarketEvent) -> None:
+        steps.append(event.step)
+        if event.step >= 50:
+            ran.set()
+
+    sim.subscribe(seen)
+    start = anyio.current_time()
+    with anyio.fail_after(2):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: sim.run(1_000_000.0, max_batch=10))
+            await ran.wait()
+            tg.cancel_scope.cancel()
+    due = (anyio.current_time() - start) * 1_000_000
+    assert sim.step_count < due / 4  # the backlog was skipped, not replayed
+    # timestamps jumped over the skipped steps, so they still follow the clock
+    assert abs(sim.book("a", "BTC-USDT").ts_ns - time.time_ns()) < 1_000_000_000

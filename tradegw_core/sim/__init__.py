@@ -28,6 +28,7 @@ from tradegw_core.sim.faults import (
     Stall,
     Status,
 )
+from tradegw_core.sim.group import start_emulators
 from tradegw_core.sim.http import HttpRequest, HttpResponse, Route
 from tradegw_core.sim.ledger import Balance, Ledger
 from tradegw_core.sim.market import (
@@ -89,4 +90,5 @@ __all__ = [
     "VenueProfile",
     "WsConnection",
     "default_symbol_spec",
+    "start_emulators",
 ]

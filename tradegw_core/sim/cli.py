@@ -14,8 +14,8 @@ import anyio
 
 from tradegw_core.errors import RegistryError, SchemaError
 from tradegw_core.schema.symbols import split_symbol
-from tradegw_core.sim.emulator import DEFAULT_SYMBOLS, ApiCredentials, Emulator, EmulatorConfig
-from tradegw_core.sim.market import MarketSimulator, default_symbol_spec
+from tradegw_core.sim.emulator import DEFAULT_SYMBOLS, ApiCredentials
+from tradegw_core.sim.group import start_emulators
 
 __all__ = ["add_arguments", "main", "run_emulators"]
 
@@ -70,23 +70,19 @@ async def run_emulators(
     if not symbols:
         print("tradegw emulate: --symbols is empty", file=err)
         return 2
-    sim = MarketSimulator([default_symbol_spec(s) for s in symbols], seed=args.seed, rate=args.rate)
     credentials: tuple[ApiCredentials, ...] = ()
     if args.api_key:
         credentials = (ApiCredentials(args.api_key, args.api_secret or ""),)
     async with anyio.create_task_group() as tg:
-        emulators: list[Emulator] = []
-        for venue, factory in factories:
-            config = EmulatorConfig(
-                venue=venue,
-                symbols=symbols,
-                seed=args.seed,
-                rate=args.rate,
-                host=args.host,
-                credentials=credentials,
-                simulator=sim,
-            )
-            emulators.append(await tg.start(factory(config).serve))
+        _, emulators = await start_emulators(
+            tg,
+            factories,
+            symbols=symbols,
+            seed=args.seed,
+            rate=args.rate,
+            host=args.host,
+            credentials=credentials,
+        )
         for emu in emulators:
             print(f"{emu.venue} rest={emu.rest_url} ws={emu.ws_url}", file=out, flush=True)
         for emu in emulators:
@@ -98,7 +94,6 @@ async def run_emulators(
                     file=out,
                     flush=True,
                 )
-        tg.start_soon(sim.run)
         if stop is not None:
             await stop.wait()
         elif args.duration is not None:

@@ -104,7 +104,9 @@ class EmulatorConfig:
     when None the emulator builds its own from ``symbols``/``seed``/``rate`` and drives
     it. ``credentials`` empty means the venue's :meth:`Emulator.default_credentials`.
     ``balances`` is what every account starts with (default: per symbol, 1,000,000 of the
-    quote asset and about as much worth of the base). ``options`` carries venue knobs.
+    quote asset and about as much worth of the base). ``connection_lifetime_s`` overrides
+    the venue's own limit (``Emulator.connection_lifetime_s``, e.g. 24 h compressed to
+    seconds in tests). ``options`` carries venue knobs.
     """
 
     venue: str
@@ -133,6 +135,7 @@ class Emulator:
     """
 
     ws_path: ClassVar[str] = "/"
+    connection_lifetime_s: ClassVar[float | None] = None
     ws_ping_interval: ClassVar[float | None] = 20.0
     ws_ping_timeout: ClassVar[float | None] = 60.0
     maker_fee: ClassVar[Decimal] = Decimal("0.001")
@@ -345,7 +348,7 @@ class Emulator:
             )
             self.connections[conn.id] = conn
             tg.start_soon(conn._writer)
-            lifetime = self.config.connection_lifetime_s
+            lifetime = self.config.connection_lifetime_s or self.connection_lifetime_s
             if lifetime is not None:
                 tg.start_soon(self._lifetime, conn, lifetime)
             try:

@@ -5,7 +5,9 @@ A *step* moves the mid of one symbol (chosen by the seeded generator) by a few t
 every venue re-centres its book around that mid plus its own noise, jitters one level and
 maybe prints a trade. The same seed and the same sequence of calls give the same events;
 the async driver :meth:`MarketSimulator.run` only decides *when* steps happen, never what
-they contain. Timestamps are logical: ``start_ns + step * step_ns`` (+ the venue latency).
+they contain. Timestamps are logical: ``start_ns + step * step_ns`` (+ the venue latency);
+:meth:`MarketSimulator.run` re-anchors ``start_ns`` on the clock so that, while it drives,
+they follow wall time.
 
 Example::
 
@@ -108,7 +110,8 @@ class MarketSimulator:
         self.seed = seed
         self.rate = rate
         self.step_ns = max(1, int(1_000_000_000 / rate))
-        self.start_ns = (clock or SystemClock()).time_ns() if start_ns is None else start_ns
+        self._clock: Clock = clock or SystemClock()
+        self.start_ns = self._clock.time_ns() if start_ns is None else start_ns
         self.step_count = 0
         self._rng = random.Random(seed)
         self._order = list(self.specs)
@@ -216,15 +219,21 @@ class MarketSimulator:
         """Step forever at ``rate`` steps/s (default ``self.rate``), in batches.
 
         Overflow policy ``skip``: when more than ``max_batch`` steps are overdue (the loop
-        was starved), the backlog beyond ``max_batch`` is skipped rather than replayed.
+        was starved), the backlog beyond ``max_batch`` is skipped rather than replayed
+        (timestamps jump over the skipped steps, so they keep following the clock).
         """
-        rate = rate or self.rate
+        if rate is not None:
+            self.rate, self.step_ns = rate, max(1, int(1_000_000_000 / rate))
+        rate = self.rate
+        self.start_ns = self._clock.time_ns() - self.step_count * self.step_ns
         start = anyio.current_time()
         done = 0
         while True:
             due = int((anyio.current_time() - start) * rate) - done
             if due > max_batch:
-                done += due - max_batch
+                skipped = due - max_batch
+                done += skipped
+                self.start_ns += skipped * self.step_ns
                 due = max_batch
             for _ in range(due):
                 self.step()

@@ -206,12 +206,13 @@ async def test_24h_ticker_and_klines() -> None:
 @pytest.mark.anyio
 async def test_unsubscribe_stops_delivery_without_dropping_the_connection() -> None:
     async with venue() as (emu, sim), market(emu) as (provider, ctx):
-        await provider.subscribe(specs(EventType.TRADE, EventType.TICKER))
+        await provider.subscribe(specs(EventType.TRADE, EventType.TICKER, EventType.BOOK_UPDATE))
         sim.events(10)
         await ctx.events.wait_for(lambda: any(isinstance(e, Ticker) for e in ctx.events.items))
-        await provider.unsubscribe(specs(EventType.TICKER))
+        await provider.unsubscribe(specs(EventType.TICKER, EventType.BOOK_UPDATE))
         (conn,) = emu.connections.values()
         assert conn.subscriptions == {"btcusdt@trade"}
+        assert ctx.book_stage.get(BTC) is None  # the book stage was closed
         count = len(ctx.events.items)
         sim.events(10)
         await ctx.events.wait_for(
@@ -229,13 +230,36 @@ async def test_streams_per_connection_limit_opens_another_connection() -> None:
 
 
 @pytest.mark.anyio
-async def test_periodic_refresh_reconciles_and_resyncs_a_divergent_book() -> None:
-    quick = BookStageSettings(refresh_min_s=0.2, refresh_max_s=0.3)
-    async with venue() as (emu, sim), market(emu, quick) as (provider, ctx):
+async def test_control_messages_are_paced_under_the_venue_limit() -> None:
+    sim = MarketSimulator([default_symbol_spec("BTC-USDT"), default_symbol_spec("ETH-USDT")])
+    cfg = EmulatorConfig(venue="binance", symbols=("BTC-USDT", "ETH-USDT"), simulator=sim)
+    async with BinanceEmulator(cfg) as emu, market(emu) as (provider, ctx):
+        types = (EventType.TRADE, EventType.TICKER, EventType.KLINE_SUMMARY)
+        for symbol in ("BTC-USDT", "ETH-USDT"):
+            for t in types:  # six SUBSCRIBE frames, one after another
+                await provider.subscribe([StreamSpec(Symbol(symbol), t)])
+        (conn,) = emu.connections.values()  # never disconnected for flooding
+        assert len(conn.subscriptions) == 6
+        assert not ctx.telemetry.names("ws.reconnect")
+
+
+@pytest.mark.anyio
+async def test_reconcile_callback_counts_nothing_on_a_good_book_and_respects_its_interval() -> None:
+    async with venue() as (emu, sim), market(emu) as (provider, ctx):
         await provider.subscribe(specs(EventType.BOOK_UPDATE))
         sim.events(3)
         await book_matches_venue(ctx, sim, 5)
         assert await provider._reconcile(BTC) == 0  # the refresh callback: nothing differs
+        assert await provider._reconcile(BTC) is None  # within refresh_interval_s: skipped
+
+
+@pytest.mark.anyio
+async def test_periodic_refresh_reconciles_and_resyncs_a_divergent_book() -> None:
+    quick = BookStageSettings(refresh_min_s=0.2, refresh_max_s=0.3)
+    async with venue() as (emu, sim), market(emu, quick, refresh_interval_s=0.1) as (provider, ctx):
+        await provider.subscribe(specs(EventType.BOOK_UPDATE))
+        sim.events(3)
+        await book_matches_venue(ctx, sim, 5)
         # Corrupt the local book behind the assembler's back: the next refresh must notice.
         book = provider._books["BTCUSDT"].assembler.book
         best = book.best_bid()

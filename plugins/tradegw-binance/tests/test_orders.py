@@ -284,6 +284,7 @@ async def test_venue_rejections_are_mapped(venue: FakeVenue) -> None:
         with pytest.raises(RateLimitedError) as rl:
             await adapter.submit(order("tg-b"))
         assert rl.value.retry_after == 3.0
+        assert adapter.tracker.open_orders() == []  # refused orders need no recovery
 
 
 @pytest.mark.anyio
@@ -370,6 +371,16 @@ def test_tracker_moves_each_order_forward_only() -> None:
     assert filled.last_price == (D(11) - D(4)) / D("0.6")
     assert t.accept(rep(ExecState.CANCELLED, "1")) is None  # nothing after a final state
     assert t.open_orders() == []
+
+
+def test_tracker_folds_a_fill_lost_on_the_stream_into_the_next_one() -> None:
+    t = OrderTracker()
+    t.accept(rep(ExecState.ACK, "0"))
+    # The PARTIAL (0.4 at 10) was lost; FILLED reports its own 0.6 at 12 and cum 1 at avg 11.2.
+    out = t.accept(rep(ExecState.FILLED, "1", "0.6", avg="11.2"))
+    assert out is not None
+    assert out.last_qty == 1
+    assert out.last_price == D("11.2")
 
 
 def test_tracker_is_bounded() -> None:

@@ -84,7 +84,7 @@ def test_settings_validate_and_hide_secrets() -> None:
         ("symbols", ("btcusdt",), "canonical BASE-QUOTE"),
         ("kline_interval", "2m", "not a Binance interval"),
         ("recv_window_ms", 70000, "recv_window_ms"),
-        ("control_messages_per_second", 5, "control_messages_per_second"),
+        ("control_messages_per_second", 4, "control_messages_per_second"),
         ("refresh_interval_s", 0, "refresh_interval_s"),
         ("unknown_key", 1, "unknown_key"),
     ],
@@ -97,3 +97,21 @@ def test_settings_refuse_bad_values_clearly(field: str, value: object, needle: s
 def test_settings_refuse_two_key_types() -> None:
     with pytest.raises(pydantic.ValidationError, match="either api_secret"):
         BinanceSettings(api_secret="a", ed25519_private_key="b")
+
+
+def test_factories_build_with_defaults_when_the_section_is_absent() -> None:
+    from types import SimpleNamespace
+
+    from tradegw_binance.plugin import _make_order_adapter, _make_provider
+
+    from tradegw_core.clock import SystemClock
+
+    ctx = SimpleNamespace(
+        settings=None, provider_id="binance", clock=SystemClock(), telemetry=None, emit=print
+    )
+    provider = _make_provider(ctx)
+    assert provider.settings == BinanceSettings()
+    assert provider.supported_types()
+    adapter = _make_order_adapter(ctx)
+    assert adapter.settings == BinanceSettings()
+    assert adapter.validate_client_order_id("ok-1") is None

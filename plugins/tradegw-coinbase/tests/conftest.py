@@ -142,11 +142,21 @@ def coinbase_venue() -> Callable[..., Any]:
     from tradegw_core.sim.market import MarketSimulator, default_symbol_spec
 
     @asynccontextmanager
-    async def start(seed: int = 7, options: dict[str, Any] | None = None, **overrides: Any) -> Any:
+    async def start(
+        seed: int = 7,
+        options: dict[str, Any] | None = None,
+        credentials: tuple[Any, ...] = (),
+        **overrides: Any,
+    ) -> Any:
         symbols = ("BTC-USD", "ETH-USD")
         sim = MarketSimulator([default_symbol_spec(s) for s in symbols], seed=seed, rate=50)
         config = EmulatorConfig(
-            venue="coinbase", symbols=symbols, seed=seed, simulator=sim, options=options or {}
+            venue="coinbase",
+            symbols=symbols,
+            seed=seed,
+            simulator=sim,
+            options=options or {},
+            credentials=credentials,
         )
         async with CoinbaseEmulator(config) as emu:
             cred = emu.credentials[0]

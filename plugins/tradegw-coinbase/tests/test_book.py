@@ -212,7 +212,7 @@ def test_reconcile_counts_divergent_levels_against_rest_book(coinbase_data: Path
     assert asm.book.bids == before  # read-only
 
 
-def _legacy_frames(path: Path) -> list[dict[str, object]]:
+def _exchange_frames(path: Path) -> list[dict[str, object]]:
     frames = []
     with path.open() as fh:
         for line in fh:
@@ -222,7 +222,7 @@ def _legacy_frames(path: Path) -> list[dict[str, object]]:
 
 
 def test_live_2021_level2_session_keeps_books_consistent(cryptofeed_data: Path) -> None:
-    """Replay the legacy Exchange capture (test-vectors 5.3) through the absolute-size applier.
+    """Replay the 2021 Coinbase Exchange capture (test-vectors 5.3) through the level applier.
 
     That feed has no sequence on ``l2update``; each frame gets the next connection number.
     A correct applier never crosses a book, and its best bid/ask agree with the venue's own
@@ -230,7 +230,7 @@ def test_live_2021_level2_session_keeps_books_consistent(cryptofeed_data: Path) 
     """
     books: dict[str, CoinbaseBookAssembler] = {}
     crossed = agree = disagree = updates = 0
-    for seq, frame in enumerate(_legacy_frames(cryptofeed_data / "COINBASE.ws.28.0"), 1):
+    for seq, frame in enumerate(_exchange_frames(cryptofeed_data / "COINBASE.ws.28.0"), 1):
         kind, pid = frame["type"], str(frame.get("product_id", ""))
         if kind == "snapshot":
             asm = books.setdefault(pid, CoinbaseBookAssembler(Symbol(pid)))

@@ -93,12 +93,16 @@ def test_es256_jwt_verifies_with_the_public_key(ec_key: ec.EllipticCurvePrivateK
 def test_eddsa_jwt_with_the_vector_key_verifies() -> None:
     key = load_private_key(ED_64)
     assert isinstance(key, ed25519.Ed25519PrivateKey)
-    token = build_jwt(KEY_NAME, key, now=NOW)
-    header, claims = _segments(token)
-    assert header["alg"] == "EdDSA"
-    assert "uri" not in claims  # WebSocket JWTs omit uri
     public = ed25519.Ed25519PublicKey.from_public_bytes(bytes.fromhex(ED_PUBLIC_HEX))
-    assert verify_jwt(token, public, now=NOW)["exp"] == NOW + 120
+    token = build_jwt(KEY_NAME, key, now=NOW, uri=ORDERS_URI)
+    header, _ = _segments(token)
+    assert header["alg"] == "EdDSA"
+    claims = verify_jwt(token, public, now=NOW, expected_uri=ORDERS_URI, key_name=KEY_NAME)
+    assert (claims["sub"], claims["iss"], claims["uri"]) == (KEY_NAME, "cdp", ORDERS_URI)
+    assert claims["exp"] == claims["nbf"] + 120
+    ws_token = build_jwt(KEY_NAME, key, now=NOW)
+    assert "uri" not in _segments(ws_token)[1]  # WebSocket JWTs omit uri
+    assert verify_jwt(ws_token, public, now=NOW)["exp"] == NOW + 120
 
 
 def test_expired_and_not_yet_valid_jwts_are_rejected(ec_key: ec.EllipticCurvePrivateKey) -> None:

@@ -12,8 +12,9 @@ import anyio
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from tradegw_coinbase.http import order_body
 from tradegw_coinbase.jwt import build_jwt, load_private_key
-from tradegw_coinbase.orders import CoinbaseOrderAdapter, order_body
+from tradegw_coinbase.orders import CoinbaseOrderAdapter
 from websockets.asyncio.client import connect
 
 from tradegw_core.clock import FakeClock, SystemClock
@@ -261,3 +262,22 @@ async def test_fill_missed_during_a_disconnect_is_caught_up(
             assert filled.cum_qty == Decimal("0.002")
             assert filled.consumer_id == "strat-1"
             tg.cancel_scope.cancel()
+
+
+async def test_ed25519_cdp_key_signs_orders_the_emulator_accepts(coinbase_venue: Any) -> None:
+    from tradegw_core.sim.emulator import ApiCredentials
+
+    # test-vectors.md 5.1: the 64-byte base64 Ed25519 key of the official SDK's tests.
+    ed_key = (
+        "k0BUni0p0vZG1BdpVjS6ogBJ7kxm630AJ2dN+tuputDOKsRAwgyrpEQLeBtS1znTmzPX6Xr2eOWpzx6nW8knkA=="
+    )
+    cred = ApiCredentials("organizations/o/apiKeys/ed", ed_key)
+    async with coinbase_venue(credentials=(cred,)) as venue:
+        assert venue.settings.api_key_name == "organizations/o/apiKeys/ed"
+        bid = venue.sim.book("coinbase", "BTC-USD", depth=1).bids[0][0]
+        async with CoinbaseOrderAdapter(venue.settings) as adapter:
+            assert adapter.signer is not None
+            assert adapter.signer.token().count(".") == 2
+            ack = await adapter.submit(_order("ed-1", Decimal("0.001"), bid - Decimal(5)))
+        assert ack.venue_order_id
+        assert venue.emu.auth_failures == 0

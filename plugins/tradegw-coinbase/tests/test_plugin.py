@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -82,3 +83,30 @@ def test_settings_validation_names_the_problem() -> None:
     with pytest.raises(ValidationError, match="extra"):
         CoinbaseSettings(api_secret="x")  # type: ignore[call-arg]
     assert CoinbaseSettings(rest_url="http://127.0.0.1:9/").rest_url == "http://127.0.0.1:9"
+
+
+def test_registered_factories_build_the_parts(provider_ctx: Any) -> None:
+    from tradegw_coinbase.emulator import CoinbaseEmulator
+    from tradegw_coinbase.orders import CoinbaseOrderAdapter
+    from tradegw_coinbase.provider import CoinbaseProvider
+
+    from tradegw_core.contracts import Provider
+    from tradegw_core.sim.emulator import EmulatorConfig
+
+    regs = Registries()
+    plugin = CoinbasePlugin()
+    plugin.tradegw_register_providers(regs.providers, "coinbase")
+    plugin.tradegw_register_order_adapters(regs.order_adapters, "coinbase")
+    plugin.tradegw_register_emulators(regs.emulators, "coinbase")
+    ctx = provider_ctx(CoinbaseSettings())
+    provider = regs.providers.get("coinbase")(ctx)
+    assert isinstance(provider, CoinbaseProvider)
+    assert isinstance(provider, Provider)
+    adapter = regs.order_adapters.get("coinbase")(ctx)
+    assert isinstance(adapter, CoinbaseOrderAdapter)
+    assert adapter.provider == "coinbase"
+    emulator = regs.emulators.get("coinbase")(
+        EmulatorConfig(venue="coinbase", symbols=("BTC-USD",))
+    )
+    assert isinstance(emulator, CoinbaseEmulator)
+    assert emulator.credentials[0].api_key.startswith("organizations/")

@@ -3,6 +3,7 @@ candles, the sequenced book, and a skipped sequence number detected, resynced, r
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -149,6 +150,12 @@ async def test_book_follows_the_venue_and_a_skipped_sequence_number_resyncs(
 
             # Reconcile against the REST product book: identical books, no divergence.
             assert await provider._reconcile(BTC) == 0
+            assert await provider._reconcile(BTC) is None  # refresh_interval_s not over
+            asm = provider.assembler("BTC-USD")
+            assert asm is not None
+            asm.book.set_bid(next(iter(asm.book.bids)), Decimal("123"))  # corrupt one level
+            provider._reconciled.clear()
+            assert await provider._reconcile(BTC) == 1
             await provider.unsubscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
             assert provider.assembler("BTC-USD") is None
             tg.cancel_scope.cancel()
@@ -247,5 +254,31 @@ async def test_a_dropped_frame_is_a_gap_too(
             _step_book(venue)  # the next one reveals the gap
             await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 2)
             assert [r["reason"] for r in telemetry.named("book.resync")] == ["gap"]
+            await sink.wait_for(lambda _: _same_book(provider, venue))
+            tg.cancel_scope.cancel()
+
+
+async def test_unreadable_book_frame_resyncs_instead_of_guessing(
+    coinbase_venue: Any, provider_ctx: Any, sink: Any, telemetry: Any
+) -> None:
+    from tradegw_core.sim.faults import Corrupt
+
+    def garble(frame: str | bytes) -> bytes:
+        text = frame.decode() if isinstance(frame, bytes) else frame
+        return text.replace('"new_quantity":"', '"new_quantity":"x', 1).encode()
+
+    async with coinbase_venue() as venue:
+        ctx = provider_ctx(venue.settings)
+        provider = CoinbaseProvider(ctx)
+        async with anyio.create_task_group() as tg:
+            await tg.start(ctx.book_stage.run)
+            await tg.start(provider.run)
+            await provider.subscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
+            await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 1)
+            venue.emu.faults.ws(Corrupt(fn=garble), match=lambda conn, frame: b'"update"' in frame)
+            _step_book(venue)
+            await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 2)
+            assert telemetry.named("coinbase.bad_frame")
+            assert provider.gaps == 0  # the sequence was fine; the content was not
             await sink.wait_for(lambda _: _same_book(provider, venue))
             tg.cancel_scope.cancel()

@@ -78,6 +78,7 @@ def test_ack_partial_filled_with_fills_from_cumulative_deltas() -> None:
     )
     assert partial.last_price == D("60000")
     assert partial.fee == D("0.144")
+    assert partial.fee_asset == "USD"
     assert partial.order_qty == D("0.001")
     # The remaining delta is the last fill; its price from the filled_value delta.
     assert (filled.last_qty, filled.cum_qty, filled.leaves_qty) == (D("0.0006"), D("0.001"), D(0))

@@ -21,7 +21,7 @@ from tradegw_core.errors import (
     VenueRejectedError,
 )
 from tradegw_core.schema.events import ExecReport, ExecState, Side
-from tradegw_core.schema.orders import CancelRequest, OrderRequest, OrderType
+from tradegw_core.schema.orders import CancelRequest, OrderRequest, OrderType, TimeInForce
 from tradegw_core.schema.symbols import Symbol
 from tradegw_core.sim.emulator import EmulatorConfig
 from tradegw_core.sim.faults import AcceptThenTimeout
@@ -174,6 +174,11 @@ async def test_venue_rejection_and_local_validation(emu: KrakenEmulator, adapter
         await orders.submit(
             _order("this-id-is-far-too-long-for-kraken", Decimal("1"), Decimal("1"))
         )
+    fok = _order("tg-fok-1", Decimal("0.001"), Decimal("1000")).model_copy(
+        update={"time_in_force": TimeInForce.FOK}
+    )
+    with pytest.raises(OrderValidationError, match="fill-or-kill"):
+        await orders.submit(fok)
     with pytest.raises(OrderValidationError, match="no pair"):
         await orders.submit(
             OrderRequest(client_order_id="tg-x", consumer_id="c", provider="kraken",
@@ -196,3 +201,18 @@ def test_client_order_id_formats() -> None:
     assert validate_cl_ord_id("x" * 19) is not None
     assert validate_cl_ord_id("has space") is not None
     assert validate_cl_ord_id("") is not None
+
+
+async def test_market_ioc_order_fills_at_once(emu: KrakenEmulator, adapter: Any) -> None:
+    orders, reports = adapter
+    ask = emu.books["BTC-USD"].top("asks", 1)[0]
+    qty = min(ask.qty, Decimal("0.01"))
+    await orders.submit(_order("tg-mkt-1", qty, None))
+    await reports.until(lambda: ExecState.FILLED in reports.states("tg-mkt-1"))
+    filled = [r for r in reports.items if r.client_order_id == "tg-mkt-1"][-1]
+    assert filled.last_price == ask.price
+    ioc = _order("tg-ioc-1", Decimal("0.001"), ask.price - Decimal("500")).model_copy(
+        update={"time_in_force": TimeInForce.IOC}
+    )
+    await orders.submit(ioc)  # nothing to match at that price: expires at once
+    await reports.until(lambda: ExecState.EXPIRED in reports.states("tg-ioc-1"))

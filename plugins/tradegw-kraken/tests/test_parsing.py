@@ -143,3 +143,18 @@ def test_recorded_emulator_control_frames() -> None:
     refused = dec.decode_frame((resources / "kraken_subscribe_error_depth.json").read_bytes())
     assert refused.success is False
     assert refused.error == "Subscription depth not supported"
+
+
+def test_recorded_emulator_add_order_answer() -> None:
+    import msgspec
+    from tradegw_kraken.emulator_wire import txid_number
+    from tradegw_kraken.schemas import KrakenRestResponseMsg
+
+    raw = (
+        Path(__file__).resolve().parent / "resources" / "kraken_rest_addorder_ok.json"
+    ).read_bytes()
+    answer = msgspec.json.decode(raw, type=KrakenRestResponseMsg)
+    assert answer.error == []
+    (txid,) = answer.result["txid"]
+    assert txid_number(txid) == 1
+    assert answer.result["descr"]["order"].startswith("buy ")

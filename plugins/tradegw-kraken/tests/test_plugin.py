@@ -68,3 +68,32 @@ def test_settings_validation() -> None:
     s = KrakenSettings(api_key=12345, api_secret="c2VjcmV0")  # type: ignore[arg-type]
     assert s.credentials() == ("12345", "c2VjcmV0")
     assert "12345" not in repr(s)
+
+
+def test_factories_build_the_real_objects() -> None:
+    from tradegw_kraken.emulator import KrakenEmulator
+    from tradegw_kraken.orders import KrakenOrderAdapter
+    from tradegw_kraken.provider import KrakenProvider
+
+    from tradegw_core.clock import SystemClock
+    from tradegw_core.sim.emulator import EmulatorConfig
+
+    regs = Registries()
+    plugin = KrakenPlugin()
+    plugin.tradegw_register_providers(regs.providers, "kraken")
+    plugin.tradegw_register_order_adapters(regs.order_adapters, "kraken")
+    plugin.tradegw_register_emulators(regs.emulators, "kraken")
+
+    class Ctx:
+        provider_id = "kraken"
+        settings = KrakenSettings()
+        clock = SystemClock()
+        telemetry = None
+        metrics = None
+        book_stage = None
+
+    assert isinstance(regs.providers.get("kraken")(Ctx()), KrakenProvider)
+    assert isinstance(regs.order_adapters.get("kraken")(Ctx()), KrakenOrderAdapter)
+    emulator = regs.emulators.get("kraken")(EmulatorConfig(venue="kraken", symbols=("BTC-USD",)))
+    assert isinstance(emulator, KrakenEmulator)
+    assert emulator.pairs["BTC-USD"].rest_name == "XBTUSD"

@@ -33,7 +33,7 @@ from tradegw_core.schema.events import (
 )
 from tradegw_core.schema.symbols import Symbol
 from tradegw_core.sim.emulator import EmulatorConfig
-from tradegw_core.sim.faults import Corrupt
+from tradegw_core.sim.faults import Corrupt, Drop
 from tradegw_core.sim.market import BookDelta, LevelChange, SimTrade
 
 pytestmark = pytest.mark.anyio
@@ -232,3 +232,57 @@ async def test_subscription_errors(running: Any) -> None:
     provider._params = lambda channel: {"depth": 27}
     with pytest.raises(VenueRejectedError, match="Subscription depth not supported"):
         await provider.subscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
+
+
+async def test_dropped_update_is_caught_by_the_next_checksum(
+    emu: KrakenEmulator, running: Any
+) -> None:
+    provider, rec, stages = running
+    await provider.subscribe(
+        [StreamSpec(BTC, EventType.BOOK_UPDATE), StreamSpec(BTC, EventType.BOOK_SNAPSHOT)]
+    )
+    await rec.until(lambda: bool(rec.of(BookSnapshot, BTC)))
+    emu.faults.ws(Drop(), match=lambda conn, f: '"type":"update"' in str(f), count=1)
+    bid1, bid2 = emu.books["BTC-USD"].top("bids", 2)
+    _venue_change(emu, "BTC-USD", ("bids", bid1.price, bid1.qty + Decimal("0.25")))  # lost
+    _venue_change(emu, "BTC-USD", ("bids", bid2.price, bid2.qty + Decimal("0.25")))
+    await rec.until(lambda: len(rec.of(BookSnapshot, BTC)) >= 2)
+    assert len(rec.named("checksum.failed")) == 1
+    assert not rec.of(BookUpdate, BTC)  # the update built on the gap never reached anyone
+    stage = stages.get(BTC)
+    assert stage is not None
+    assert stage.assembler.book.top_bids() == emu.books["BTC-USD"].top("bids", 10)
+
+    # Unsubscribing one book type keeps the book; unsubscribing both ends it.
+    await provider.unsubscribe([StreamSpec(BTC, EventType.BOOK_SNAPSHOT)])
+    assert stages.get(BTC) is stage
+    await provider.unsubscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
+    assert stages.get(BTC) is None
+    assert all(not conn.state.books for conn in emu.connections.values())  # venue side too
+    snapshots = len(rec.of(BookSnapshot, BTC))
+    _venue_change(emu, "BTC-USD", ("bids", bid2.price, bid2.qty + Decimal("0.5")))
+    # frames are ordered: the ticker snapshot subscribed afterwards arrives after any book
+    await provider.subscribe([StreamSpec(BTC, EventType.TICKER)])
+    await rec.until(lambda: len(rec.of(Ticker, BTC)) >= 1)
+    assert len(rec.of(BookSnapshot, BTC)) == snapshots
+    assert not rec.of(BookUpdate, BTC)
+
+
+async def test_two_connections_carry_the_same_trade_with_one_event_id(emu: KrakenEmulator) -> None:
+    rec = Recorder()
+    settings = KrakenSettings(
+        ws_public_url=emu.ws_url, rest_url=emu.rest_url, connections_per_stream=2,
+        heartbeat_timeout_s=30.0,
+    )  # fmt: skip
+    stages = BookStages("kraken", sink=rec.emit, telemetry=rec, clock=SystemClock())
+    provider = KrakenProvider(Ctx(settings, rec, stages))
+    async with anyio.create_task_group() as tg:
+        await tg.start(stages.run)
+        await tg.start(provider.run)
+        await provider.subscribe([StreamSpec(BTC, EventType.TRADE)])
+        assert sum(1 for c in emu.connections.values() if BTC in c.state.trades) == 2
+        _step_until_trade(emu, "BTC-USD")
+        await rec.until(lambda: len(rec.of(Trade, BTC)) == 2)
+        first, second = rec.of(Trade, BTC)
+        assert first.event_id == second.event_id  # the dispatcher's dedup keeps one
+        tg.cancel_scope.cancel()

@@ -17,11 +17,19 @@ from tradegw_kraken.provider import KrakenProvider
 from tradegw_core.book.stage import BookStages
 from tradegw_core.clock import SystemClock
 from tradegw_core.contracts import StreamSpec
-from tradegw_core.schema.events import BookSnapshot, EventType, ExecReport, ExecState, Side
+from tradegw_core.schema.events import (
+    BookSnapshot,
+    EventType,
+    ExecReport,
+    ExecState,
+    Side,
+    Trade,
+)
 from tradegw_core.schema.orders import CancelRequest, OrderRequest
 from tradegw_core.schema.symbols import Symbol
 from tradegw_core.sim.emulator import EmulatorConfig
-from tradegw_core.sim.faults import Close
+from tradegw_core.sim.faults import Close, Stall
+from tradegw_core.sim.market import SimTrade
 
 pytestmark = pytest.mark.anyio
 BTC = Symbol("BTC-USD")
@@ -127,4 +135,26 @@ async def test_missed_cancel_is_recovered_after_reconnect(emu: KrakenEmulator) -
         assert final.state is ExecState.CANCELLED
         assert final.client_order_id == "tg-miss-1"
         assert [r.state for r in reports.items] == [ExecState.ACK, ExecState.CANCELLED]
+        tg.cancel_scope.cancel()
+
+
+async def test_silent_socket_is_declared_stale_and_replaced(emu: KrakenEmulator) -> None:
+    sink = Sink()
+    stages = BookStages("kraken", sink=sink, telemetry=sink, clock=SystemClock())
+    settings = _settings(emu).model_copy(update={"heartbeat_timeout_s": 1.0})
+    provider = KrakenProvider(Ctx(settings, sink, stages))
+    async with anyio.create_task_group() as tg:
+        await tg.start(stages.run)
+        await tg.start(provider.run)
+        await provider.subscribe([StreamSpec(BTC, EventType.TRADE)])
+        (first,) = emu.connections
+        # The venue keeps the socket open but sends nothing, not even heartbeats.
+        emu.faults.ws(Stall(), match=lambda conn, f: conn.id == first, count=None)
+        await sink.until(lambda: any(name == "ws.stale" for name, _ in sink.telemetry))
+        await sink.until(lambda: any(name == "ws.resubscribed" for name, _ in sink.telemetry))
+        (second,) = [c for c in emu.connections if c != first]
+        assert BTC in emu.connections[second].state.trades
+        while not any(isinstance(e, SimTrade) for e in emu.sim.step()):
+            pass
+        await sink.until(lambda: any(isinstance(e, Trade) for e in sink.items))
         tg.cancel_scope.cancel()

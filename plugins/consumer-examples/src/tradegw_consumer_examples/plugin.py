@@ -13,6 +13,8 @@ from tradegw_core.plugin.manifest import API_LEVEL, PluginManifest
 __all__ = ["ConsumerExamplesPlugin"]
 
 PRINTER = "printer"
+SPREAD = "spread"
+MARKET_MAKER = "market_maker"
 
 
 class ConsumerExamplesPlugin:
@@ -32,9 +34,21 @@ class ConsumerExamplesPlugin:
 
         registry.add(f"consumers.{PRINTER}", PrinterSettings, plugin_id=plugin_id)
 
+        from tradegw_consumer_examples.market_maker import MarketMakerSettings
+        from tradegw_consumer_examples.spread import SpreadSettings
+
+        registry.add(f"consumers.{SPREAD}", SpreadSettings, plugin_id=plugin_id)
+        registry.add(f"consumers.{MARKET_MAKER}", MarketMakerSettings, plugin_id=plugin_id)
+
     @hookimpl
     def tradegw_register_consumers(self, registry: Any, plugin_id: str) -> None:
         """Add the ``printer`` consumer factory."""
         from tradegw_consumer_examples.printer import PrinterConsumer
 
         registry.add(PRINTER, PrinterConsumer, plugin_id=plugin_id)
+
+        from tradegw_consumer_examples.market_maker import MarketMakerConsumer
+        from tradegw_consumer_examples.spread import SpreadConsumer
+
+        registry.add(SPREAD, SpreadConsumer, plugin_id=plugin_id)
+        registry.add(MARKET_MAKER, MarketMakerConsumer, plugin_id=plugin_id)

@@ -71,8 +71,10 @@ class BinanceSettings(BaseModel):
     """Diff-depth stream speed: ``<sym>@depth@100ms`` or ``<sym>@depth``."""
     connections_per_stream: Literal[1, 2] = 1
     """2 opens a second connection per stream for A/B arbitration (dedup downstream)."""
-    refresh_interval_s: float = Field(default=180.0, gt=0)
-    """Periodic book reconcile against a fresh snapshot (jittered by the book stage)."""
+    refresh_interval_s: float = Field(default=60.0, gt=0)
+    """Least time between two reconcile snapshots of one symbol. The core's ``[book]``
+    refresh schedules the periodic reconcile; a refresh that comes sooner than this is
+    skipped, which bounds the REST weight deep snapshots cost (limit 5000: weight 250)."""
     ticker_channel: Literal["bookTicker", "ticker"] = "bookTicker"
     """What backs the Ticker type: best bid/offer or the rolling 24 h ticker."""
     kline_interval: str = "1m"
@@ -84,8 +86,9 @@ class BinanceSettings(BaseModel):
     """REST timeout; an order submission that times out has an unknown outcome."""
     max_streams_per_connection: int = Field(default=1024, ge=1, le=1024)
     """The venue allows 1024 streams per connection."""
-    control_messages_per_second: float = Field(default=4.0, gt=0, lt=5)
-    """Pace of SUBSCRIBE/UNSUBSCRIBE frames; the venue disconnects above 5 msg/s."""
+    control_messages_per_second: float = Field(default=3.0, gt=0, lt=4)
+    """Pace of SUBSCRIBE/UNSUBSCRIBE frames (at most 1 + this many in any second); the
+    venue disconnects above 5 frames/s, pongs included."""
     connection_lifetime_s: float = Field(default=_DAY_S - 1800.0, gt=0, le=_DAY_S)
     """Roll a connection over (open new, resync, drop old) before the venue's 24 h cut."""
 

@@ -27,6 +27,7 @@ import anyio
 import httpx
 from anyio.abc import TaskStatus
 
+from tradegw_binance.config import BinanceSettings
 from tradegw_binance.errors import BinanceRejectedError
 from tradegw_binance.http import (
     CANCEL_ORDER,
@@ -45,10 +46,12 @@ from tradegw_binance.user_stream import OrderTracker, UserStream
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import SubmitAck, Telemetry
 from tradegw_core.errors import (
+    AuthenticationError,
     ControlError,
     DuplicateOrderError,
     OrderOutcomeUnknownError,
     OrderValidationError,
+    RateLimitedError,
     VenueConnectionError,
 )
 from tradegw_core.net.http import VenueHttp
@@ -95,9 +98,8 @@ class BinanceOrderAdapter:
     @classmethod
     def from_context(cls, ctx: Any) -> BinanceOrderAdapter:
         """Build from an ``OrderAdapterContext``."""
-        return cls(
-            ctx.settings, provider_id=ctx.provider_id, clock=ctx.clock, telemetry=ctx.telemetry
-        )
+        settings = ctx.settings if ctx.settings is not None else BinanceSettings()
+        return cls(settings, provider_id=ctx.provider_id, clock=ctx.clock, telemetry=ctx.telemetry)
 
     # -- lifecycle -----------------------------------------------------------------------
     @asynccontextmanager
@@ -210,6 +212,10 @@ class BinanceOrderAdapter:
                 raise OrderOutcomeUnknownError(
                     f"{exc} (query client order id {cid!r}, never resend)", venue="binance"
                 ) from exc
+            self.tracker.forget(cid)
+            raise
+        except (RateLimitedError, AuthenticationError):
+            self.tracker.forget(cid)  # refused before it reached the matching engine
             raise
         msg = decode_order(body)
         report = self._parser.order_report(msg, self._clock.monotonic_ns())

@@ -22,6 +22,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from tradegw_binance.book import BinanceBookAssembler
+from tradegw_binance.config import BinanceSettings
 from tradegw_binance.http import EXCHANGE_INFO, depth_weight, make_venue_http
 from tradegw_binance.parsing import (
     BinanceParser,
@@ -51,6 +52,8 @@ class _SymbolBook:
         self.assembler = assembler
         self.stage = stage
         self.diff_seen = anyio.Event()
+        self.reconciled_ns = -(2**62)
+        """Monotonic time of the last reconcile snapshot."""
 
 
 class BinanceProvider:
@@ -65,7 +68,7 @@ class BinanceProvider:
         first_diff_wait_s: float = 2.0,
     ) -> None:
         self.ctx = ctx
-        self.settings = ctx.settings
+        self.settings = ctx.settings if ctx.settings is not None else BinanceSettings()
         self.provider_id: str = ctx.provider_id
         self._transport = transport
         self._ws_kwargs = dict(ws_connect_kwargs or {})
@@ -136,6 +139,8 @@ class BinanceProvider:
                         refs.discard(spec)
                         if not refs:
                             del self._refs[name]
+                for name in new_books:
+                    self._drop_book(split_stream_name(name)[0])
                 raise
             for name in new_books:
                 venue_symbol, _ = split_stream_name(name)
@@ -161,10 +166,13 @@ class BinanceProvider:
                         await conn.unsubscribe(mine)
             for name in gone:
                 if "@depth" in name:
-                    venue_symbol, _ = split_stream_name(name)
-                    book = self._books.pop(venue_symbol, None)
-                    if book is not None and hasattr(book.stage, "close"):
-                        book.stage.close()
+                    self._drop_book(split_stream_name(name)[0])
+
+    def _drop_book(self, venue_symbol: str) -> None:
+        book = self._books.pop(venue_symbol, None)
+        close = getattr(book.stage, "close", None) if book is not None else None
+        if close is not None:
+            close()  # the core's stage stops refreshing this symbol
 
     # -- stream plumbing -----------------------------------------------------------------
     def _stream_name(self, spec: StreamSpec) -> str:
@@ -204,6 +212,7 @@ class BinanceProvider:
             messages_per_second=self.settings.control_messages_per_second,
             lifetime_s=self.settings.connection_lifetime_s,
             telemetry=self.ctx.telemetry,
+            clock=self.ctx.clock,
             connect_kwargs=self._ws_kwargs,
         )
         await self._tg.start(conn.run)
@@ -277,8 +286,10 @@ class BinanceProvider:
         """Book stage callback: divergent levels against a fresh snapshot (None: not now)."""
         venue_symbol = self._symbols.to_venue(symbol)
         book = self._books.get(venue_symbol)
-        if book is None:
+        now = self.ctx.clock.monotonic_ns()
+        if book is None or now - book.reconciled_ns < self.settings.refresh_interval_s * 1e9:
             return None
+        book.reconciled_ns = now
         snap = await self._snapshot(venue_symbol)
         for _ in range(3):  # let the stream catch up with a snapshot taken ahead of it
             if book.assembler.can_reconcile(snap):

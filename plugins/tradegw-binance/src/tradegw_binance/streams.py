@@ -20,6 +20,7 @@ from anyio.abc import TaskStatus
 
 from tradegw_binance.parsing import decode_stream_frame
 from tradegw_binance.schemas import BinanceStreamFrame
+from tradegw_core.clock import Clock
 from tradegw_core.contracts import Telemetry
 from tradegw_core.errors import ControlError, SchemaError, VenueConnectionError
 from tradegw_core.net.ratelimit import AsyncRateLimiter, TokenBucket
@@ -47,6 +48,7 @@ class StreamConnection:
         messages_per_second: float,
         lifetime_s: float | None,
         telemetry: Telemetry | None = None,
+        clock: Clock | None = None,
         ack_timeout_s: float = 10.0,
         stale_after_s: float | None = 60.0,
         connect_kwargs: Mapping[str, Any] | None = None,
@@ -69,7 +71,9 @@ class StreamConnection:
             stale_after_s=stale_after_s,
             max_lifetime_s=lifetime_s,
             rollover_margin_s=60.0 if lifetime_s is None else min(60.0, lifetime_s / 10),
-            send_limiter=AsyncRateLimiter(TokenBucket(messages_per_second, 1.0)),
+            # Burst 1, then the rate: at most 1 + rate frames in any one-second window.
+            send_limiter=AsyncRateLimiter(TokenBucket(1, 1.0 / messages_per_second)),
+            clock=clock,
             connect_kwargs=connect_kwargs,
         )
 

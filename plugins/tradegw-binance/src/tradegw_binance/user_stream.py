@@ -56,6 +56,11 @@ class OrderTracker:
         self._symbols[client_order_id] = symbol
         self._evict()
 
+    def forget(self, client_order_id: str) -> None:
+        """Stop tracking an order the venue refused (nothing to recover for it)."""
+        self._symbols.pop(client_order_id, None)
+        self._last.pop(client_order_id, None)
+
     def last(self, client_order_id: str) -> ExecReport | None:
         """The last report emitted for the order."""
         return self._last.get(client_order_id)
@@ -109,15 +114,19 @@ class OrderTracker:
 
 
 def _with_missed_fill(report: ExecReport, prev: ExecReport | None) -> ExecReport:
-    """A report that skipped fills (REST recovery) carries the missed quantity and price."""
+    """A report whose cumulative quantity jumps past unreported fills carries them too.
+
+    Keeps ``sum(last_qty) == cum_qty`` per order; the fill price is then the average of
+    what was missed plus this fill, from the change in cumulative quote quantity.
+    """
     prev_cum = prev.cum_qty if prev is not None else Decimal(0)
-    missed = report.cum_qty - prev_cum
-    if report.last_qty > 0 or missed <= 0:
+    filled = report.cum_qty - prev_cum
+    if filled <= report.last_qty:
         return report
     prev_quote = (prev.avg_price or Decimal(0)) * prev_cum if prev is not None else Decimal(0)
     quote = (report.avg_price or Decimal(0)) * report.cum_qty
-    price = (quote - prev_quote) / missed if quote > 0 else None
-    return msgspec.structs.replace(report, last_qty=missed, last_price=price)
+    price = (quote - prev_quote) / filled if quote > 0 else report.last_price
+    return msgspec.structs.replace(report, last_qty=filled, last_price=price)
 
 
 class UserStream:

@@ -38,7 +38,8 @@ class CoinbaseSettings(BaseModel):
     subscribe_messages_per_second: float = Field(default=8.0, gt=0, le=8.0)
     """Client messages per second per connection (venue limit: 8 unauthenticated/s per IP)."""
     refresh_interval_s: float = Field(default=180.0, gt=0)
-    """Periodic reconcile of each book against the REST product book, in seconds."""
+    """Least seconds between two REST product-book reconciles of one product (the core's
+    book stage schedules the refreshes; earlier ones are skipped)."""
     product_book_limit: int = Field(default=50, ge=1, le=1000)
     """Levels per side fetched for reconciliation."""
     trade_side_is_maker: bool = True

@@ -7,6 +7,7 @@ request line without scheme or query (``POST api.coinbase.com/api/v3/brokerage/o
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -18,9 +19,10 @@ from tradegw_coinbase.jwt import PrivateKey, build_jwt, format_uri, load_private
 from tradegw_coinbase.schemas import CoinbaseProductsMsg
 from tradegw_coinbase.symbols import instruments_from_products
 from tradegw_core.clock import Clock, SystemClock
-from tradegw_core.errors import VenueError
+from tradegw_core.errors import OrderValidationError, VenueError
 from tradegw_core.net.http import Endpoint, VenueHttp, make_async_client
 from tradegw_core.net.ratelimit import AsyncRateLimiter, TokenBucket
+from tradegw_core.schema.orders import OrderRequest, OrderType, TimeInForce
 from tradegw_core.schema.symbols import Instrument, Symbol
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "coinbase_error_mapper",
     "load_instruments",
     "make_http",
+    "order_body",
 ]
 
 PREFIX = "/api/v3/brokerage"
@@ -121,3 +124,33 @@ async def load_instruments(
     data = await http.request(PRODUCTS)
     products = msgspec.convert(data, CoinbaseProductsMsg, strict=False)
     return instruments_from_products(products.products, provider=provider, only=settings.symbols)
+
+
+def _plain(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def order_body(order: OrderRequest, product_id: str) -> dict[str, Any]:
+    """The ``POST /orders`` body of a canonical order (notes section 4.2)."""
+    size = _plain(order.qty)
+    if order.type is OrderType.MARKET:
+        if order.time_in_force is TimeInForce.FOK:
+            raise OrderValidationError("Coinbase spot market orders are IOC only, not FOK")
+        config: dict[str, Any] = {"market_market_ioc": {"base_size": size}}
+    else:
+        assert order.price is not None  # OrderRequest guarantees it for LIMIT
+        price = _plain(order.price)
+        if order.time_in_force is TimeInForce.GTC:
+            config = {
+                "limit_limit_gtc": {"base_size": size, "limit_price": price, "post_only": False}
+            }
+        elif order.time_in_force is TimeInForce.IOC:
+            config = {"sor_limit_ioc": {"base_size": size, "limit_price": price}}
+        else:
+            config = {"limit_limit_fok": {"base_size": size, "limit_price": price}}
+    return {
+        "client_order_id": order.client_order_id,
+        "product_id": product_id,
+        "side": "BUY" if order.side.value == "buy" else "SELL",
+        "order_configuration": config,
+    }

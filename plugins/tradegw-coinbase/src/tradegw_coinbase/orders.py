@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -37,6 +36,7 @@ from tradegw_coinbase.http import (
     JwtSigner,
     load_instruments,
     make_http,
+    order_body,
 )
 from tradegw_coinbase.parsing import decode_frame, format_time
 from tradegw_coinbase.reports import (
@@ -49,50 +49,20 @@ from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import SubmitAck, Telemetry
 from tradegw_core.errors import (
     OrderOutcomeUnknownError,
-    OrderValidationError,
     SchemaError,
+    VenueConnectionError,
     VenueError,
     VenueRejectedError,
 )
 from tradegw_core.net.ws import WsClient, WsConnection
 from tradegw_core.schema.events import ExecReport
-from tradegw_core.schema.orders import CancelRequest, OrderRequest, OrderType, TimeInForce
+from tradegw_core.schema.orders import CancelRequest, OrderRequest
 from tradegw_core.schema.symbols import Instrument, Symbol
 
-__all__ = ["CoinbaseOrderAdapter", "order_body"]
+__all__ = ["CoinbaseOrderAdapter"]
 
 _MAX_REMEMBERED = 50_000
 _MAX_SEARCH_PAGES = 10
-
-
-def _plain(value: Decimal) -> str:
-    return format(value, "f")
-
-
-def order_body(order: OrderRequest, product_id: str) -> dict[str, Any]:
-    """The ``POST /orders`` body of a canonical order (notes section 4.2)."""
-    size = _plain(order.qty)
-    if order.type is OrderType.MARKET:
-        if order.time_in_force is TimeInForce.FOK:
-            raise OrderValidationError("Coinbase spot market orders are IOC only, not FOK")
-        config: dict[str, Any] = {"market_market_ioc": {"base_size": size}}
-    else:
-        assert order.price is not None  # OrderRequest guarantees it for LIMIT
-        price = _plain(order.price)
-        if order.time_in_force is TimeInForce.GTC:
-            config = {
-                "limit_limit_gtc": {"base_size": size, "limit_price": price, "post_only": False}
-            }
-        elif order.time_in_force is TimeInForce.IOC:
-            config = {"sor_limit_ioc": {"base_size": size, "limit_price": price}}
-        else:
-            config = {"limit_limit_fok": {"base_size": size, "limit_price": price}}
-    return {
-        "client_order_id": order.client_order_id,
-        "product_id": product_id,
-        "side": "BUY" if order.side.value == "buy" else "SELL",
-        "order_configuration": config,
-    }
 
 
 @dataclass
@@ -123,6 +93,7 @@ class CoinbaseOrderAdapter:
         self.clock: Clock = clock or SystemClock()
         self.telemetry = telemetry
         self.signer = JwtSigner.from_settings(settings, self.clock)
+        self._transport = transport
         self._client, self.http = make_http(
             settings, signer=self.signer, transport=transport, clock=self.clock
         )
@@ -149,8 +120,19 @@ class CoinbaseOrderAdapter:
         return self._epochs
 
     async def __aenter__(self) -> CoinbaseOrderAdapter:
+        if self._client.is_closed:  # a supervisor restarting run(): a fresh client
+            self._client, self.http = make_http(
+                self.settings, signer=self.signer, transport=self._transport, clock=self.clock
+            )
         await self._client.__aenter__()
         return self
+
+    def _require_client(self) -> None:
+        if self._client.is_closed:
+            raise VenueConnectionError(
+                "the Coinbase order adapter is not running (its HTTP client is closed)",
+                venue=VENUE,
+            )
 
     async def __aexit__(self, *exc: object) -> None:
         await self._client.__aexit__(*exc)  # type: ignore[arg-type]
@@ -178,6 +160,7 @@ class CoinbaseOrderAdapter:
 
     async def submit(self, order: OrderRequest) -> SubmitAck:
         """Send a new order once; a repeated client order id is answered without sending."""
+        self._require_client()
         coid = order.client_order_id
         seen = self._submissions.get(coid)
         if seen is not None:
@@ -240,6 +223,7 @@ class CoinbaseOrderAdapter:
     async def cancel(self, request: CancelRequest) -> ExecReport | None:
         """Cancel by client order id (the venue's id is looked up); None: the report follows
         on the ``user`` channel."""
+        self._require_client()
         venue_id = await self._venue_order_id(Symbol(request.symbol), request.client_order_id)
         if venue_id is None:
             raise VenueRejectedError(
@@ -259,6 +243,7 @@ class CoinbaseOrderAdapter:
 
     async def query(self, symbol: Symbol, client_order_id: str) -> ExecReport | None:
         """The order's state on the venue, or None when the venue never saw it."""
+        self._require_client()
         venue_id = self._venue_ids.get(client_order_id)
         if venue_id is not None:
             try:
@@ -369,9 +354,14 @@ class CoinbaseOrderAdapter:
             self._tele("coinbase.sequence_gap", stream="user", gap=str(self._seq.last_gap))
             self._request_catch_up()
         if isinstance(msg, CoinbaseUserMsg):
-            reports = self.tracker.on_message(
-                msg, ts_ingest=ts_ingest, seq=stream_seq(self._seq.epoch, seq)
-            )
+            try:
+                reports = self.tracker.on_message(
+                    msg, ts_ingest=ts_ingest, seq=stream_seq(self._seq.epoch, seq)
+                )
+            except SchemaError as exc:  # unreadable: REST tells the truth instead
+                self._tele("coinbase.bad_frame", detail=str(exc)[:200])
+                self._request_catch_up()
+                return
             self._deliver(reports)
 
     def _deliver(self, reports: list[ExecReport]) -> None:
@@ -391,7 +381,8 @@ class CoinbaseOrderAdapter:
 
     async def catch_up(self) -> None:
         """Re-read every unfinished order over REST and emit what the stream missed."""
-        for venue_id in self.tracker.unfinished():
+        unseen = [v for v in self._venue_ids.values() if v and self.tracker.known(v) is None]
+        for venue_id in dict.fromkeys([*self.tracker.unfinished(), *unseen]):
             try:
                 data = await self.http.request(GET_ORDER, path_params={"order_id": venue_id})
             except VenueError as exc:

@@ -20,47 +20,20 @@ with ``GET /market/product_book`` and counts divergent levels.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
-from tradegw_coinbase.book import CoinbaseBookAssembler, CoinbaseBookSnapshot, SeqVerdict
-from tradegw_coinbase.book import ConnectionSequence as _Sequence
+from tradegw_coinbase.book import CoinbaseBookAssembler, CoinbaseBookSnapshot
 from tradegw_coinbase.config import CoinbaseSettings
-from tradegw_coinbase.errors import map_ws_error
 from tradegw_coinbase.http import PRODUCT_BOOK, JwtSigner, load_instruments, make_http
-from tradegw_coinbase.parsing import (
-    CandleTracker,
-    decode_frame,
-    l2_events,
-    parse_candles,
-    parse_product_book,
-    parse_ticker,
-    parse_trades,
-)
-from tradegw_coinbase.schemas import (
-    CoinbaseCandlesMsg,
-    CoinbaseL2DataMsg,
-    CoinbaseMarketTradesMsg,
-    CoinbaseOtherMsg,
-    CoinbaseProductBookMsg,
-    CoinbaseSubscriptionsMsg,
-    CoinbaseTickerBatchMsg,
-    CoinbaseTickerMsg,
-)
+from tradegw_coinbase.market_socket import MarketSocket
+from tradegw_coinbase.parsing import l2_events, parse_product_book
+from tradegw_coinbase.schemas import CoinbaseL2DataMsg, CoinbaseProductBookMsg
 from tradegw_core.contracts import BookStage, ResyncReason, StreamSpec
-from tradegw_core.errors import (
-    ControlError,
-    SchemaError,
-    VenueConnectionError,
-    VenueError,
-    VenueRejectedError,
-)
-from tradegw_core.net.ratelimit import AsyncRateLimiter, TokenBucket
-from tradegw_core.net.ws import WsClient, WsConnection
+from tradegw_core.errors import ControlError, VenueConnectionError
 from tradegw_core.schema.events import EventType
 from tradegw_core.schema.symbols import Instrument, Symbol
 
@@ -74,145 +47,6 @@ CHANNEL_OF: Mapping[EventType, str] = {
     EventType.KLINE_SUMMARY: "candles",
 }
 SNAPSHOT_TIMEOUT_S = 10.0
-
-
-@dataclass
-class _Pending:
-    """One (un)subscribe waiting for its ``subscriptions`` ack (or an error frame)."""
-
-    done: anyio.Event = field(default_factory=anyio.Event)
-    error: VenueError | None = None
-
-
-class _MarketSocket:
-    """One market-data connection: its client, sequence counter and subscription acks."""
-
-    def __init__(self, owner: CoinbaseProvider, index: int) -> None:
-        self.owner = owner
-        self.index = index
-        self.carries_books = index == 0
-        self.seq = _Sequence(owner.next_epoch)
-        self.acked: dict[str, list[str]] = {}
-        self.candles = CandleTracker()
-        self._pending: _Pending | None = None
-        self._lock = anyio.Lock()
-        s = owner.settings
-        self.ws = WsClient(
-            s.ws_market_url,
-            on_frame=self.on_frame,
-            on_connect=self.on_connect,
-            name=f"{owner.provider_id}-md{index}",
-            telemetry=owner.telemetry,
-            clock=owner.clock,
-            stale_after_s=s.heartbeat_timeout_s,
-            send_limiter=AsyncRateLimiter(
-                TokenBucket(s.subscribe_messages_per_second, 1.0), clock=owner.clock
-            ),
-            **owner.ws_options,
-        )
-
-    async def request(
-        self, kind: str, channel: str, products: Sequence[str], via: WsConnection | None = None
-    ) -> None:
-        """Send one (un)subscribe and wait for its ack; raise on an error frame."""
-        msg: dict[str, Any] = {"type": kind, "channel": channel}
-        if products:
-            msg["product_ids"] = list(products)
-        async with self._lock:
-            pending = self._pending = _Pending()
-            try:
-                if self.owner.signer is not None:
-                    msg["jwt"] = self.owner.signer.token()
-                await (via.send(msg) if via is not None else self.ws.send(msg))
-                with anyio.move_on_after(self.owner.settings.ack_timeout_s):
-                    await pending.done.wait()
-            finally:
-                self._pending = None
-        if pending.error is not None:
-            raise pending.error
-        if not pending.done.is_set():
-            raise VenueConnectionError(f"Coinbase did not ack {kind} {channel} {list(products)}")
-        listed = set(self.acked.get(channel, ()))
-        missing = [p for p in products if p not in listed] if kind == "subscribe" else []
-        if missing:
-            raise VenueRejectedError(
-                f"Coinbase did not subscribe {channel} for {missing}", code="failure to subscribe"
-            )
-
-    async def on_connect(self, conn: WsConnection) -> None:
-        """(Re)subscribe everything wanted on a fresh socket, ``heartbeats`` first."""
-        self.seq.restart()
-        self.acked = {}
-        if self._pending is not None:
-            self._pending.error = VenueConnectionError("the connection was replaced")
-            self._pending.done.set()
-        if conn.number > 1:
-            self.owner.telemetry.emit("coinbase.reconnect", provider=self.owner.provider_id)
-            if self.carries_books:
-                self.owner.on_reconnect()
-        await self.request("subscribe", "heartbeats", [], via=conn)
-        for channel, products in sorted(self.owner.wanted_channels(self.carries_books).items()):
-            await self.request("subscribe", channel, sorted(products), via=conn)
-
-    def on_frame(self, data: bytes | str, ts_ingest: int) -> None:
-        """One frame, in the reader task (hot path: synchronous)."""
-        try:
-            msg = decode_frame(data)
-        except SchemaError as exc:
-            self.owner.telemetry.emit("coinbase.bad_frame", detail=str(exc)[:200])
-            return
-        if isinstance(msg, CoinbaseOtherMsg):
-            if msg.is_error:
-                self._fail_pending(map_ws_error(msg.message))
-                return
-            if msg.sequence_num is not None:
-                self._sequence(msg.sequence_num)
-            return
-        if not self._sequence(msg.sequence_num):
-            return
-        owner = self.owner
-        if isinstance(msg, CoinbaseL2DataMsg):
-            if self.carries_books:
-                owner.on_l2(msg, self.seq.epoch, ts_ingest)
-        elif isinstance(msg, CoinbaseMarketTradesMsg):
-            side_is_maker = owner.settings.trade_side_is_maker
-            for trade in parse_trades(
-                msg, provider=owner.provider_id, ts_ingest=ts_ingest, side_is_maker=side_is_maker
-            ):
-                owner.ctx.emit(trade)
-        elif isinstance(msg, CoinbaseTickerMsg | CoinbaseTickerBatchMsg):
-            epoch = self.seq.epoch
-            for tick in parse_ticker(
-                msg, provider=owner.provider_id, ts_ingest=ts_ingest, epoch=epoch
-            ):
-                owner.ctx.emit(tick)
-        elif isinstance(msg, CoinbaseCandlesMsg):
-            klines = parse_candles(
-                msg, provider=owner.provider_id, ts_ingest=ts_ingest, epoch=self.seq.epoch
-            )
-            for kline in self.candles.feed(klines):
-                owner.ctx.emit(kline)
-        elif isinstance(msg, CoinbaseSubscriptionsMsg):
-            for event in msg.events:
-                self.acked = {ch: list(p) for ch, p in event.subscriptions.items()}
-            if self._pending is not None:
-                self._pending.done.set()
-
-    def _sequence(self, seq: int) -> bool:
-        verdict = self.seq.observe(seq)
-        if verdict is SeqVerdict.STALE:
-            return False
-        if verdict is SeqVerdict.GAP:
-            self.owner.on_gap(self)
-        return True
-
-    def _fail_pending(self, error: VenueError) -> None:
-        self.owner.telemetry.emit(
-            "coinbase.ws_error", provider=self.owner.provider_id, error=str(error)
-        )
-        if self._pending is not None:
-            self._pending.error = error
-            self._pending.done.set()
 
 
 class CoinbaseProvider:
@@ -240,7 +74,8 @@ class CoinbaseProvider:
         self._stages: dict[str, BookStage] = {}
         self._assemblers: dict[str, CoinbaseBookAssembler] = {}
         self._snapshot_seen: dict[str, anyio.Event] = {}
-        self._sockets: list[_MarketSocket] = []
+        self._reconciled: dict[str, int] = {}
+        self._sockets: list[MarketSocket] = []
         self._epochs = 0
         self.gaps = 0
 
@@ -255,7 +90,7 @@ class CoinbaseProvider:
         async with self._client:
             self._instruments = await load_instruments(self.http, self.settings, self.provider_id)
             self._sockets = [
-                _MarketSocket(self, i) for i in range(self.settings.connections_per_stream)
+                MarketSocket(self, i) for i in range(self.settings.connections_per_stream)
             ]
             async with anyio.create_task_group() as tg:
                 for sock in self._sockets:
@@ -363,7 +198,7 @@ class CoinbaseProvider:
             else:
                 stage.on_diff(item, ts_ingest)
 
-    def on_gap(self, sock: _MarketSocket) -> None:
+    def on_gap(self, sock: MarketSocket) -> None:
         """A ``sequence_num`` gap: every book on that socket may have lost an update."""
         self.gaps += 1
         expected, got = sock.seq.last_gap or (0, 0)
@@ -372,8 +207,12 @@ class CoinbaseProvider:
             "coinbase.sequence_gap", provider=self.provider_id, expected=expected, received=got
         )
         if sock.carries_books:
-            for stage in list(self._stages.values()):
-                stage.request_resync(ResyncReason.GAP, detail)
+            self.invalidate_books(detail)
+
+    def invalidate_books(self, detail: str) -> None:
+        """Distrust every book (a message of the book socket was lost or unreadable)."""
+        for stage in list(self._stages.values()):
+            stage.request_resync(ResyncReason.GAP, detail)
 
     def on_reconnect(self) -> None:
         """The book socket was replaced: distrust every book until its new snapshot."""
@@ -403,11 +242,20 @@ class CoinbaseProvider:
             self._snapshot_seen.pop(pid, None)
 
     async def _reconcile(self, symbol: Symbol) -> int | None:
-        """Compare the book with a fresh REST product book; the number of divergent levels."""
+        """Compare the book with a fresh REST product book; the number of divergent levels.
+
+        The core's book stage schedules refreshes; this adds the provider's own floor,
+        ``refresh_interval_s`` between two REST reconciles of one product (None before).
+        """
         pid = self._venue(symbol)
         assembler = self._assemblers.get(pid)
-        if assembler is None:
-            return None
+        now = self.clock.monotonic_ns()
+        last = self._reconciled.get(pid)
+        if assembler is None or (
+            last is not None and now - last < self.settings.refresh_interval_s * 1e9
+        ):
+            return None  # refresh_interval_s not over yet: no REST call
+        self._reconciled[pid] = now
         data = await self.http.request(
             PRODUCT_BOOK, params={"product_id": pid, "limit": self.settings.product_book_limit}
         )

@@ -58,6 +58,11 @@ def _dec(text: str) -> Decimal:
         return _ZERO
 
 
+def _quote(product_id: str) -> str | None:
+    """Spot fees are charged in the quote currency (``USD`` of ``BTC-USD``)."""
+    return product_id.rsplit("-", 1)[-1] if "-" in product_id else None
+
+
 def side_from_wire(text: str) -> Side | None:
     """``BUY``/``SELL`` -> canonical side."""
     up = text.upper()
@@ -193,6 +198,7 @@ class UserOrderTracker:
             leaves_qty=leaves,
             avg_price=_dec(order.avg_price) if cum > 0 else None,
             fee=fees - prog.fees if fees > prog.fees else _ZERO,
+            fee_asset=_quote(order.product_id),
             reason=order.reject_reason or order.cancel_reason,
             venue_status=order.status,
         )

@@ -16,7 +16,9 @@ frame flips its checksum; ``options={"shuffle_levels": True}`` reorders update l
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import random
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -87,9 +89,6 @@ class KrakenEmulator(Emulator):
 
     def default_credentials(self) -> tuple[ApiCredentials, ...]:
         """One test key with a base64 secret, as Kraken issues them."""
-        import base64
-        import hashlib
-
         secret = base64.b64encode(hashlib.sha512(f"{self.config.seed}".encode()).digest())
         return (ApiCredentials("kraken-test-key", secret.decode()),)
 

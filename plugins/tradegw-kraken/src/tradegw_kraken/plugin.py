@@ -28,10 +28,10 @@ def _order_adapter_factory(ctx: Any) -> Any:
     return KrakenOrderAdapter.from_context(ctx)
 
 
-def _emulator_factory(*args: Any, **kwargs: Any) -> Any:
+def _emulator_factory(config: Any) -> Any:
     from tradegw_kraken.emulator import KrakenEmulator
 
-    return KrakenEmulator(*args, **kwargs)
+    return KrakenEmulator(config)
 
 
 class KrakenPlugin:

@@ -254,6 +254,8 @@ class KrakenProvider:
                         "book.resync", provider=self._name, symbol=sym, reason="reconnect"
                     )
             await self._request(conn.send, "subscribe", channel, sorted(symbols))
+        if conn.number > 1:
+            self._ctx.telemetry.emit("ws.resubscribed", provider=self._name, connection=index)
 
     # ------------------------------------------------------------------ frames
     def _on_frame(self, data: bytes | str, ts_ingest: int) -> None:
