@@ -39,9 +39,12 @@ __all__ = [
 
 
 class _Options(Protocol):
-    headless: bool
-    interval_s: float
-    refresh_per_second: float
+    @property
+    def headless(self) -> bool: ...
+    @property
+    def interval_s(self) -> float: ...
+    @property
+    def refresh_per_second(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +346,8 @@ async def show(monitor: Monitor, options: _Options, out: TextIO, finished: anyio
             ) as live:
                 while not finished.is_set():
                     await _tick(finished, period)
-                    live.update(render_rich(monitor.collect()), refresh=True)
+                    if not finished.is_set():
+                        live.update(render_rich(monitor.collect()), refresh=True)
         monitor.final = monitor.collect()
         monitor.detach()
         print(final_summary(monitor.final), file=out, flush=True)

@@ -36,7 +36,7 @@ from tradegw_core.schema.events import (
 from tradegw_core.schema.orders import OrderRequest
 from tradegw_core.schema.symbols import Symbol
 from tradegw_core.sim.emulator import EmulatorConfig
-from tradegw_core.sim.faults import AcceptThenTimeout, Close, Drop
+from tradegw_core.sim.faults import AcceptThenTimeout, Close, Drop, Duplicate
 from tradegw_core.sim.market import MarketSimulator, default_symbol_spec
 
 BTC = Symbol("BTC-USDT")
@@ -290,6 +290,20 @@ async def test_dropped_diff_is_detected_and_resynced() -> None:
         assert len(gaps) == 1
         assert gaps[0]["symbol"] == BTC
         assert sum(isinstance(e, BookSnapshot) for e in ctx.events.items) == 2
+
+
+@pytest.mark.anyio
+async def test_duplicated_diff_is_ignored_without_a_resync() -> None:
+    async with venue() as (emu, sim), market(emu) as (provider, ctx):
+        await provider.subscribe(specs(EventType.BOOK_UPDATE))
+        sim.events(3)
+        await book_matches_venue(ctx, sim, 5)
+        rule = emu.faults.ws(Duplicate(), match=lambda c, f: "depthUpdate" in str(f), count=1)
+        sim.events(1)
+        emu.flush_depth()
+        await book_matches_venue(ctx, sim, 5)
+        assert rule.fired == 1
+        assert [t["reason"] for t in ctx.telemetry.names("book.resync")] == ["initial"]
 
 
 @pytest.mark.anyio

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -14,7 +15,11 @@ from tradegw_coinbase.config import CoinbaseSettings
 from tradegw_coinbase.jwt import unverified_header
 from tradegw_coinbase.orders import CoinbaseOrderAdapter
 
-from tradegw_core.errors import OrderOutcomeUnknownError, VenueError, VenueRejectedError
+from tradegw_core.errors import (
+    AuthenticationError,
+    OrderOutcomeUnknownError,
+    VenueRejectedError,
+)
 from tradegw_core.schema.events import ExecState, Side
 from tradegw_core.schema.orders import OrderRequest
 from tradegw_core.schema.symbols import Symbol
@@ -140,10 +145,18 @@ async def test_query_by_known_id_and_vanished_order() -> None:
         assert await adapter.query(Symbol("BTC-USD"), "c-1") is None
 
 
-async def test_user_stream_needs_credentials_and_survives_bad_frames(telemetry: Any) -> None:
+async def test_without_credentials_orders_fail_clearly(telemetry: Any) -> None:
     adapter = CoinbaseOrderAdapter(CoinbaseSettings(), telemetry=telemetry)
-    with pytest.raises(VenueError, match="needs api_key_name"):
-        await adapter.run(lambda r: None, task_status=None)  # type: ignore[arg-type]
+    async with anyio.create_task_group() as tg:
+        await tg.start(adapter.run, lambda r: None)
+        assert telemetry.named("coinbase.orders_disabled")
+        with pytest.raises(AuthenticationError, match="no credentials"):
+            await adapter.submit(ORDER)
+        tg.cancel_scope.cancel()
+
+
+def test_user_stream_survives_bad_frames(telemetry: Any) -> None:
+    adapter = CoinbaseOrderAdapter(SETTINGS, telemetry=telemetry)
     adapter._on_frame(b"{garbage", 0)
     adapter._on_frame(b'{"type":"error","message":"authentication failure"}', 0)
     adapter._on_frame(b'{"channel":"heartbeats","sequence_num":1,"events":[]}', 0)

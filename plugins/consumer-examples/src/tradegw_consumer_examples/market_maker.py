@@ -9,8 +9,9 @@ A model of a trading strategy; read it top to bottom:
    ``mid -/+ edge_ticks * tick``, rounded away from the mid onto the tick grid.
 3. Each order gets a fresh client order id (``<prefix>-<n>``, short enough for every venue)
    and the submission's :class:`~tradegw_core.schema.orders.OrderResult` is checked at once:
-   ``SUPPRESSED`` means the trading switch is off, so the strategy stops quoting until the
-   next requote interval instead of hammering the gateway; ``REJECTED`` is logged.
+   ``SUPPRESSED`` means the trading switch is off and ``REJECTED`` that the order was
+   refused: either way the strategy pauses quoting for ``pause_s`` instead of hammering
+   the gateway (a suppressed order never reaches the venue and gets no exec report).
 4. ``on_exec_report`` tracks each order's state (ACK, PARTIAL, FILLED, CANCELLED...), fills,
    the position and the cash spent, and forgets orders that reached a final state. A side
    whose position would pass ``max_position`` is not quoted.
@@ -64,8 +65,9 @@ class MarketMakerSettings(BaseModel):
     """Cancel/replace once the mid moved this many ticks from where it was quoted."""
     max_position: Decimal = Field(default=Decimal("0.01"), gt=0)
     """Do not quote a side that would take |position| above this."""
-    suppressed_pause_s: float = Field(default=1.0, ge=0)
-    """After a SUPPRESSED answer (trading switch off), wait this long before trying again."""
+    pause_s: float = Field(default=1.0, ge=0)
+    """After a SUPPRESSED (trading switch off) or REJECTED answer, wait this long before
+    quoting again instead of hammering the gateway."""
     history: int = Field(default=20, ge=1)
     """How many finished orders to keep for display."""
 
@@ -253,7 +255,7 @@ class MarketMakerConsumer:
         return f"{self._prefix}-{self._next_id}"
 
     async def _place(self, side: Side, price: Decimal) -> bool:
-        """Submit one quote; False when quoting should stop for now (suppressed)."""
+        """Submit one quote; False when quoting should pause (suppressed or rejected)."""
         ctx, s = self._ctx, self.settings
         assert ctx is not None
         cid = self.new_client_order_id()
@@ -276,17 +278,18 @@ class MarketMakerConsumer:
             self.states_seen["SUPPRESSED"] += 1
             order.state = "SUPPRESSED"
             self._finish(order)
-            self._paused_until_ns = ctx.clock.monotonic_ns() + int(s.suppressed_pause_s * 1e9)
+            self._paused_until_ns = ctx.clock.monotonic_ns() + int(s.pause_s * 1e9)
             ctx.log.info("mm.suppressed", extra={"message": result.message})
             return False
         if result.status is OrderStatus.REJECTED:
             self.rejected += 1
             order.state = "REJECTED"
             self._finish(order)
+            self._paused_until_ns = ctx.clock.monotonic_ns() + int(s.pause_s * 1e9)
             ctx.log.warning(
                 "mm.rejected", extra={"reason": result.reason, "message": result.message}
             )
-            return True
+            return False
         if result.state is not None and order.state == "NEW":
             order.state = str(result.state)
             if result.state.is_final:

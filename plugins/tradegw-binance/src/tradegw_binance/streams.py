@@ -62,6 +62,7 @@ class StreamConnection:
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[anyio.Event, list[BinanceStreamFrame]]] = {}
         self._reconnects_seen = 0
+        self._conn: WsConnection | None = None
         self.ws = WsClient(
             f"{ws_url}/stream",
             on_frame=self._on_frame,
@@ -93,7 +94,7 @@ class StreamConnection:
             return
         self.streams.update(names)
         try:
-            await self._request("SUBSCRIBE", names, self.ws.send)
+            await self._request("SUBSCRIBE", names, self.ws.send, self._conn)
         except BaseException:
             self.streams.difference_update(names)
             raise
@@ -104,10 +105,14 @@ class StreamConnection:
         if not names:
             return
         self.streams.difference_update(names)
-        await self._request("UNSUBSCRIBE", names, self.ws.send)
+        await self._request("UNSUBSCRIBE", names, self.ws.send, self._conn)
 
     async def _request(
-        self, method: str, params: list[str], send: Callable[[Any], Awaitable[None]]
+        self,
+        method: str,
+        params: list[str],
+        send: Callable[[Any], Awaitable[None]],
+        conn: WsConnection | None,
     ) -> None:
         req_id = next(self._ids)
         event = anyio.Event()
@@ -116,7 +121,12 @@ class StreamConnection:
         try:
             await send({"method": method, "params": params, "id": req_id})
             with anyio.fail_after(self._ack_timeout_s):
-                await event.wait()
+                await _first_of(event, conn.done if conn is not None else None)
+            if not event.is_set():
+                raise VenueConnectionError(
+                    f"binance: the connection closed before the answer to {method}",
+                    venue="binance",
+                )
         except TimeoutError as exc:
             raise VenueConnectionError(
                 f"binance: no answer to {method} {params[:3]}... within {self._ack_timeout_s} s",
@@ -131,9 +141,10 @@ class StreamConnection:
     async def _on_connect(self, conn: WsConnection) -> None:
         reconnected = self.ws.stats.reconnects != self._reconnects_seen
         self._reconnects_seen = self.ws.stats.reconnects
+        self._conn = conn
         names = sorted(self.streams)
         for i in range(0, len(names), _CHUNK):
-            await self._request("SUBSCRIBE", names[i : i + _CHUNK], conn.send)
+            await self._request("SUBSCRIBE", names[i : i + _CHUNK], conn.send, conn)
         if conn.number > 1:
             await self._on_resubscribed(self, reconnected)
 
@@ -154,6 +165,21 @@ class StreamConnection:
                 waiter[0].set()
         elif bytes(frame.data) == b"" and _is_shutdown(data):
             self.ws.request_rollover()
+
+
+async def _first_of(answered: anyio.Event, closed: anyio.Event | None) -> None:
+    """Return when ``answered`` or ``closed`` (the socket ended) is set."""
+    if closed is None:
+        await answered.wait()
+        return
+    async with anyio.create_task_group() as tg:
+
+        async def wait_then_stop(event: anyio.Event) -> None:
+            await event.wait()
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(wait_then_stop, answered)
+        tg.start_soon(wait_then_stop, closed)
 
 
 def _is_shutdown(data: bytes | str) -> bool:

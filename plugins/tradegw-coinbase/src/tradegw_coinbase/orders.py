@@ -293,9 +293,15 @@ class CoinbaseOrderAdapter:
     async def run(
         self, emit: Callable[[ExecReport], None], *, task_status: TaskStatus[None]
     ) -> None:
-        """Run the ``user`` channel until cancelled, emitting ExecReports in order."""
+        """Run the ``user`` channel until cancelled, emitting ExecReports in order.
+
+        Without credentials (market data only) it idles: orders then fail with a clear
+        ``AuthenticationError`` instead of the adapter failing over and over.
+        """
         if self.signer is None:
-            raise VenueError("the Coinbase user channel needs api_key_name and api_private_key")
+            self._tele("coinbase.orders_disabled", reason="no api_key_name/api_private_key")
+            task_status.started()
+            await anyio.sleep_forever()
         self._emit = emit
         async with self:
             await self.load()
