@@ -14,6 +14,7 @@ from tradegw_core.config.models import compose_settings_model
 from tradegw_core.contracts import Provider, ProviderContext
 from tradegw_core.gateway import Gateway
 from tradegw_core.net.backoff import Backoff
+from tradegw_core.orchestrator.supervisor import Backoff as RestartBackoff
 from tradegw_core.plugin.registries import Registries
 from tradegw_core.schema.events import (
     BookSnapshot,
@@ -151,7 +152,8 @@ async def running(
             "providers": {"wsfeed": {"url": venue.url, **provider}},
         }
     )
-    async with Gateway(settings, regs, shutdown_timeout=2.0) as gw:
+    restart = RestartBackoff(initial=0.01, maximum=0.05)
+    async with Gateway(settings, regs, restart_backoff=restart, shutdown_timeout=2.0) as gw:
         yield Harness(gw, made, instances)
 
 

@@ -144,6 +144,10 @@ class LoopbackVenue:
         for ws, frame in held:
             await ws.send(json.dumps(frame))
 
+    async def send_raw(self, socket: int, data: str) -> None:
+        """Send ``data`` as it is on ``socket`` (e.g. a frame the client cannot parse)."""
+        await self.sockets[socket].send(data)
+
     def drop(self, socket: int) -> None:
         """Cut ``socket`` without a closing handshake (a network failure)."""
         transport = self.sockets[socket].transport

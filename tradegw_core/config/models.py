@@ -47,6 +47,8 @@ class PluginsSettings(BaseModel):
     model_config = _FROZEN
 
     enabled: tuple[str, ...] = ()
+    """Entry-point names of the plugins to load (see ``tradegw plugins``); others stay
+    unimported."""
 
 
 class GatewaySettings(BaseModel):
@@ -68,7 +70,9 @@ class LoggingSettings(BaseModel):
     model_config = _FROZEN
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """Least severe level written (case-insensitive)."""
     format: Literal["json", "console"] = "console"
+    """``json``: one JSON object per line (for log shippers); ``console``: readable lines."""
 
     @field_validator("level", mode="before")
     @classmethod
@@ -82,8 +86,11 @@ class MetricsSettings(BaseModel):
     model_config = _FROZEN
 
     enabled: bool = True
+    """Serve ``/metrics`` over HTTP."""
     host: str = "127.0.0.1"
+    """Bind address of the exporter."""
     port: int = Field(default=9090, ge=0, le=65535)
+    """Port of the exporter (0: any free port)."""
 
 
 class DispatcherSettings(BaseModel):
@@ -92,10 +99,16 @@ class DispatcherSettings(BaseModel):
     model_config = _FROZEN
 
     lane_size: int = Field(default=10_000, gt=0)
+    """Market-data events each consumer's lane holds before its overflow policy applies."""
     overflow: Literal["dlq", "drop_oldest", "drop_newest"] = "dlq"
+    """What a full lane does with one more event: park it in the bounded dead-letter queue,
+    or drop the oldest / the newest. Execution reports never take this path."""
     lateness_ms: int = Field(default=150, ge=0)
+    """How long an out-of-order event is held waiting for the gap before it is released."""
     flush_ms: int = Field(default=50, gt=0)
+    """Tick of the flush that releases held events whose lateness expired."""
     dedup_window: int = Field(default=100_000, gt=0)
+    """How many recent event ids are remembered to drop duplicates (e.g. A/B feeds)."""
 
 
 class BookSettings(BaseModel):
@@ -104,9 +117,14 @@ class BookSettings(BaseModel):
     model_config = _FROZEN
 
     refresh_min_s: float = Field(default=120.0, gt=0)
+    """Earliest periodic refresh (reconcile against a fresh snapshot) after a sync."""
     refresh_max_s: float = Field(default=300.0, gt=0)
+    """Latest periodic refresh; the time is jittered between min and max."""
     stale_after_s: float = Field(default=300.0, gt=0)
+    """A book with no update for this long is declared stale and resynced."""
     max_buffered_diffs: int = Field(default=10_000, gt=0)
+    """Bound on diffs buffered while a book waits for its snapshot (not read yet: each venue's
+    assembler applies its own bound)."""
 
     @model_validator(mode="after")
     def _refresh_range(self) -> BookSettings:
@@ -124,12 +142,21 @@ class OrdersSettings(BaseModel):
     model_config = _FROZEN
 
     journal_path: str = "tradegw-journal.sqlite3"
+    """SQLite file journaling every order and report (relative to the working directory)."""
     dedup_retention_s: float = Field(default=3600.0, gt=0)
+    """How long a used ``client_order_id`` is remembered (a reuse answers DUPLICATE)."""
     risk_checks: tuple[str, ...] = ("max_notional", "max_open_orders", "price_band")
+    """Pre-trade checks to run, in order (built-in or registered by a plugin)."""
     max_notional: Decimal | None = Field(default=None, gt=0)
+    """Largest ``qty * price`` of one order, in the quote currency; unset: no limit."""
     max_open_orders: int = Field(default=50, ge=0)
+    """Open orders allowed per consumer."""
     price_band_pct: Decimal = Field(default=Decimal(5), gt=0)
+    """A limit price further than this percentage from the last trade is refused."""
     submit_timeout_s: float = Field(default=10.0, gt=0)
+    """A submission unanswered this long becomes UNKNOWN and is resolved by query."""
+    trading_enabled_on_start: bool = True
+    """Whether consumers may send orders at start-up; false waits for SetTradingMode."""
 
 
 class ApiSettings(BaseModel):
@@ -138,9 +165,13 @@ class ApiSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
 
     enabled: bool = False
+    """Reserved for the HTTP control API, which is not part of this release yet."""
     host: str = "127.0.0.1"
+    """Bind address of the control API."""
     port: int = Field(default=8080, ge=0, le=65535)
+    """Port of the control API."""
     token: SecretStr | None = None
+    """Bearer token the control API will require."""
 
     @model_validator(mode="after")
     def _token_when_enabled(self) -> ApiSettings:

@@ -8,9 +8,11 @@ receipt (``ts_ingest``) to the consumer. :class:`MarketRow` is that state.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+import anyio
 
 from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.contracts import ConsumerContext
@@ -72,6 +74,7 @@ class DemoTap:
         }
         self.subscribe_error = ""
         self._ctx: ConsumerContext | None = None
+        self._changed = anyio.Event()
 
     async def on_start(self, ctx: ConsumerContext) -> None:
         """Subscribe to every venue and symbol of the demo."""
@@ -89,6 +92,7 @@ class DemoTap:
         if row is None:
             row = self.rows[key] = MarketRow(*key)
         row.events += 1
+        self._changed.set()
         if event.ts_ingest and self._ctx is not None:
             row.lag_ns = max(0, self._ctx.clock.monotonic_ns() - event.ts_ingest)
             row.max_lag_ns = max(row.max_lag_ns, row.lag_ns)
@@ -117,6 +121,12 @@ class DemoTap:
 
     async def on_stop(self) -> None:
         """Nothing to release."""
+
+    async def wait_until(self, predicate: Callable[[DemoTap], bool]) -> None:
+        """Return once ``predicate(self)`` holds (checked after every event)."""
+        while not predicate(self):
+            self._changed = anyio.Event()
+            await self._changed.wait()
 
     def events_by_venue(self) -> dict[str, int]:
         """Market-data events received per venue."""

@@ -21,7 +21,12 @@ from tradegw_binance.provider import BinanceProvider
 from tradegw_core.book.stage import BookStages, BookStageSettings
 from tradegw_core.clock import SystemClock
 from tradegw_core.contracts import StreamSpec
-from tradegw_core.errors import ControlError, DuplicateOrderError, OrderOutcomeUnknownError
+from tradegw_core.errors import (
+    ControlError,
+    DuplicateOrderError,
+    OrderOutcomeUnknownError,
+    VenueConnectionError,
+)
 from tradegw_core.schema.events import (
     BookSnapshot,
     BookUpdate,
@@ -290,6 +295,20 @@ async def test_dropped_diff_is_detected_and_resynced() -> None:
         assert len(gaps) == 1
         assert gaps[0]["symbol"] == BTC
         assert sum(isinstance(e, BookSnapshot) for e in ctx.events.items) == 2
+
+
+@pytest.mark.anyio
+async def test_subscribe_fails_fast_when_the_socket_drops_before_the_ack() -> None:
+    async with venue() as (emu, sim), market(emu) as (provider, ctx):
+        await provider.subscribe(specs(EventType.TRADE))  # the socket exists
+        emu.faults.ws(Close(), match=lambda c, f: '"result"' in str(f), count=1)
+        with anyio.fail_after(5), pytest.raises(VenueConnectionError, match="closed before"):
+            await provider.subscribe(specs(EventType.TICKER))
+        # A retry while the socket is down waits for the reconnection, which subscribes it.
+        await provider.subscribe(specs(EventType.TICKER))
+        assert ctx.telemetry.names("ws.reconnect")
+        sim.events(3)
+        await ctx.events.wait_for(lambda: any(isinstance(e, Ticker) for e in ctx.events.items))
 
 
 @pytest.mark.anyio

@@ -279,7 +279,7 @@ class MarketMakerConsumer:
             order.state = "SUPPRESSED"
             self._finish(order)
             self._paused_until_ns = ctx.clock.monotonic_ns() + int(s.pause_s * 1e9)
-            ctx.log.info("mm.suppressed", extra={"message": result.message})
+            ctx.log.info("mm.suppressed", extra={"detail": result.message})
             return False
         if result.status is OrderStatus.REJECTED:
             self.rejected += 1
@@ -287,7 +287,7 @@ class MarketMakerConsumer:
             self._finish(order)
             self._paused_until_ns = ctx.clock.monotonic_ns() + int(s.pause_s * 1e9)
             ctx.log.warning(
-                "mm.rejected", extra={"reason": result.reason, "message": result.message}
+                "mm.rejected", extra={"reason": result.reason, "detail": result.message}
             )
             return False
         if result.state is not None and order.state == "NEW":

@@ -63,6 +63,8 @@ class StreamConnection:
         self._pending: dict[int, tuple[anyio.Event, list[BinanceStreamFrame]]] = {}
         self._reconnects_seen = 0
         self._conn: WsConnection | None = None
+        self._next_ready = anyio.Event()
+        """Set when the next (re)connection has subscribed every stream."""
         self.ws = WsClient(
             f"{ws_url}/stream",
             on_frame=self._on_frame,
@@ -93,6 +95,17 @@ class StreamConnection:
         if not names:
             return
         self.streams.update(names)
+        if self._conn is None or self._conn.done.is_set():
+            # Between sockets: the next connection subscribes the whole set, ours included.
+            try:
+                with anyio.fail_after(self._ack_timeout_s):
+                    await self._next_ready.wait()
+            except TimeoutError as exc:
+                self.streams.difference_update(names)
+                raise VenueConnectionError(
+                    f"binance: not connected; {names[:3]}... not subscribed", venue="binance"
+                ) from exc
+            return
         try:
             await self._request("SUBSCRIBE", names, self.ws.send, self._conn)
         except BaseException:
@@ -105,6 +118,8 @@ class StreamConnection:
         if not names:
             return
         self.streams.difference_update(names)
+        if self._conn is None or self._conn.done.is_set():
+            return  # between sockets: the next one will not subscribe them
         await self._request("UNSUBSCRIBE", names, self.ws.send, self._conn)
 
     async def _request(
@@ -142,9 +157,13 @@ class StreamConnection:
         reconnected = self.ws.stats.reconnects != self._reconnects_seen
         self._reconnects_seen = self.ws.stats.reconnects
         self._conn = conn
-        names = sorted(self.streams)
-        for i in range(0, len(names), _CHUNK):
-            await self._request("SUBSCRIBE", names[i : i + _CHUNK], conn.send, conn)
+        done: set[str] = set()
+        while todo := sorted(self.streams - done):  # streams added meanwhile go too
+            for i in range(0, len(todo), _CHUNK):
+                await self._request("SUBSCRIBE", todo[i : i + _CHUNK], conn.send, conn)
+            done.update(todo)
+        ready, self._next_ready = self._next_ready, anyio.Event()
+        ready.set()
         if conn.number > 1:
             await self._on_resubscribed(self, reconnected)
 
