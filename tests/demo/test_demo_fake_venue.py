@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import socket
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,8 @@ import tradegw_core.demo as demo
 from tradegw_core.contracts import ProviderContext, StreamSpec
 from tradegw_core.demo.runner import (
     DemoOptions,
+    _hints,
+    _start_exporter,
     build_settings,
     client_settings_for,
     run_demo,
@@ -34,6 +37,7 @@ from tradegw_core.demo.runner import (
 from tradegw_core.demo.tap import DemoTap
 from tradegw_core.errors import ConfigError, RegistryError
 from tradegw_core.gateway import Gateway
+from tradegw_core.observability.metrics import Metrics
 from tradegw_core.plugin.registries import Registries
 from tradegw_core.schema.events import EventType, Side, Trade, make_event_id
 from tradegw_core.schema.symbols import Instrument, Symbol
@@ -337,3 +341,56 @@ def test_main_parses_arguments_and_returns_the_exit_code(monkeypatch: pytest.Mon
 
     monkeypatch.setattr("tradegw_core.demo.runner.run_demo", interrupted)
     assert demo.main(args, fake_registries()) == 0
+
+
+@pytest.mark.anyio
+async def test_config_file_chooses_the_venues_and_tunes_the_gateway(tmp_path: Path) -> None:
+    config = tmp_path / "demo.toml"
+    config.write_text(
+        f'[gateway]\nproviders = ["{VENUE}"]\n\n[dispatcher]\nlane_size = 500\n', encoding="utf-8"
+    )
+    lanes: list[int] = []
+
+    def started(gw: Gateway) -> None:
+        lanes.append(gw.settings.dispatcher.lane_size)
+        gw.stop()
+
+    with anyio.fail_after(20):
+        result = await run_demo(
+            options(config=str(config), venues=("binance", "kraken")),
+            fake_registries(),
+            out=io.StringIO(),
+            err=io.StringIO(),
+            started=started,
+        )
+    assert result.exit_code == 0
+    assert result.venues == (VENUE,)
+    assert result.skipped == {}
+    assert lanes == [500]
+
+
+def test_metrics_endpoint_falls_back_to_a_free_port_and_can_be_off(tmp_path: Path) -> None:
+    regs = fake_registries()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        user = {"metrics": {"port": port}}
+        settings = build_settings(regs, {VENUE: {}}, options(), journal_dir=tmp_path, user=user)
+        err = io.StringIO()
+        exporter = _start_exporter(Metrics(), settings, err)
+        assert exporter is not None
+        try:
+            assert exporter.port not in (0, port)
+            assert f"metrics port {port} unavailable" in err.getvalue()
+            assert f"metrics: http://127.0.0.1:{exporter.port}/metrics" in _hints(
+                settings, exporter
+            )
+        finally:
+            exporter.close()
+    user = {"metrics": {"enabled": False}, "api": {"enabled": True, "token": "t", "port": 8181}}
+    off = build_settings(regs, {VENUE: {}}, options(), journal_dir=tmp_path, user=user)
+    assert _start_exporter(Metrics(), off, io.StringIO()) is None
+    hints = _hints(off, None)
+    assert hints[0].startswith("metrics: off")
+    assert hints[1] == "control API: http://127.0.0.1:8181 (bearer token from [api])"

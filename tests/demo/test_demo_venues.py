@@ -43,7 +43,7 @@ async def test_headless_demo_delivers_every_venue_and_exec_reports() -> None:
     venues = installed_venues(regs)
     mm_venue = next((v for v in venues if v in regs.order_adapters), venues[0])
     out, err = io.StringIO(), io.StringIO()
-    options = DemoOptions(duration=4.0, headless=True, mm_venue=mm_venue, rate=8.0)
+    options = DemoOptions(duration=3.0, headless=True, mm_venue=mm_venue, rate=8.0)
     with anyio.fail_after(30):
         result = await run_demo(options, regs, out=out, err=err)
     assert result.exit_code == 0, err.getvalue()

@@ -22,6 +22,7 @@ from tradegw_core.schema.events import (
     make_event_id,
 )
 from tradegw_core.schema.symbols import Instrument, Symbol
+from tradegw_core.testing.recorders import RecordingConsumer as BaseRecordingConsumer
 
 
 @pytest.fixture
@@ -168,44 +169,24 @@ class ProviderTracker:
         return self._running[-1]
 
 
-class RecordingConsumer:
-    """A consumer that records everything and lets a test wait for a condition."""
+class RecordingConsumer(BaseRecordingConsumer):
+    """The core's recording consumer, also noting the arrival order of events and reports."""
 
     def __init__(self, settings: Any = None) -> None:
+        super().__init__()
         self.settings = settings
-        self.ctx: Any = None
-        self.events: list[Event] = []
-        self.reports: list[ExecReport] = []
         self.order: list[str] = []
-        self.stopped = False
-        self._changed = anyio.Event()
-        self.on_start_hook: Callable[[Any], Any] | None = None
-
-    async def on_start(self, ctx: Any) -> None:
-        """Keep the context."""
-        self.ctx = ctx
 
     async def on_event(self, event: Event) -> None:
-        """Record one event."""
-        self.events.append(event)
+        """Record one event and its kind."""
         self.order.append(type(event).__name__)
-        self._poke()
+        await super().on_event(event)
 
     async def on_exec_report(self, report: ExecReport) -> None:
         """Record one report."""
-        self.reports.append(report)
         self.order.append("ExecReport")
-        self._poke()
-
-    async def on_stop(self) -> None:
-        """Remember the stop."""
-        self.stopped = True
-
-    def _poke(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        await super().on_exec_report(report)
 
     async def wait_for(self, cond: Callable[[RecordingConsumer], bool]) -> None:
-        """Wait until ``cond(self)`` holds."""
-        while not cond(self):
-            await self._changed.wait()
+        """Wait (bounded) until ``cond(self)`` holds."""
+        await self.until(lambda: cond(self))

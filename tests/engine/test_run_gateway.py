@@ -128,7 +128,7 @@ async def test_a_consumer_that_raises_keeps_running() -> None:
             if event.seq_provider == 1:
                 raise ValueError("bad strategy")
             rec.events.append(event)
-            rec._poke()
+            rec.poke()
 
         rec.on_event = flaky  # type: ignore[method-assign]
         assert (await gw.request(sub())).ok

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import io
 import re
+import signal
+import subprocess
+import sys
 
 import anyio
 import httpx
@@ -116,3 +119,28 @@ def test_emulator_config_defaults() -> None:
     config = EmulatorConfig(venue="x")
     assert (config.host, config.rest_port, config.ws_port) == ("127.0.0.1", 0, 0)
     assert config.symbols == ("BTC-USDT", "ETH-USDT")
+
+
+_CHILD = """
+import argparse, sys
+from tradegw_core.plugin.registries import Registries
+from tradegw_core.sim import Emulator
+from tradegw_core.sim.cli import add_arguments, main
+registries = Registries()
+registries.emulators.add("alpha", Emulator, plugin_id="test")
+parser = argparse.ArgumentParser()
+add_arguments(parser)
+sys.exit(main(parser.parse_args(["alpha"]), registries))
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_main_exits_0_on_ctrl_c_or_sigterm(sig: signal.Signals) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        assert LINE.match(child.stdout.readline().strip())
+        child.send_signal(sig)
+        _, err = child.communicate(timeout=10)
+    assert child.returncode == 0, err

@@ -104,6 +104,14 @@ def _resolve(schema: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str,
     return node
 
 
+def _section_node(schema: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The object schema of a section (a plugin section with required keys is nullable)."""
+    for option in node.get("anyOf", ()):
+        if "$ref" in option:
+            return _resolve(schema, option)
+    return _resolve(schema, node)
+
+
 def _bounds(node: Mapping[str, Any]) -> list[str]:
     marks = (
         ("exclusiveMinimum", ">"),
@@ -235,10 +243,10 @@ def render_reference(model: type[Settings], *, owners: Mapping[str, str] | None 
         if issubclass(cls, _Group):
             groups.append((key, cls))
             continue
-        node = _resolve(schema, schema["properties"][key])
+        node = _section_node(schema, schema["properties"][key])
         lines += _render_section(key, cls, node, schema, owners.get(key))
     for group, group_cls in groups:
-        group_node = _resolve(schema, schema["properties"][group])
+        group_node = _section_node(schema, schema["properties"][group])
         members = sorted(group_cls.model_fields.items(), key=lambda kv: kv[1].alias or kv[0])
         if not members:
             continue
@@ -253,7 +261,7 @@ def render_reference(model: type[Settings], *, owners: Mapping[str, str] | None 
             cls = _section_class(info.annotation)
             if cls is None:
                 continue
-            node = _resolve(schema, group_node["properties"][key])
+            node = _section_node(schema, group_node["properties"][key])
             dotted = f"{group}.{key}"
             lines += _render_section(dotted, cls, node, schema, owners.get(dotted))
     return "\n".join(lines).rstrip() + "\n"

@@ -11,7 +11,6 @@ when stdout is not a terminal) prints periodic plain-text summaries instead of t
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import Any
 
 import anyio
@@ -56,8 +55,6 @@ def main(args: argparse.Namespace, registries: Any) -> int:
         interval_s=args.interval,
     )
     configure_logging("WARNING")
-    # The emulators' servers log client disconnects at shutdown; they are not demo news.
-    logging.getLogger("websockets.server").setLevel(logging.CRITICAL)
     try:
         result = anyio.run(run_demo, options, registries)
     except KeyboardInterrupt:

@@ -265,6 +265,18 @@ async def _start_emulators(
     return started
 
 
+def _start_exporter(metrics: Metrics, settings: Any, err: TextIO) -> MetricsExporter | None:
+    """The metrics endpoint; a busy configured port falls back to a free one (said on err)."""
+    if not settings.metrics.enabled:
+        return None
+    host, port = settings.metrics.host, settings.metrics.port
+    try:
+        return MetricsExporter(metrics, host, port).start()
+    except OSError as exc:
+        print(f"tradegw demo: metrics port {port} unavailable ({exc}); using a free one", file=err)
+        return MetricsExporter(metrics, host, 0).start()
+
+
 def _hints(settings: Any, exporter: MetricsExporter | None) -> list[str]:
     hints = []
     if exporter is not None:
@@ -321,10 +333,7 @@ async def run_demo(
                 }
             )
             metrics = Metrics()
-            exporter = None
-            if settings.metrics.enabled:
-                exporter = MetricsExporter(metrics, settings.metrics.host, settings.metrics.port)
-                exporter.start()
+            exporter = _start_exporter(metrics, settings, err)
             try:
                 monitor = Monitor(tap, hints=_hints(settings, exporter), skipped=skipped)
                 finished = anyio.Event()

@@ -349,7 +349,7 @@ async def show(monitor: Monitor, options: _Options, out: TextIO, finished: anyio
                     if not finished.is_set():
                         live.update(render_rich(monitor.collect()), refresh=True)
         monitor.final = monitor.collect()
-        monitor.detach()
         print(final_summary(monitor.final), file=out, flush=True)
     finally:
+        monitor.detach()
         monitor.shown.set()

@@ -76,37 +76,14 @@ class BookStageParts:
         self.book = book
 
 
-class GatewayProviderContext:
-    """The gateway's implementation of ``contracts.ProviderContext`` for one provider.
+class _VenueScopedContext:
+    """What both contexts share: the provider's name, settings section, clock, telemetry."""
 
-    Besides the contract: :meth:`set_ordering_mode` declares how a stream type's seqs
-    advance (default monotonic), :meth:`reset_ordering` forgets ordering state after a
-    reconnect whose seqs restart.
-    """
-
-    def __init__(
-        self,
-        provider_id: str,
-        settings: Any,
-        *,
-        clock: Clock,
-        telemetry: Telemetry,
-        metrics: Any,
-        orchestrator: Orchestrator,
-        dispatcher: Dispatcher,
-        book_stage: BookStageFactory | None = None,
-    ) -> None:
+    def __init__(self, provider_id: str, settings: Any, *, clock: Clock, telemetry: Telemetry):
         self._provider_id = provider_id
         self._settings = settings
         self._clock = clock
         self._telemetry = telemetry
-        self._metrics = metrics
-        self._dispatcher = dispatcher
-        # The hot path: a bound method, no extra frame per event.
-        self.emit = orchestrator.emit
-        self.book_stage: BookStageFactory = (
-            book_stage if book_stage is not None else MissingBookStage()
-        )
 
     @property
     def provider_id(self) -> str:
@@ -128,6 +105,36 @@ class GatewayProviderContext:
         """The ops-only telemetry bus."""
         return self._telemetry
 
+
+class GatewayProviderContext(_VenueScopedContext):
+    """The gateway's implementation of ``contracts.ProviderContext`` for one provider.
+
+    Besides the contract: :meth:`set_ordering_mode` declares how a stream type's seqs
+    advance (default monotonic), :meth:`reset_ordering` forgets ordering state after a
+    reconnect whose seqs restart.
+    """
+
+    def __init__(
+        self,
+        provider_id: str,
+        settings: Any,
+        *,
+        clock: Clock,
+        telemetry: Telemetry,
+        metrics: Any,
+        orchestrator: Orchestrator,
+        dispatcher: Dispatcher,
+        book_stage: BookStageFactory | None = None,
+    ) -> None:
+        super().__init__(provider_id, settings, clock=clock, telemetry=telemetry)
+        self._metrics = metrics
+        self._dispatcher = dispatcher
+        # The hot path: a bound method, no extra frame per event.
+        self.emit = orchestrator.emit
+        self.book_stage: BookStageFactory = (
+            book_stage if book_stage is not None else MissingBookStage()
+        )
+
     @property
     def metrics(self) -> Any:
         """The gateway's metrics facade."""
@@ -142,31 +149,5 @@ class GatewayProviderContext:
         self._dispatcher.reset_ordering(self._provider_id, symbol)
 
 
-class GatewayOrderAdapterContext:
+class GatewayOrderAdapterContext(_VenueScopedContext):
     """The gateway's implementation of ``contracts.OrderAdapterContext``."""
-
-    def __init__(self, provider_id: str, settings: Any, *, clock: Clock, telemetry: Telemetry):
-        self._provider_id = provider_id
-        self._settings = settings
-        self._clock = clock
-        self._telemetry = telemetry
-
-    @property
-    def provider_id(self) -> str:
-        """The provider name the adapter serves."""
-        return self._provider_id
-
-    @property
-    def settings(self) -> Any:
-        """The provider's settings section (or None)."""
-        return self._settings
-
-    @property
-    def clock(self) -> Clock:
-        """The gateway clock."""
-        return self._clock
-
-    @property
-    def telemetry(self) -> Telemetry:
-        """The ops-only telemetry bus."""
-        return self._telemetry

@@ -84,10 +84,20 @@ class OrderPath:
         self.supervisors: dict[str, Supervisor[OrderAdapter]] = {}
 
     async def start(self, tg: TaskGroup) -> None:
-        """Start the service (if it has a ``run``) and every adapter's user stream."""
+        """Start the service (if it has a ``run``) and every adapter's user stream.
+
+        A built service starts the adapters itself, once it can take their reports and
+        before it reconciles (its queries need running adapters).
+        """
         run = getattr(self.service, "run", None)
-        if run is not None:
+        if run is not None and self.adapters:
+            await tg.start(
+                functools.partial(run, start_adapters=functools.partial(self._adapters_in, tg))
+            )
+        elif run is not None:
             await tg.start(run)
+
+    async def _adapters_in(self, tg: TaskGroup) -> None:
         emitter: Callable[[str], Callable[[ExecReport], None]] | None = getattr(
             self.service, "emitter", None
         )

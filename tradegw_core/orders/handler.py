@@ -1,9 +1,10 @@
 """The order service: trading switch -> dedup -> validation -> risk -> journal -> venue.
 
 One :class:`OrderService` per gateway. The gateway starts :meth:`OrderService.run` with
-``TaskGroup.start`` after the order adapters are running; it opens the journal, reloads the
-dedup table and the tracked orders, reconciles every open or unknown order with its venue
-(the owning consumer is told the outcome as ExecReports) and then reports ready.
+``TaskGroup.start``; it opens the journal, reloads the dedup table and the tracked orders,
+starts the order adapters (the gateway's ``start_adapters``: their reports can be taken from
+then on), reconciles every open or unknown order with its venue (the owning consumer is
+told the outcome as ExecReports) and then reports ready.
 ``ConsumerContext.submit_order`` / ``cancel_order`` delegate to :meth:`submit` and
 :meth:`cancel`; each adapter's ``run`` gets :meth:`emitter` (or :meth:`on_exec_report`).
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -141,12 +142,23 @@ class OrderService:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Open the journal, reload, reconcile, report ready; run until cancelled."""
+    async def run(
+        self,
+        *,
+        start_adapters: Callable[[], Awaitable[None]] | None = None,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Open the journal, reload, reconcile, report ready; run until cancelled.
+
+        ``start_adapters`` (the gateway's) is awaited once reports can be taken (orders
+        reloaded, pipeline running) and before reconciliation queries the venues.
+        """
         async with self.journal, anyio.create_task_group() as tg:
             await self.purge()
             pending = self._reload(await self.journal.load())
             await tg.start(self.pipeline.run)
+            if start_adapters is not None:
+                await start_adapters()
             reconciled = anyio.Event()
             tg.start_soon(self._reconcile, pending, reconciled)
             # Owners hear about their open orders before new orders are taken, unless a

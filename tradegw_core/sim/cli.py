@@ -7,6 +7,8 @@ then one line per test API key, then serves until Ctrl-C (exit 0) or ``--duratio
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 from typing import Any, TextIO
 
@@ -41,11 +43,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace, registries: Any) -> int:
-    """Run the emulators named in ``args`` until Ctrl-C; returns the exit code."""
+    """Run the emulators named in ``args`` until Ctrl-C or SIGTERM; returns the exit code."""
     try:
-        return anyio.run(run_emulators, args, registries)
+        return anyio.run(_until_signalled, args, registries)
     except KeyboardInterrupt:
         return 0
+
+
+async def _until_signalled(args: argparse.Namespace, registries: Any) -> int:
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    stop.set()
+                    return
+
+        tg.start_soon(watch)
+        code = await run_emulators(args, registries, stop=stop)
+        tg.cancel_scope.cancel()
+    return code
 
 
 async def run_emulators(
@@ -94,11 +112,7 @@ async def run_emulators(
                     file=out,
                     flush=True,
                 )
-        if stop is not None:
-            await stop.wait()
-        elif args.duration is not None:
-            await anyio.sleep(args.duration)
-        else:
-            await anyio.sleep_forever()
+        with anyio.move_on_after(math.inf if args.duration is None else args.duration):
+            await (stop.wait() if stop is not None else anyio.sleep_forever())
         tg.cancel_scope.cancel()
     return 0

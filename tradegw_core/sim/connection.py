@@ -156,8 +156,8 @@ class WsConnection:
                         return
                     if not await self._deliver(item):
                         return
-        except ConnectionClosed:
-            pass
+        except (ConnectionClosed, anyio.ClosedResourceError):
+            pass  # the client went away (the handler disposed of the outbox meanwhile)
         finally:
             self.closed.set()
 

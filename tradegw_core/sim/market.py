@@ -120,6 +120,8 @@ class MarketSimulator:
         self._vrng: dict[str, random.Random] = {}
         self._books: dict[tuple[str, str], _Book] = {}
         self._listeners: list[tuple[str | None, MarketListener]] = []
+        # drained before _emit returns: holds at most the events of one step plus what its
+        # listeners cause (re-entrant emissions are queued, not recursed), so it needs no cap
         self._pending: deque[MarketEvent] = deque()
         self._dispatching = False
 

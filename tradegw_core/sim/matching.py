@@ -89,6 +89,7 @@ class MatchingEngine:
     ) -> None:
         self.venue, self.spec, self.ledger, self.sim = venue, spec, ledger, sim
         self.symbol = spec.symbol
+        self.base, self.quote = spec.base, spec.quote
         self.clock: Clock = clock or SystemClock()
         self.faults = faults
         self.maker_fee, self.taker_fee = maker_fee, taker_fee
@@ -144,7 +145,7 @@ class MatchingEngine:
         base = ExecEvent(
             self.venue, self.symbol, account, 0, client_order_id, side, order_type,
             time_in_force, price if order_type is OrderType.LIMIT else None, qty,
-            OrderState.NEW, fee_asset=self.spec.quote, created_ns=now, ts_ns=now,
+            OrderState.NEW, fee_asset=self.quote, created_ns=now, ts_ns=now,
         )  # fmt: skip
         action = self.faults.order_action(intent) if self.faults is not None else None
         if action is not None:
@@ -161,11 +162,11 @@ class MatchingEngine:
         if order_type is OrderType.MARKET and plan and notional < self.spec.min_notional:
             return [self._reject(base, RejectReason.MIN_NOTIONAL, "notional below minimum")]
         if side is Side.BUY:
-            asset = self.spec.quote
+            asset = self.quote
             gross = notional if price is None or order_type is OrderType.MARKET else qty * price
             need = gross * (1 + self._fee_max)
         else:
-            asset, need = self.spec.base, qty
+            asset, need = self.base, qty
         if not self.ledger.reserve(account, asset, need):
             return [self._reject(base, RejectReason.INSUFFICIENT_BALANCE, f"{asset} short")]
         order = _Order(replace(base, order_id=next(self._order_ids)), limit, lots, need)
@@ -295,13 +296,13 @@ class MatchingEngine:
         notional = price * qty
         fee = notional * (self.maker_fee if liquidity is Liquidity.MAKER else self.taker_fee)
         if ev.side is Side.BUY:
-            paid, asset = notional + fee, spec.quote
-            self.ledger.spend_locked(ev.account, spec.quote, paid)
-            self.ledger.credit(ev.account, spec.base, qty)
+            paid, asset = notional + fee, self.quote
+            self.ledger.spend_locked(ev.account, self.quote, paid)
+            self.ledger.credit(ev.account, self.base, qty)
         else:
-            paid, asset = qty, spec.base
-            self.ledger.spend_locked(ev.account, spec.base, qty)
-            self.ledger.credit(ev.account, spec.quote, notional - fee)
+            paid, asset = qty, self.base
+            self.ledger.spend_locked(ev.account, self.base, qty)
+            self.ledger.credit(ev.account, self.quote, notional - fee)
         order.reserved -= paid
         order.cum_lots += lots
         done = order.cum_lots >= order.lots
@@ -323,7 +324,7 @@ class MatchingEngine:
         """Cancel or expire: release the lock, take off the book, emit."""
         self._unrest(order)
         ev = order.event
-        self._release(order, self.spec.quote if ev.side is Side.BUY else self.spec.base)
+        self._release(order, self.quote if ev.side is Side.BUY else self.base)
         event = replace(
             ev, state=state, last_qty=_ZERO, last_price=_ZERO, fee=_ZERO, trade_id=None,
             liquidity=None, ts_ns=self.clock.time_ns(), seq=next(self._seq),

@@ -1,4 +1,4 @@
-"""A gateway harness for tests: settings from a dict, real plugins, a running Gateway.
+"""Gateway harnesses for tests: settings from a dict, real plugins, a running Gateway.
 
 ::
 
@@ -11,30 +11,97 @@
 The pytest plugin exposes it as the ``gateway_harness`` fixture. Settings go through the
 same two-phase start-up as ``tradegw run`` (plugins enabled -> sections -> validation), so
 a test sees exactly the errors a user would.
+
+A provider plugin's end-to-end test runs its venue (or emulator) behind a real Gateway
+with :func:`venue_gateway` and drives a test consumer::
+
+    consumer = RecordingConsumer(["binance"], ["BTC-USDT"], [EventType.TRADE])
+    async with venue_gateway(
+        "binance", {"rest_url": emu.rest_url, ...}, consumer, journal_path=tmp_path / "j.db"
+    ):
+        await consumer.until(lambda: consumer.of(Trade))
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from os import PathLike
+from typing import TYPE_CHECKING, Any
 
 from tradegw_core.clock import Clock
 from tradegw_core.config.loader import load_config_mapping
+from tradegw_core.plugin.registries import Registries
 
-__all__ = ["gateway_harness"]
+if TYPE_CHECKING:
+    from tradegw_core.contracts import Consumer
+    from tradegw_core.gateway import Gateway
+
+__all__ = ["gateway_harness", "venue_gateway"]
 
 
 @asynccontextmanager
 async def gateway_harness(
-    config: Mapping[str, Any] | None = None, *, clock: Clock | None = None, **options: Any
-) -> AsyncIterator[Any]:
+    config: Mapping[str, Any] | None = None,
+    *,
+    clock: Clock | None = None,
+    consumers: Mapping[str, Consumer] | None = None,
+    **options: Any,
+) -> AsyncIterator[Gateway]:
     """Start a ``tradegw_core.gateway.Gateway`` from ``config``; stop it on exit.
 
-    ``options`` go to ``Gateway`` (``metrics``, ``telemetry``, ``order_service``...).
+    ``consumers`` are test consumer instances registered under their names (plugin id
+    ``"test"``) next to the enabled plugins' own; ``config`` must still list the ones to
+    run in ``gateway.consumers``, as a user's would. ``options`` go to ``Gateway``
+    (``metrics``, ``telemetry``, ``order_service``...).
     """
     from tradegw_core.gateway import Gateway
 
-    loaded = load_config_mapping(config or {})
+    registries = Registries()
+    for name, consumer in (consumers or {}).items():
+        registries.consumers.add(name, _always(consumer), plugin_id="test")
+    loaded = load_config_mapping(config or {}, registries=registries)
     async with Gateway(loaded.settings, loaded.registries, clock=clock, **options) as gateway:
+        yield gateway
+
+
+def _always(consumer: Consumer) -> Any:
+    """A consumer factory that ignores its settings and returns ``consumer``."""
+
+    def factory(settings: Any) -> Consumer:
+        return consumer
+
+    return factory
+
+
+@asynccontextmanager
+async def venue_gateway(
+    provider: str,
+    provider_settings: Mapping[str, Any],
+    consumer: Consumer,
+    *,
+    journal_path: str | PathLike[str],
+    consumer_name: str = "test-consumer",
+    plugin: str | None = None,
+    clock: Clock | None = None,
+    **options: Any,
+) -> AsyncIterator[Gateway]:
+    """Run a Gateway with the plugin ``provider`` enabled and ``consumer`` subscribed to it.
+
+    The settings are those of a minimal trading deployment: the one provider configured
+    with ``provider_settings``, the one consumer (registered as ``consumer_name``), metrics
+    off, and the order journal at ``journal_path`` with no risk checks. ``plugin`` is the
+    plugin to enable when it is not named like the provider. ``clock`` and ``options`` go
+    to the Gateway as in :func:`gateway_harness`.
+    """
+    config = {
+        "plugins": {"enabled": [plugin or provider]},
+        "gateway": {"providers": [provider], "consumers": [consumer_name]},
+        "metrics": {"enabled": False},
+        "orders": {"journal_path": str(journal_path), "risk_checks": []},
+        "providers": {provider: dict(provider_settings)},
+    }
+    async with gateway_harness(
+        config, clock=clock, consumers={consumer_name: consumer}, **options
+    ) as gateway:
         yield gateway

@@ -6,9 +6,7 @@ happens when the test steps it and the venue book can be compared exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -18,8 +16,7 @@ from tradegw_binance.emulator import BinanceEmulator
 from tradegw_binance.orders import BinanceOrderAdapter
 from tradegw_binance.provider import BinanceProvider
 
-from tradegw_core.book.stage import BookStages, BookStageSettings
-from tradegw_core.clock import SystemClock
+from tradegw_core.book.stage import BookStageSettings
 from tradegw_core.contracts import StreamSpec
 from tradegw_core.errors import (
     ControlError,
@@ -43,59 +40,11 @@ from tradegw_core.schema.symbols import Symbol
 from tradegw_core.sim.emulator import EmulatorConfig
 from tradegw_core.sim.faults import AcceptThenTimeout, Close, Drop, Duplicate
 from tradegw_core.sim.market import MarketSimulator, default_symbol_spec
+from tradegw_core.testing.provider import RecordingProviderContext
+from tradegw_core.testing.recorders import EventRecorder
 
 BTC = Symbol("BTC-USDT")
 D = Decimal
-
-
-class Recorder:
-    """Collects items and lets a test wait for a condition on them (no sleeps)."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self._changed = anyio.Event()
-
-    def add(self, item: Any) -> None:
-        self.items.append(item)
-        self._changed.set()
-
-    def poke(self) -> None:
-        self._changed.set()
-
-    async def wait_for(self, pred: Callable[[], bool], limit_s: float = 10.0) -> None:
-        with anyio.fail_after(limit_s):
-            while not pred():
-                self._changed = anyio.Event()
-                await self._changed.wait()
-
-
-@dataclass
-class Telemetry:
-    recorder: Recorder
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    def emit(self, name: str, /, **labels: Any) -> None:
-        self.events.append((name, labels))
-        self.recorder.poke()
-
-    def names(self, name: str) -> list[dict[str, Any]]:
-        return [labels for n, labels in self.events if n == name]
-
-
-@dataclass
-class Ctx:
-    """A ProviderContext stand-in wired to the core's real book stage."""
-
-    settings: Any
-    events: Recorder
-    telemetry: Telemetry
-    book_stage: Any = None
-    provider_id: str = "binance"
-    clock: SystemClock = field(default_factory=SystemClock)
-    metrics: Any = None
-
-    def emit(self, event: Any) -> None:
-        self.events.add(event)
 
 
 @asynccontextmanager
@@ -116,18 +65,10 @@ async def venue(seed: int = 5, lifetime_s: float | None = None, **options: Any) 
 async def market(
     emu: BinanceEmulator, stage_settings: BookStageSettings | None = None, **overrides: Any
 ) -> Any:
-    events = Recorder()
-    ctx = Ctx(emu.client_settings(**overrides), events, Telemetry(events))
-    stages = BookStages(
-        "binance", sink=ctx.emit, telemetry=ctx.telemetry, clock=ctx.clock, settings=stage_settings
-    )
-    ctx.book_stage = stages
-    provider = BinanceProvider(ctx, first_diff_wait_s=0.2)
-    async with anyio.create_task_group() as tg:
-        await tg.start(stages.run)
-        await tg.start(provider.run)
+    settings = emu.client_settings(**overrides)
+    ctx = RecordingProviderContext("binance", settings, book_settings=stage_settings)
+    async with ctx.running(BinanceProvider(ctx, first_diff_wait_s=0.2)) as provider:
         yield provider, ctx
-        tg.cancel_scope.cancel()
 
 
 def consumer_book(events: list[Any]) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal], int]:
@@ -152,14 +93,16 @@ def consumer_book(events: list[Any]) -> tuple[dict[Decimal, Decimal], dict[Decim
     return bids, asks, seq
 
 
-async def book_matches_venue(ctx: Ctx, sim: MarketSimulator, steps: int) -> None:
+async def book_matches_venue(
+    ctx: RecordingProviderContext, sim: MarketSimulator, steps: int
+) -> None:
     sim.events(steps)
     target = sim.book("binance", "BTC-USDT").seq
 
     def caught_up() -> bool:
         return consumer_book(ctx.events.items)[2] == target
 
-    await ctx.events.wait_for(caught_up)
+    await ctx.events.until(caught_up)
     bids, asks, _ = consumer_book(ctx.events.items)
     venue_book = sim.book("binance", "BTC-USDT")
     assert bids == dict(venue_book.bids)
@@ -176,15 +119,13 @@ async def test_subscribe_gives_a_consistent_book_trades_and_tickers() -> None:
         assert BTC in provider.instruments()
         await provider.subscribe(specs(EventType.BOOK_UPDATE, EventType.TRADE, EventType.TICKER))
         sim.events(3)
-        await ctx.events.wait_for(
-            lambda: any(isinstance(e, BookSnapshot) for e in ctx.events.items)
-        )
+        await ctx.events.until(lambda: any(isinstance(e, BookSnapshot) for e in ctx.events.items))
         await book_matches_venue(ctx, sim, 40)
-        await ctx.events.wait_for(lambda: any(isinstance(e, Trade) for e in ctx.events.items))
+        await ctx.events.until(lambda: any(isinstance(e, Trade) for e in ctx.events.items))
         tickers = [e for e in ctx.events.items if isinstance(e, Ticker)]
         assert tickers
         assert all(t.bid_price < t.ask_price for t in tickers)
-        assert ctx.telemetry.names("book.resync")[0]["reason"] == "initial"
+        assert ctx.events.named("book.resync")[0]["reason"] == "initial"
         with pytest.raises(ControlError, match="unknown binance symbol"):
             await provider.subscribe([StreamSpec(Symbol("DOGE-USDT"), EventType.TRADE)])
 
@@ -199,7 +140,7 @@ async def test_24h_ticker_and_klines() -> None:
             kinds = {type(e) for e in ctx.events.items}
             return Ticker in kinds and KlineSummary in kinds
 
-        await ctx.events.wait_for(both)
+        await ctx.events.until(both)
         ticker = next(e for e in ctx.events.items if isinstance(e, Ticker))
         assert ticker.last_price is not None
         assert ticker.volume_24h is not None
@@ -213,16 +154,14 @@ async def test_unsubscribe_stops_delivery_without_dropping_the_connection() -> N
     async with venue() as (emu, sim), market(emu) as (provider, ctx):
         await provider.subscribe(specs(EventType.TRADE, EventType.TICKER, EventType.BOOK_UPDATE))
         sim.events(10)
-        await ctx.events.wait_for(lambda: any(isinstance(e, Ticker) for e in ctx.events.items))
+        await ctx.events.until(lambda: any(isinstance(e, Ticker) for e in ctx.events.items))
         await provider.unsubscribe(specs(EventType.TICKER, EventType.BOOK_UPDATE))
         (conn,) = emu.connections.values()
         assert conn.subscriptions == {"btcusdt@trade"}
         assert ctx.book_stage.get(BTC) is None  # the book stage was closed
         count = len(ctx.events.items)
         sim.events(10)
-        await ctx.events.wait_for(
-            lambda: any(isinstance(e, Trade) for e in ctx.events.items[count:])
-        )
+        await ctx.events.until(lambda: any(isinstance(e, Trade) for e in ctx.events.items[count:]))
         assert not any(isinstance(e, Ticker) for e in ctx.events.items[count:])
 
 
@@ -245,7 +184,7 @@ async def test_control_messages_are_paced_under_the_venue_limit() -> None:
                 await provider.subscribe([StreamSpec(Symbol(symbol), t)])
         (conn,) = emu.connections.values()  # never disconnected for flooding
         assert len(conn.subscriptions) == 6
-        assert not ctx.telemetry.names("ws.reconnect")
+        assert not ctx.events.named("ws.reconnect")
 
 
 @pytest.mark.anyio
@@ -270,12 +209,12 @@ async def test_periodic_refresh_reconciles_and_resyncs_a_divergent_book() -> Non
         best = book.best_bid()
         assert best is not None
         book.set_bid(best.price, best.qty + 1)
-        await ctx.events.wait_for(lambda: bool(ctx.telemetry.names("book.divergence")))
-        assert ctx.telemetry.names("book.divergence")[0]["levels"] == 1
-        await ctx.events.wait_for(
-            lambda: any(t["reason"] == "refresh" for t in ctx.telemetry.names("book.resync"))
+        await ctx.events.until(lambda: bool(ctx.events.named("book.divergence")))
+        assert ctx.events.named("book.divergence")[0]["levels"] == 1
+        await ctx.events.until(
+            lambda: any(t["reason"] == "refresh" for t in ctx.events.named("book.resync"))
         )
-        await ctx.events.wait_for(
+        await ctx.events.until(
             lambda: sum(isinstance(e, BookSnapshot) for e in ctx.events.items) == 2
         )
         assert dict(sim.book("binance", "BTC-USDT").bids) == book.bids
@@ -291,7 +230,7 @@ async def test_dropped_diff_is_detected_and_resynced() -> None:
         sim.events(1)
         emu.flush_depth()  # this batch is dropped on the wire
         await book_matches_venue(ctx, sim, 5)
-        gaps = [t for t in ctx.telemetry.names("book.resync") if t["reason"] == "gap"]
+        gaps = [t for t in ctx.events.named("book.resync") if t["reason"] == "gap"]
         assert len(gaps) == 1
         assert gaps[0]["symbol"] == BTC
         assert sum(isinstance(e, BookSnapshot) for e in ctx.events.items) == 2
@@ -306,9 +245,9 @@ async def test_subscribe_fails_fast_when_the_socket_drops_before_the_ack() -> No
             await provider.subscribe(specs(EventType.TICKER))
         # A retry while the socket is down waits for the reconnection, which subscribes it.
         await provider.subscribe(specs(EventType.TICKER))
-        assert ctx.telemetry.names("ws.reconnect")
+        assert ctx.events.named("ws.reconnect")
         sim.events(3)
-        await ctx.events.wait_for(lambda: any(isinstance(e, Ticker) for e in ctx.events.items))
+        await ctx.events.until(lambda: any(isinstance(e, Ticker) for e in ctx.events.items))
 
 
 @pytest.mark.anyio
@@ -322,7 +261,7 @@ async def test_duplicated_diff_is_ignored_without_a_resync() -> None:
         emu.flush_depth()
         await book_matches_venue(ctx, sim, 5)
         assert rule.fired == 1
-        assert [t["reason"] for t in ctx.telemetry.names("book.resync")] == ["initial"]
+        assert [t["reason"] for t in ctx.events.named("book.resync")] == ["initial"]
 
 
 @pytest.mark.anyio
@@ -333,9 +272,9 @@ async def test_disconnect_reconnects_resubscribes_and_resyncs() -> None:
         await book_matches_venue(ctx, sim, 5)
         emu.faults.ws(Close(), match=lambda conn, frame: "depthUpdate" in str(frame), count=1)
         sim.events(1)
-        await ctx.events.wait_for(lambda: bool(ctx.telemetry.names("ws.reconnect")))
-        await ctx.events.wait_for(
-            lambda: any(t["reason"] == "reconnect" for t in ctx.telemetry.names("book.resync"))
+        await ctx.events.until(lambda: bool(ctx.events.named("ws.reconnect")))
+        await ctx.events.until(
+            lambda: any(t["reason"] == "reconnect" for t in ctx.events.named("book.resync"))
         )
         await book_matches_venue(ctx, sim, 5)
         (conn,) = emu.connections.values()
@@ -351,33 +290,26 @@ async def test_server_shutdown_rolls_the_connection_over_without_a_resync() -> N
         await provider.subscribe(specs(EventType.BOOK_UPDATE))
         sim.events(3)
         await book_matches_venue(ctx, sim, 5)
-        await ctx.events.wait_for(lambda: bool(ctx.telemetry.names("ws.rollover")))
+        await ctx.events.until(lambda: bool(ctx.events.named("ws.rollover")))
         await book_matches_venue(ctx, sim, 5)
-        reasons = [t["reason"] for t in ctx.telemetry.names("book.resync")]
+        reasons = [t["reason"] for t in ctx.events.named("book.resync")]
         assert reasons == ["initial"]  # a planned rollover keeps the book
-        assert not ctx.telemetry.names("ws.reconnect")
+        assert not ctx.events.named("ws.reconnect")
 
 
 @pytest.mark.anyio
 async def test_a_b_connections_deliver_each_stream_twice() -> None:
     async with venue() as (emu, sim):
-        events = Recorder()
-        ctx = Ctx(emu.client_settings(connections_per_stream=2), events, Telemetry(events))
-        ctx.book_stage = BookStages(
-            "binance", sink=ctx.emit, telemetry=ctx.telemetry, clock=ctx.clock
-        )
-        provider = BinanceProvider(ctx)
-        async with anyio.create_task_group() as tg:
-            await tg.start(ctx.book_stage.run)
-            await tg.start(provider.run)
+        ctx = RecordingProviderContext("binance", emu.client_settings(connections_per_stream=2))
+        events = ctx.events
+        async with ctx.running(BinanceProvider(ctx)) as provider:
             await provider.subscribe(specs(EventType.TRADE))
             assert len(emu.connections) == 2
             sim.events(30)
-            await events.wait_for(lambda: len({e.event_id for e in events.items}) >= 2)
-            await events.wait_for(
+            await events.until(lambda: len({e.event_id for e in events.items}) >= 2)
+            await events.until(
                 lambda: len(events.items) >= 2 * len({e.event_id for e in events.items})
             )
-            tg.cancel_scope.cancel()
 
 
 # -- orders ---------------------------------------------------------------------------------
@@ -385,10 +317,10 @@ async def test_a_b_connections_deliver_each_stream_twice() -> None:
 
 @asynccontextmanager
 async def trading(emu: BinanceEmulator) -> Any:
-    reports = Recorder()
+    reports = EventRecorder()
     adapter = BinanceOrderAdapter(emu.client_settings(request_timeout_s=1.0))
     async with anyio.create_task_group() as tg:
-        await tg.start(adapter.run, reports.add)
+        await tg.start(adapter.run, reports)
         yield adapter, reports
         tg.cancel_scope.cancel()
 
@@ -405,7 +337,7 @@ def order(cid: str, qty: Decimal, price: Decimal, side: Side = Side.BUY) -> Orde
     )
 
 
-def states(reports: Recorder, cid: str) -> list[ExecState]:
+def states(reports: EventRecorder, cid: str) -> list[ExecState]:
     return [
         r.state for r in reports.items if isinstance(r, ExecReport) and r.client_order_id == cid
     ]
@@ -419,7 +351,7 @@ async def test_order_ack_partial_filled_through_the_user_stream() -> None:
         ack = await adapter.submit(order("tg-fill-1", qty, asks[1][0]))
         assert ack.report is not None
         assert ack.report.state is ExecState.FILLED
-        await reports.wait_for(lambda: states(reports, "tg-fill-1")[-1:] == [ExecState.FILLED])
+        await reports.until(lambda: states(reports, "tg-fill-1")[-1:] == [ExecState.FILLED])
         got = [r for r in reports.items if r.client_order_id == "tg-fill-1"]
         assert [r.state for r in got] == [ExecState.ACK, ExecState.PARTIAL, ExecState.FILLED]
         assert [r.last_qty for r in got] == [0, asks[0][1], D("0.00001")]
@@ -437,7 +369,7 @@ async def test_duplicate_client_order_id_is_not_sent_twice() -> None:
         await adapter.submit(order("tg-dup", D("0.001"), bid))
         with pytest.raises(DuplicateOrderError):
             await adapter.submit(order("tg-dup", D("0.001"), bid))
-        await reports.wait_for(lambda: states(reports, "tg-dup") == [ExecState.ACK])
+        await reports.until(lambda: states(reports, "tg-dup") == [ExecState.ACK])
         assert len(emu.engines["BTC-USDT"].open_orders()) == 1
 
 
@@ -457,7 +389,7 @@ async def test_submission_that_times_out_is_resolved_by_query() -> None:
         assert report.state is ExecState.ACK
         assert report.venue_order_id is not None
         assert len(emu.engines["BTC-USDT"].open_orders()) == 1  # placed once, never resent
-        await reports.wait_for(lambda: states(reports, "tg-lost") == [ExecState.ACK])
+        await reports.until(lambda: states(reports, "tg-lost") == [ExecState.ACK])
 
 
 @pytest.mark.anyio
@@ -465,10 +397,10 @@ async def test_user_stream_reconnect_recovers_missed_fills_in_order() -> None:
     async with venue() as (emu, sim), trading(emu) as (adapter, reports):
         bid = sim.book("binance", "BTC-USDT").bids[0][0]
         await adapter.submit(order("tg-rest", D("0.001"), bid))
-        await reports.wait_for(lambda: states(reports, "tg-rest") == [ExecState.ACK])
+        await reports.until(lambda: states(reports, "tg-rest") == [ExecState.ACK])
         # Lose the next report and the connection, then let the venue fill the order.
         emu.faults.ws(Close(), match=lambda c, f: "executionReport" in str(f), count=1)
         emu.engines["BTC-USDT"].cancel("main", client_order_id="tg-rest")
-        await reports.wait_for(lambda: states(reports, "tg-rest")[-1:] == [ExecState.CANCELLED])
+        await reports.until(lambda: states(reports, "tg-rest")[-1:] == [ExecState.CANCELLED])
         assert states(reports, "tg-rest") == [ExecState.ACK, ExecState.CANCELLED]
         assert ":rest:" in reports.items[-1].event_id  # recovered by query after the reconnect

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from importlib.metadata import entry_points
 
 import pydantic
@@ -12,17 +10,11 @@ from tradegw_binance.config import BinanceSettings
 from tradegw_binance.plugin import BinancePlugin
 
 from tradegw_core.plugin.manifest import API_LEVEL
-from tradegw_core.plugin.registries import Registries
+from tradegw_core.testing.plugins import modules_pulled_in, registries_for
 
 
 def test_importing_the_plugin_module_imports_no_network_library() -> None:
-    code = (
-        "import sys, tradegw_binance.plugin\n"
-        "heavy = [m for m in ('websockets', 'httpx') if m in sys.modules]\n"
-        "print(','.join(heavy))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    assert modules_pulled_in("tradegw_binance.plugin", ("websockets", "httpx")) == []
 
 
 def test_entry_point_targets_the_plugin_class() -> None:
@@ -34,13 +26,7 @@ def test_entry_point_targets_the_plugin_class() -> None:
 
 
 def test_hooks_register_settings_assembler_and_factories() -> None:
-    regs = Registries()
-    plugin = BinancePlugin()
-    plugin.tradegw_register_settings(regs.settings, "binance")
-    plugin.tradegw_register_providers(regs.providers, "binance")
-    plugin.tradegw_register_book_assemblers(regs.book_assemblers, "binance")
-    plugin.tradegw_register_order_adapters(regs.order_adapters, "binance")
-    plugin.tradegw_register_emulators(regs.emulators, "binance")
+    regs = registries_for(BinancePlugin(), "binance")
     assert regs.settings.get("providers.binance") is BinanceSettings
     from tradegw_binance.book import BinanceBookAssembler
 

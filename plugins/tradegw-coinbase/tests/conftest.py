@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
+
+from tradegw_core.testing.provider import RecordingProviderContext
+from tradegw_core.testing.recorders import EventRecorder, TelemetryRecorder
 
 
 @pytest.fixture
@@ -45,66 +47,18 @@ def resources() -> Path:
     return Path(__file__).resolve().parent / "resources"
 
 
-class Telemetry:
-    """Records telemetry events (the ops bus stand-in for the provider context)."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def emit(self, name: str, /, **labels: Any) -> None:
-        """Record one event."""
-        self.events.append((name, labels))
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        """Labels of every event called ``name``."""
-        return [labels for n, labels in self.events if n == name]
-
-
-class Sink:
+class Sink(EventRecorder):
     """Collects what a provider emits; ``wait_for`` wakes on every new item (no polling)."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self._changed: anyio.Event | None = None
-
-    def __call__(self, item: Any) -> None:
-        self.items.append(item)
-        if self._changed is not None:
-            self._changed.set()
 
     async def wait_for(self, predicate: Callable[[list[Any]], bool], seconds: float = 5.0) -> None:
         """Wait until ``predicate(items)`` holds (at most ``seconds``)."""
-        with anyio.fail_after(seconds):
-            while not predicate(self.items):
-                self._changed = anyio.Event()
-                await self._changed.wait()
-
-    def of(self, kind: type) -> list[Any]:
-        """Items of one type."""
-        return [i for i in self.items if isinstance(i, kind)]
-
-
-@dataclass
-class ProviderCtx:
-    """A ``ProviderContext`` stand-in built on the core's real BookStages."""
-
-    provider_id: str
-    settings: Any
-    clock: Any
-    telemetry: Telemetry
-    sink: Sink
-    book_stage: Any = None
-    metrics: Any = None
-
-    def emit(self, event: Any) -> None:
-        """Hand an event to the test's sink."""
-        self.sink(event)
+        await self.until(lambda: predicate(self.items), seconds)
 
 
 @pytest.fixture
-def telemetry() -> Telemetry:
+def telemetry() -> TelemetryRecorder:
     """A fresh telemetry recorder."""
-    return Telemetry()
+    return TelemetryRecorder()
 
 
 @pytest.fixture
@@ -175,22 +129,21 @@ def coinbase_venue() -> Callable[..., Any]:
 
 
 @pytest.fixture
-def provider_ctx(telemetry: Telemetry, sink: Sink) -> Callable[..., ProviderCtx]:
+def provider_ctx(
+    telemetry: TelemetryRecorder, sink: Sink
+) -> Callable[..., RecordingProviderContext]:
     """Build a provider context around settings, with the core's BookStages as factory."""
-    from tradegw_core.book.stage import BookStages, BookStageSettings
-    from tradegw_core.clock import SystemClock
+    from tradegw_core.book.stage import BookStageSettings
 
-    def build(settings: Any, **stage_settings: Any) -> ProviderCtx:
-        clock = SystemClock()
+    def build(settings: Any, **stage_settings: Any) -> RecordingProviderContext:
         values: dict[str, Any] = {"refresh_min_s": None, "stale_after_s": None}
         values.update(stage_settings)
-        stages = BookStages(
+        return RecordingProviderContext(
             "coinbase",
-            sink=sink,
+            settings,
+            events=sink,
             telemetry=telemetry,
-            clock=clock,
-            settings=BookStageSettings(**values),
+            book_settings=BookStageSettings(**values),
         )
-        return ProviderCtx("coinbase", settings, clock, telemetry, sink, stages)
 
     return build

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -14,18 +12,11 @@ from tradegw_coinbase.plugin import CoinbasePlugin
 
 from tradegw_core.plugin.manifest import API_LEVEL
 from tradegw_core.plugin.registries import Registries
+from tradegw_core.testing.plugins import modules_pulled_in, registries_for
 
 
 def test_importing_the_plugin_module_pulls_no_network_library() -> None:
-    code = (
-        "import sys, tradegw_coinbase.plugin\n"
-        "heavy = sorted(m for m in ('websockets', 'httpx') if m in sys.modules)\n"
-        "print(','.join(heavy))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
-    )
-    assert out.stdout.strip() == ""
+    assert modules_pulled_in("tradegw_coinbase.plugin", ("websockets", "httpx")) == []
 
 
 def test_entry_point_targets_the_plugin_class() -> None:
@@ -43,13 +34,7 @@ def test_entry_point_targets_the_plugin_class() -> None:
 
 
 def test_hooks_register_every_factory() -> None:
-    regs = Registries()
-    plugin = CoinbasePlugin()
-    plugin.tradegw_register_settings(regs.settings, "coinbase")
-    plugin.tradegw_register_providers(regs.providers, "coinbase")
-    plugin.tradegw_register_book_assemblers(regs.book_assemblers, "coinbase")
-    plugin.tradegw_register_order_adapters(regs.order_adapters, "coinbase")
-    plugin.tradegw_register_emulators(regs.emulators, "coinbase")
+    regs = registries_for(CoinbasePlugin(), "coinbase")
     assert regs.settings.get("providers.coinbase") is CoinbaseSettings
     for reg in (regs.providers, regs.book_assemblers, regs.order_adapters, regs.emulators):
         assert "coinbase" in reg

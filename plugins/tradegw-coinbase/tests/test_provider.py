@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import anyio
 import pytest
 from tradegw_coinbase.provider import CoinbaseProvider
 
@@ -61,10 +60,7 @@ async def test_trades_and_tickers_then_unsubscribe(
 ) -> None:
     async with coinbase_venue() as venue:
         ctx = provider_ctx(venue.settings)
-        provider = CoinbaseProvider(ctx)
-        async with anyio.create_task_group() as tg:
-            await tg.start(ctx.book_stage.run)
-            await tg.start(provider.run)
+        async with ctx.running(CoinbaseProvider(ctx)) as provider:
             assert set(provider.instruments()) == {"BTC-USD", "ETH-USD"}
             assert provider.supported_types() >= {EventType.TRADE, EventType.KLINE_SUMMARY}
             streams = [StreamSpec(BTC, EventType.TRADE), StreamSpec(BTC, EventType.TICKER)]
@@ -89,7 +85,6 @@ async def test_trades_and_tickers_then_unsubscribe(
             _next_trade(venue)
             await sink.wait_for(lambda items: len(sink.of(Ticker)) > tickers)
             assert len(sink.of(Trade)) == 1  # the trade frame would have come first
-            tg.cancel_scope.cancel()
 
 
 async def test_candles_and_unknown_symbols(
@@ -97,10 +92,7 @@ async def test_candles_and_unknown_symbols(
 ) -> None:
     async with coinbase_venue() as venue:
         ctx = provider_ctx(venue.settings)
-        provider = CoinbaseProvider(ctx)
-        async with anyio.create_task_group() as tg:
-            await tg.start(ctx.book_stage.run)
-            await tg.start(provider.run)
+        async with ctx.running(CoinbaseProvider(ctx)) as provider:
             with pytest.raises(ControlError, match="unknown Coinbase symbol"):
                 await provider.subscribe([StreamSpec(Symbol("DOGE-USD"), EventType.TRADE)])
             await provider.subscribe([StreamSpec(BTC, EventType.KLINE_SUMMARY)])
@@ -110,7 +102,6 @@ async def test_candles_and_unknown_symbols(
             assert kline.interval == "5m"
             assert kline.close == sim_trade.price
             assert kline.open_time <= sim_trade.ts_ns < kline.close_time
-            tg.cancel_scope.cancel()
 
 
 async def test_book_follows_the_venue_and_a_skipped_sequence_number_resyncs(
@@ -118,10 +109,7 @@ async def test_book_follows_the_venue_and_a_skipped_sequence_number_resyncs(
 ) -> None:
     async with coinbase_venue() as venue:
         ctx = provider_ctx(venue.settings)
-        provider = CoinbaseProvider(ctx)
-        async with anyio.create_task_group() as tg:
-            await tg.start(ctx.book_stage.run)
-            await tg.start(provider.run)
+        async with ctx.running(CoinbaseProvider(ctx)) as provider:
             await provider.subscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
             await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 1)
             for _ in range(20):
@@ -158,7 +146,6 @@ async def test_book_follows_the_venue_and_a_skipped_sequence_number_resyncs(
             assert await provider._reconcile(BTC) == 1
             await provider.unsubscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
             assert provider.assembler("BTC-USD") is None
-            tg.cancel_scope.cancel()
 
 
 async def test_reconnect_resubscribes_and_replaces_the_book(
@@ -170,10 +157,7 @@ async def test_reconnect_resubscribes_and_replaces_the_book(
     async with coinbase_venue() as venue:
         ctx = provider_ctx(venue.settings)
         fast = {"backoff": Backoff(base_s=0.01, cap_s=0.05)}
-        provider = CoinbaseProvider(ctx, ws_options=fast)
-        async with anyio.create_task_group() as tg:
-            await tg.start(ctx.book_stage.run)
-            await tg.start(provider.run)
+        async with ctx.running(CoinbaseProvider(ctx, ws_options=fast)) as provider:
             await provider.subscribe(
                 [StreamSpec(BTC, EventType.BOOK_UPDATE), StreamSpec(BTC, EventType.TICKER)]
             )
@@ -189,7 +173,6 @@ async def test_reconnect_resubscribes_and_replaces_the_book(
             tickers = len(sink.of(Ticker))
             _next_trade(venue)  # the ticker subscription came back too
             await sink.wait_for(lambda items: len(sink.of(Ticker)) > tickers)
-            tg.cancel_scope.cancel()
 
 
 async def test_redundant_connections_deliver_identical_trade_ids(
@@ -197,16 +180,12 @@ async def test_redundant_connections_deliver_identical_trade_ids(
 ) -> None:
     async with coinbase_venue(connections_per_stream=2) as venue:
         ctx = provider_ctx(venue.settings)
-        provider = CoinbaseProvider(ctx)
-        async with anyio.create_task_group() as tg:
-            await tg.start(ctx.book_stage.run)
-            await tg.start(provider.run)
+        async with ctx.running(CoinbaseProvider(ctx)) as provider:
             await provider.subscribe([StreamSpec(BTC, EventType.TRADE)])
             _next_trade(venue)
             await sink.wait_for(lambda items: len(sink.of(Trade)) == 2)
             a, b = sink.of(Trade)
             assert a.event_id == b.event_id  # downstream dedup keeps the first copy
-            tg.cancel_scope.cancel()
 
 
 async def test_refused_or_unacked_subscribe_raises_and_is_forgotten(
@@ -218,10 +197,7 @@ async def test_refused_or_unacked_subscribe_raises_and_is_forgotten(
     refusal = b'{"type":"error","message":"failure to subscribe"}'
     async with coinbase_venue(ack_timeout_s=0.3) as venue:
         ctx = provider_ctx(venue.settings)
-        provider = CoinbaseProvider(ctx)
-        async with anyio.create_task_group() as tg:
-            await tg.start(ctx.book_stage.run)
-            await tg.start(provider.run)
+        async with ctx.running(CoinbaseProvider(ctx)) as provider:
             is_ack = lambda conn, frame: b'"subscriptions"' in frame  # noqa: E731
             venue.emu.faults.ws(Corrupt(fn=lambda frame: refusal), match=is_ack)
             with pytest.raises(VenueRejectedError, match="failure to subscribe"):
@@ -233,7 +209,6 @@ async def test_refused_or_unacked_subscribe_raises_and_is_forgotten(
             with pytest.raises(VenueConnectionError, match="did not ack"):
                 await provider.subscribe([StreamSpec(BTC, EventType.TICKER)])
             assert provider.wanted_channels(True) == {}
-            tg.cancel_scope.cancel()
 
 
 async def test_a_dropped_frame_is_a_gap_too(
@@ -243,10 +218,7 @@ async def test_a_dropped_frame_is_a_gap_too(
 
     async with coinbase_venue() as venue:
         ctx = provider_ctx(venue.settings)
-        provider = CoinbaseProvider(ctx)
-        async with anyio.create_task_group() as tg:
-            await tg.start(ctx.book_stage.run)
-            await tg.start(provider.run)
+        async with ctx.running(CoinbaseProvider(ctx)) as provider:
             await provider.subscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
             await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 1)
             venue.emu.faults.ws(Drop(), match=lambda conn, frame: b'"update"' in frame)
@@ -255,7 +227,6 @@ async def test_a_dropped_frame_is_a_gap_too(
             await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 2)
             assert [r["reason"] for r in telemetry.named("book.resync")] == ["gap"]
             await sink.wait_for(lambda _: _same_book(provider, venue))
-            tg.cancel_scope.cancel()
 
 
 async def test_unreadable_book_frame_resyncs_instead_of_guessing(
@@ -269,10 +240,7 @@ async def test_unreadable_book_frame_resyncs_instead_of_guessing(
 
     async with coinbase_venue() as venue:
         ctx = provider_ctx(venue.settings)
-        provider = CoinbaseProvider(ctx)
-        async with anyio.create_task_group() as tg:
-            await tg.start(ctx.book_stage.run)
-            await tg.start(provider.run)
+        async with ctx.running(CoinbaseProvider(ctx)) as provider:
             await provider.subscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
             await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 1)
             venue.emu.faults.ws(Corrupt(fn=garble), match=lambda conn, frame: b'"update"' in frame)
@@ -281,4 +249,3 @@ async def test_unreadable_book_frame_resyncs_instead_of_guessing(
             assert telemetry.named("coinbase.bad_frame")
             assert provider.gaps == 0  # the sequence was fine; the content was not
             await sink.wait_for(lambda _: _same_book(provider, venue))
-            tg.cancel_scope.cancel()

@@ -5,98 +5,41 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import anyio
 import pytest
 from tradegw_kraken.emulator import KrakenEmulator
 
-from tradegw_core.schema.events import (
-    BookSnapshot,
-    Event,
-    EventType,
-    ExecReport,
-    ExecState,
-    Side,
-    Trade,
-)
+from tradegw_core.schema.events import BookSnapshot, EventType, ExecState, Side, Trade
 from tradegw_core.schema.orders import OrderRequest, OrderStatus
 from tradegw_core.sim.emulator import EmulatorConfig
 from tradegw_core.sim.market import SimTrade
+from tradegw_core.testing.harness import venue_gateway
+from tradegw_core.testing.recorders import RecordingConsumer
 
 pytestmark = pytest.mark.anyio
-gateway_mod = pytest.importorskip("tradegw_core.gateway", reason="the gateway is not built yet")
-
-
-class E2EConsumer:
-    """Subscribes on start; records events and reports; the test drives the order."""
-
-    def __init__(self, settings: Any = None) -> None:
-        self.ctx: Any = None
-        self.events: list[Event] = []
-        self.reports: list[ExecReport] = []
-        self.changed = anyio.Event()
-        self.ack: Any = None
-
-    async def on_start(self, ctx: Any) -> None:
-        self.ctx = ctx
-        self.ack = await ctx.subscribe(
-            ["kraken"], ["BTC-USD"], [EventType.TRADE, EventType.BOOK_SNAPSHOT]
-        )
-
-    async def on_event(self, event: Event) -> None:
-        self.events.append(event)
-        self.changed.set()
-
-    async def on_exec_report(self, report: ExecReport) -> None:
-        self.reports.append(report)
-        self.changed.set()
-
-    async def on_stop(self) -> None:
-        return None
-
-    async def until(self, pred: Any) -> None:
-        with anyio.fail_after(10):
-            while True:
-                self.changed = anyio.Event()
-                if pred():
-                    return
-                await self.changed.wait()
 
 
 async def test_consumer_gets_market_data_and_its_order_fills(tmp_path: Path) -> None:
-    from tradegw_core.config.loader import load_config_mapping
-    from tradegw_core.plugin.registries import Registries
-
-    consumer = E2EConsumer()
+    consumer = RecordingConsumer(
+        ["kraken"], ["BTC-USD"], [EventType.TRADE, EventType.BOOK_SNAPSHOT]
+    )
     config = EmulatorConfig(venue="kraken", symbols=("BTC-USD",), seed=13, rate=0.001)
     async with KrakenEmulator(config) as emu:
         creds = emu.credentials[0]
-        regs = Registries()
-        regs.consumers.add("kraken-e2e", lambda settings: consumer, plugin_id="test")
-        loaded = load_config_mapping(
-            {
-                "plugins": {"enabled": ["kraken"]},
-                "gateway": {"providers": ["kraken"], "consumers": ["kraken-e2e"]},
-                "metrics": {"enabled": False},
-                "orders": {"journal_path": str(tmp_path / "journal.sqlite3"), "risk_checks": []},
-                "providers": {
-                    "kraken": {
-                        "ws_public_url": emu.ws_url, "ws_auth_url": emu.ws_url,
-                        "rest_url": emu.rest_url, "api_key": creds.api_key,
-                        "api_secret": creds.api_secret, "symbols": ["BTC-USD"],
-                    }
-                },
-            },
-            registries=regs,
-        )  # fmt: skip
-        async with gateway_mod.Gateway(loaded.settings, loaded.registries):
+        settings = {
+            "ws_public_url": emu.ws_url, "ws_auth_url": emu.ws_url, "rest_url": emu.rest_url,
+            "api_key": creds.api_key, "api_secret": creds.api_secret, "symbols": ["BTC-USD"],
+        }  # fmt: skip
+        async with venue_gateway(
+            "kraken", settings, consumer,
+            consumer_name="kraken-e2e", journal_path=tmp_path / "journal.sqlite3",
+        ):  # fmt: skip
             await consumer.until(lambda: consumer.ack is not None)
             assert consumer.ack.ok, consumer.ack.error
-            await consumer.until(lambda: any(isinstance(e, BookSnapshot) for e in consumer.events))
+            await consumer.until(lambda: bool(consumer.of(BookSnapshot)))
             while not any(isinstance(e, SimTrade) for e in emu.sim.step()):
                 pass
-            await consumer.until(lambda: any(isinstance(e, Trade) for e in consumer.events))
+            await consumer.until(lambda: bool(consumer.of(Trade)))
 
             ask1, ask2 = emu.books["BTC-USD"].top("asks", 2)
             qty = ask1.qty + (ask2.qty / 2).quantize(Decimal("0.00001"))

@@ -20,34 +20,19 @@ from tradegw_core.errors import (
     OrderValidationError,
     VenueRejectedError,
 )
-from tradegw_core.schema.events import ExecReport, ExecState, Side
+from tradegw_core.schema.events import ExecState, Side
 from tradegw_core.schema.orders import CancelRequest, OrderRequest, OrderType, TimeInForce
 from tradegw_core.schema.symbols import Symbol
 from tradegw_core.sim.emulator import EmulatorConfig
 from tradegw_core.sim.faults import AcceptThenTimeout
+from tradegw_core.testing.recorders import EventRecorder
 
 pytestmark = pytest.mark.anyio
 BTC = Symbol("BTC-USD")
 
 
-class Reports:
+class Reports(EventRecorder):
     """Collects ExecReports and wakes waiters."""
-
-    def __init__(self) -> None:
-        self.items: list[ExecReport] = []
-        self._changed = anyio.Event()
-
-    def __call__(self, report: ExecReport) -> None:
-        self.items.append(report)
-        self._changed.set()
-
-    async def until(self, pred: Any, within_s: float = 5.0) -> None:
-        with anyio.fail_after(within_s):
-            while True:
-                self._changed = anyio.Event()
-                if pred():
-                    return
-                await self._changed.wait()
 
     def states(self, cl: str) -> list[ExecState]:
         return [r.state for r in self.items if r.client_order_id == cl]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from importlib.metadata import entry_points
 
 import pytest
@@ -13,17 +11,11 @@ from tradegw_kraken.plugin import KrakenPlugin
 
 from tradegw_core.plugin.manifest import API_LEVEL
 from tradegw_core.plugin.registries import Registries
+from tradegw_core.testing.plugins import modules_pulled_in, registries_for
 
 
 def test_importing_the_plugin_module_imports_no_network_library() -> None:
-    code = (
-        "import sys, tradegw_kraken.plugin; "
-        "print(sorted(m for m in ('websockets', 'httpx') if m in sys.modules))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30
-    )
-    assert out.stdout.strip() == "[]"
+    assert modules_pulled_in("tradegw_kraken.plugin", ("websockets", "httpx")) == []
 
 
 def test_entry_point_targets_the_plugin_class() -> None:
@@ -35,13 +27,7 @@ def test_entry_point_targets_the_plugin_class() -> None:
 
 
 def test_hooks_register_every_factory() -> None:
-    regs = Registries()
-    plugin = KrakenPlugin()
-    plugin.tradegw_register_settings(regs.settings, "kraken")
-    plugin.tradegw_register_providers(regs.providers, "kraken")
-    plugin.tradegw_register_book_assemblers(regs.book_assemblers, "kraken")
-    plugin.tradegw_register_order_adapters(regs.order_adapters, "kraken")
-    plugin.tradegw_register_emulators(regs.emulators, "kraken")
+    regs = registries_for(KrakenPlugin(), "kraken")
     assert regs.settings.get(SECTION) is KrakenSettings
     for reg in (regs.providers, regs.book_assemblers, regs.order_adapters, regs.emulators):
         assert "kraken" in reg

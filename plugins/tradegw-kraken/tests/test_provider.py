@@ -6,11 +6,10 @@ it never steps by itself), so what the venue holds is known at every assertion.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-import anyio
 import pytest
 from tradegw_kraken.book import KrakenBookAssembler
 from tradegw_kraken.config import KrakenSettings
@@ -18,13 +17,11 @@ from tradegw_kraken.emulator import KrakenEmulator
 from tradegw_kraken.provider import KrakenProvider
 
 from tradegw_core.book.stage import BookStages
-from tradegw_core.clock import SystemClock
 from tradegw_core.contracts import StreamSpec
 from tradegw_core.errors import ControlError, VenueRejectedError
 from tradegw_core.schema.events import (
     BookSnapshot,
     BookUpdate,
-    Event,
     EventType,
     KlineSummary,
     Side,
@@ -35,57 +32,12 @@ from tradegw_core.schema.symbols import Symbol
 from tradegw_core.sim.emulator import EmulatorConfig
 from tradegw_core.sim.faults import Corrupt, Drop
 from tradegw_core.sim.market import BookDelta, LevelChange, SimTrade
+from tradegw_core.testing.provider import RecordingProviderContext
+from tradegw_core.testing.recorders import EventRecorder
 
 pytestmark = pytest.mark.anyio
 BTC = Symbol("BTC-USD")
 ETH = Symbol("ETH-USD")
-
-
-class Recorder:
-    """Telemetry and event sink of the stand-in ProviderContext."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.telemetry: list[tuple[str, dict[str, Any]]] = []
-        self._changed = anyio.Event()
-
-    def emit(self, name_or_event: Any, /, **labels: Any) -> None:
-        if isinstance(name_or_event, str):
-            self.telemetry.append((name_or_event, labels))
-        else:
-            self.events.append(name_or_event)
-        self._changed.set()
-
-    async def until(self, pred: Callable[[], bool], within_s: float = 5.0) -> None:
-        """Wait (bounded) until ``pred()`` holds, woken by each event or telemetry."""
-        with anyio.fail_after(within_s):
-            while True:
-                self._changed = anyio.Event()
-                if pred():
-                    return
-                await self._changed.wait()
-
-    def of(self, kind: type[Event], symbol: str | None = None) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind) and symbol in (None, e.symbol)]
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        return [labels for n, labels in self.telemetry if n == name]
-
-
-class Ctx:
-    """A stand-in ProviderContext (the gateway's own is built elsewhere)."""
-
-    def __init__(self, settings: KrakenSettings, rec: Recorder, stages: BookStages) -> None:
-        self.provider_id = "kraken"
-        self.settings = settings
-        self.clock = SystemClock()
-        self.telemetry = rec
-        self.metrics = None
-        self.book_stage = stages
-        self._rec = rec
-
-    def emit(self, event: Event) -> None:
-        self._rec.emit(event)
 
 
 @pytest.fixture
@@ -98,19 +50,14 @@ async def emu() -> AsyncIterator[KrakenEmulator]:
 @pytest.fixture
 async def running(
     emu: KrakenEmulator,
-) -> AsyncIterator[tuple[KrakenProvider, Recorder, BookStages]]:
-    rec = Recorder()
+) -> AsyncIterator[tuple[KrakenProvider, EventRecorder, BookStages]]:
     settings = KrakenSettings(
         ws_public_url=emu.ws_url, ws_auth_url=emu.ws_url, rest_url=emu.rest_url,
         request_timeout_s=5.0, heartbeat_timeout_s=30.0,
     )  # fmt: skip
-    stages = BookStages("kraken", sink=rec.emit, telemetry=rec, clock=SystemClock())
-    provider = KrakenProvider(Ctx(settings, rec, stages))
-    async with anyio.create_task_group() as tg:
-        await tg.start(stages.run)
-        await tg.start(provider.run)
-        yield provider, rec, stages
-        tg.cancel_scope.cancel()
+    ctx = RecordingProviderContext("kraken", settings)
+    async with ctx.running(KrakenProvider(ctx)) as provider:
+        yield provider, ctx.events, ctx.book_stage
 
 
 def _venue_change(emu: KrakenEmulator, symbol: str, *changes: tuple[str, Decimal, Decimal]) -> None:
@@ -269,20 +216,16 @@ async def test_dropped_update_is_caught_by_the_next_checksum(
 
 
 async def test_two_connections_carry_the_same_trade_with_one_event_id(emu: KrakenEmulator) -> None:
-    rec = Recorder()
     settings = KrakenSettings(
         ws_public_url=emu.ws_url, rest_url=emu.rest_url, connections_per_stream=2,
         heartbeat_timeout_s=30.0,
     )  # fmt: skip
-    stages = BookStages("kraken", sink=rec.emit, telemetry=rec, clock=SystemClock())
-    provider = KrakenProvider(Ctx(settings, rec, stages))
-    async with anyio.create_task_group() as tg:
-        await tg.start(stages.run)
-        await tg.start(provider.run)
+    ctx = RecordingProviderContext("kraken", settings)
+    rec = ctx.events
+    async with ctx.running(KrakenProvider(ctx)) as provider:
         await provider.subscribe([StreamSpec(BTC, EventType.TRADE)])
         assert sum(1 for c in emu.connections.values() if BTC in c.state.trades) == 2
         _step_until_trade(emu, "BTC-USD")
         await rec.until(lambda: len(rec.of(Trade, BTC)) == 2)
         first, second = rec.of(Trade, BTC)
         assert first.event_id == second.event_id  # the dispatcher's dedup keeps one
-        tg.cancel_scope.cancel()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import anyio
 import pytest
@@ -14,7 +13,6 @@ from tradegw_kraken.emulator import KrakenEmulator
 from tradegw_kraken.orders import KrakenOrderAdapter
 from tradegw_kraken.provider import KrakenProvider
 
-from tradegw_core.book.stage import BookStages
 from tradegw_core.clock import SystemClock
 from tradegw_core.contracts import StreamSpec
 from tradegw_core.schema.events import (
@@ -30,48 +28,11 @@ from tradegw_core.schema.symbols import Symbol
 from tradegw_core.sim.emulator import EmulatorConfig
 from tradegw_core.sim.faults import Close, Stall
 from tradegw_core.sim.market import SimTrade
+from tradegw_core.testing.provider import RecordingProviderContext
+from tradegw_core.testing.recorders import EventRecorder
 
 pytestmark = pytest.mark.anyio
 BTC = Symbol("BTC-USD")
-
-
-class Sink:
-    """Events, telemetry and reports, with a bounded wait."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self.telemetry: list[tuple[str, dict[str, Any]]] = []
-        self._changed = anyio.Event()
-
-    def __call__(self, item: Any) -> None:
-        self.items.append(item)
-        self._changed.set()
-
-    def emit(self, item: Any, /, **labels: Any) -> None:
-        if isinstance(item, str):
-            self.telemetry.append((item, labels))
-            self._changed.set()
-        else:
-            self(item)
-
-    async def until(self, pred: Any, within_s: float = 10.0) -> None:
-        with anyio.fail_after(within_s):
-            while True:
-                self._changed = anyio.Event()
-                if pred():
-                    return
-                await self._changed.wait()
-
-
-class Ctx:
-    def __init__(self, settings: KrakenSettings, sink: Sink, stages: BookStages) -> None:
-        self.provider_id = "kraken"
-        self.settings = settings
-        self.clock = SystemClock()
-        self.telemetry = sink
-        self.metrics = None
-        self.book_stage = stages
-        self.emit = sink
 
 
 @pytest.fixture
@@ -91,12 +52,9 @@ def _settings(emu: KrakenEmulator) -> KrakenSettings:
 
 
 async def test_book_resubscribes_after_a_dropped_socket(emu: KrakenEmulator) -> None:
-    sink = Sink()
-    stages = BookStages("kraken", sink=sink, telemetry=sink, clock=SystemClock())
-    provider = KrakenProvider(Ctx(_settings(emu), sink, stages))
-    async with anyio.create_task_group() as tg:
-        await tg.start(stages.run)
-        await tg.start(provider.run)
+    ctx = RecordingProviderContext("kraken", _settings(emu))
+    sink, stages = ctx.events, ctx.book_stage
+    async with ctx.running(KrakenProvider(ctx)) as provider:
         await provider.subscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
         await sink.until(lambda: any(isinstance(e, BookSnapshot) for e in sink.items))
         emu.faults.ws(Close(1011, "maintenance"), match=lambda c, f: '"heartbeat"' in str(f))
@@ -106,11 +64,10 @@ async def test_book_resubscribes_after_a_dropped_socket(emu: KrakenEmulator) -> 
         stage = stages.get(BTC)
         assert stage is not None
         assert stage.assembler.book.top_bids() == emu.books["BTC-USD"].top("bids", 10)
-        tg.cancel_scope.cancel()
 
 
 async def test_missed_cancel_is_recovered_after_reconnect(emu: KrakenEmulator) -> None:
-    reports = Sink()
+    reports = EventRecorder()
     adapter = KrakenOrderAdapter(_settings(emu), clock=SystemClock())
     async with anyio.create_task_group() as tg:
         await tg.start(adapter.run, reports)
@@ -139,13 +96,10 @@ async def test_missed_cancel_is_recovered_after_reconnect(emu: KrakenEmulator) -
 
 
 async def test_silent_socket_is_declared_stale_and_replaced(emu: KrakenEmulator) -> None:
-    sink = Sink()
-    stages = BookStages("kraken", sink=sink, telemetry=sink, clock=SystemClock())
     settings = _settings(emu).model_copy(update={"heartbeat_timeout_s": 1.0})
-    provider = KrakenProvider(Ctx(settings, sink, stages))
-    async with anyio.create_task_group() as tg:
-        await tg.start(stages.run)
-        await tg.start(provider.run)
+    ctx = RecordingProviderContext("kraken", settings)
+    sink = ctx.events
+    async with ctx.running(KrakenProvider(ctx)) as provider:
         await provider.subscribe([StreamSpec(BTC, EventType.TRADE)])
         (first,) = emu.connections
         # The venue keeps the socket open but sends nothing, not even heartbeats.
@@ -157,4 +111,3 @@ async def test_silent_socket_is_declared_stale_and_replaced(emu: KrakenEmulator)
         while not any(isinstance(e, SimTrade) for e in emu.sim.step()):
             pass
         await sink.until(lambda: any(isinstance(e, Trade) for e in sink.items))
-        tg.cancel_scope.cancel()
