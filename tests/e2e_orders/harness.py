@@ -18,6 +18,8 @@ import anyio
 from tradegw_coinbase.emulator import CoinbaseEmulator
 
 from tradegw_core.config.loader import LoadedConfig, load_config_mapping
+from tradegw_core.gateway import Gateway
+from tradegw_core.orders import OrderService
 from tradegw_core.plugin.registries import Registries
 from tradegw_core.schema.events import Event, ExecReport, ExecState, Side
 from tradegw_core.schema.orders import OrderRequest
@@ -68,9 +70,9 @@ class RecordingConsumer:
         """The states reported so far for one order, in arrival order."""
         return [r.state for r in self.reports if r.client_order_id == client_order_id]
 
-    async def until(self, pred: Callable[[], bool], timeout: float = WAIT_S) -> None:
-        """Wait until ``pred()`` holds (re-checked after every delivery), bounded."""
-        with anyio.fail_after(timeout):
+    async def until(self, pred: Callable[[], bool]) -> None:
+        """Wait until ``pred()`` holds (re-checked after every delivery), at most WAIT_S."""
+        with anyio.fail_after(WAIT_S):
             while not pred():
                 await self._changed.wait()
 
@@ -160,3 +162,10 @@ class VenuePlacements:
     def close(self) -> None:
         """Stop listening."""
         self._unsubscribe()
+
+
+def order_service(gw: Gateway) -> OrderService:
+    """The order service the gateway built from the registered order adapters."""
+    service = gw.orders.service
+    assert isinstance(service, OrderService)
+    return service

@@ -24,6 +24,7 @@ from .harness import (
     VenuePlacements,
     coinbase_emulator,
     gateway_config,
+    order_service,
     resting_buy,
 )
 
@@ -70,6 +71,7 @@ async def test_restart_keeps_dedup_and_reconciles_open_orders(tmp_path: Path) ->
             # Reconciliation ran before the consumer started: its first reports are the
             # venue's answers about the orders left open, with the final states.
             await second.until(lambda: len(second.reports) >= 3)
+            assert len(second.reports) == 3  # one answer per order, no repeats
             by_id = {r.client_order_id: r for r in second.reports}
             assert by_id[fill_me.client_order_id].state is ExecState.FILLED
             assert by_id[fill_me.client_order_id].cum_qty == fill_me.qty
@@ -77,7 +79,7 @@ async def test_restart_keeps_dedup_and_reconciles_open_orders(tmp_path: Path) ->
             assert by_id[keep_me.client_order_id].state is ExecState.ACK
             assert all(r.consumer_id == NAME for r in second.reports)
 
-            open_ids = [o.client_order_id for o in gw.orders.service.open_orders(NAME)]
+            open_ids = [o.client_order_id for o in order_service(gw).open_orders(NAME)]
             assert open_ids == [keep_me.client_order_id]
 
             again = await second.ctx.submit_order(fill_me)
@@ -103,7 +105,7 @@ async def test_restart_keeps_dedup_and_reconciles_open_orders(tmp_path: Path) ->
             await second.until(
                 lambda: ExecState.CANCELLED in second.states(keep_me.client_order_id)
             )
-            assert gw.orders.service.open_orders(NAME) == []
+            assert order_service(gw).open_orders(NAME) == []
 
         assert emu.desk.creates == 3  # nothing was sent again
         assert placed.placed == {

@@ -40,6 +40,7 @@ from .harness import (
     RecordingConsumer,
     coinbase_emulator,
     gateway_config,
+    order_service,
     resting_buy,
 )
 
@@ -145,11 +146,11 @@ async def test_10000_exec_reports_arrive_in_order_through_a_saturated_lane(
             assert lane.depth == LANE_SIZE
 
             # 10,000 fills, as the adapter's user stream hands them over, all at once.
-            emit = gw.orders.service.emitter(PROVIDER)
+            emit = order_service(gw).emitter(PROVIDER)
             for n in range(1, FILLS + 1):
                 emit(_fill(order, result.venue_order_id, n, lot))
             with anyio.fail_after(4):
-                await gw.orders.service.pipeline.wait_flushed()
+                await order_service(gw).pipeline.wait_flushed()
             # Journaled and queued on the lossless lane; the market-data lane is still full.
             assert lane.exec_depth == FILLS + 1  # + the ACK
             assert lane.depth == LANE_SIZE
@@ -171,4 +172,5 @@ async def test_10000_exec_reports_arrive_in_order_through_a_saturated_lane(
         assert lane.stats.exec_over_capacity == 1  # beyond exec_size, still not dropped
         assert gw.dispatcher.dlq.total >= dead_lettered
         venue = emu.engines[SYMBOL].order("main", client_order_id=COID)
-        assert venue is not None and venue.cum_qty == 0  # the market never touched it
+        assert venue is not None
+        assert venue.cum_qty == 0

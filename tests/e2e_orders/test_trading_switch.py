@@ -23,6 +23,7 @@ from .harness import (
     RecordingConsumer,
     coinbase_emulator,
     gateway_config,
+    order_service,
     resting_buy,
 )
 
@@ -46,16 +47,18 @@ async def test_set_trading_mode_per_consumer_and_global(tmp_path: Path) -> None:
                 '{"kind": "set_trading_mode", "request_id": "r1", "consumer_id": "alpha", '
                 '"enabled": false}'
             )
-            assert ack.ok and ack.request_id == "r1", ack
+            assert ack.ok, ack
+            assert ack.request_id == "r1"
             a1 = resting_buy(emu, "alpha", "sw-alpha-1", ticks=-10)
             result = await alpha.ctx.submit_order(a1)
             assert result.status is OrderStatus.SUPPRESSED, result
             assert result.reason == "trading_disabled"
-            assert "alpha" in result.message and "SetTradingMode" in result.message
+            assert "alpha" in result.message
+            assert "SetTradingMode" in result.message
             assert emu.desk.creates == 0  # nothing reached the venue
             assert suppressed("alpha") == 1
             assert gw.telemetry.count("order.suppressed") == 1
-            assert gw.orders.service.open_orders("alpha") == []
+            assert order_service(gw).open_orders("alpha") == []
 
             b1 = resting_buy(emu, "beta", "sw-beta-1", ticks=-10)
             result = await beta.ctx.submit_order(b1)
@@ -72,7 +75,8 @@ async def test_set_trading_mode_per_consumer_and_global(tmp_path: Path) -> None:
             result = await alpha.ctx.submit_order(a1)
             assert result.status is OrderStatus.SUPPRESSED, result
             assert emu.desk.creates == 1
-            assert suppressed("alpha") == 2 and suppressed("beta") == 1
+            assert suppressed("alpha") == 2
+            assert suppressed("beta") == 1
 
             # Cancels are never gated: risk can be taken off with the kill switch on.
             cancel = await beta.ctx.cancel_order(
@@ -107,7 +111,7 @@ async def test_set_trading_mode_per_consumer_and_global(tmp_path: Path) -> None:
             ack = await gw.request(SetTradingMode(consumer_id="nobody", enabled=False))
             assert not ack.ok
             assert "unknown consumer 'nobody'" in ack.error
-            assert gw.orders.service.switch.snapshot() == {"*": True, "alpha": True}
+            assert order_service(gw).switch.snapshot() == {"*": True, "alpha": True}
 
         # Suppressed submissions never produced an execution report: only sent orders did.
         assert alpha.states(a1.client_order_id) == [ExecState.ACK]

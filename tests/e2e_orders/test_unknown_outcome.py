@@ -29,6 +29,7 @@ from .harness import (
     VenuePlacements,
     coinbase_emulator,
     gateway_config,
+    order_service,
     resting_buy,
 )
 
@@ -96,7 +97,7 @@ async def test_answer_lost_after_the_venue_accepted(
             again = await consumer.ctx.submit_order(order)
             assert again.status is OrderStatus.DUPLICATE, again
             assert again.state is final
-            open_ids = [o.client_order_id for o in gw.orders.service.open_orders(NAME)]
+            open_ids = [o.client_order_id for o in order_service(gw).open_orders(NAME)]
             assert open_ids == ([] if final is ExecState.FILLED else [order.client_order_id])
 
         assert emu.desk.creates == 1  # one POST /orders: nothing was resent

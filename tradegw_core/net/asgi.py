@@ -1,0 +1,272 @@
+"""A minimal ASGI router, served by uvicorn inside an anyio task group.
+
+Used by the venue emulators (:mod:`tradegw_core.sim.http` adds fault injection on top) and
+by the HTTP control API (:mod:`tradegw_core.api`). Why not Starlette: both need method +
+path routing with ``{name}`` segments, the raw query string and body (emulators compute
+signatures over them byte for byte), and nothing else; that is ~150 lines, with no new
+dependency.
+
+:func:`serve_asgi` binds the socket itself and starts uvicorn with
+``Server.startup(sockets=[...])``: the bound port is known at once (port 0 works) and
+uvicorn never installs signal handlers (the gateway owns those).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio
+import anyio.abc
+import uvicorn
+
+__all__ = [
+    "Handler",
+    "HttpRequest",
+    "HttpResponse",
+    "Receive",
+    "Route",
+    "Router",
+    "Scope",
+    "Send",
+    "read_request",
+    "send_response",
+    "serve_asgi",
+]
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request as a handler sees it (header names lower case)."""
+
+    method: str
+    path: str
+    query_string: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    client: tuple[str, int] | None = None
+
+    def query(self) -> dict[str, str]:
+        """Query parameters (the last value wins for a repeated name)."""
+        return {k: v[-1] for k, v in parse_qs(self.query_string, keep_blank_values=True).items()}
+
+    def form(self) -> dict[str, str]:
+        """The body parsed as ``application/x-www-form-urlencoded``."""
+        text = self.body.decode()
+        return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+    def json(self) -> Any:
+        """The body parsed as JSON (numbers with a fraction become Decimal)."""
+        return json.loads(self.body or b"null", parse_float=Decimal)
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """What a handler answers."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def json(
+        cls, obj: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> HttpResponse:
+        """A JSON answer; Decimal values are written as JSON strings."""
+        body = json.dumps(obj, default=_default, separators=(",", ":")).encode()
+        hdrs = (("content-type", "application/json"), *(headers or {}).items())
+        return cls(status, body, hdrs)
+
+    @classmethod
+    def text(cls, text: str, status: int = 200) -> HttpResponse:
+        """A plain text answer."""
+        return cls(status, text.encode(), (("content-type", "text/plain"),))
+
+
+def _default(obj: object) -> str:
+    if isinstance(obj, Decimal):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """``method`` + ``path`` -> ``handler``; ``{name}`` path segments fill ``path_params``."""
+
+    method: str
+    path: str
+    handler: Handler
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """Path parameters when ``path`` fits this route, else None."""
+        want, got = self.path.strip("/").split("/"), path.strip("/").split("/")
+        if len(want) != len(got):
+            return None
+        params: dict[str, str] = {}
+        for w, g in zip(want, got, strict=True):
+            if w.startswith("{") and w.endswith("}"):
+                params[w[1:-1]] = g
+            elif w != g:
+                return None
+        return params
+
+
+async def read_request(scope: Scope, receive: Receive, *, max_body: int) -> HttpRequest | None:
+    """Read one HTTP request; None when its body goes over ``max_body`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_body:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    headers: dict[str, str] = {}
+    for k, v in scope["headers"]:
+        name = k.decode("latin-1").lower()
+        value = v.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return HttpRequest(
+        method=scope["method"],
+        path=scope["path"],
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        body=b"".join(chunks),
+        client=tuple(scope["client"]) if scope.get("client") else None,
+    )
+
+
+async def send_response(send: Send, response: HttpResponse) -> None:
+    """Write ``response`` (with its content-length) to the ASGI ``send`` channel."""
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class Router:
+    """An ASGI app dispatching each request to the first route matching its path and method.
+
+    ``label`` names the server in logs and 500 answers; ``max_body`` bounds what one
+    request may send (a larger body is answered 413 without being read further).
+    """
+
+    label = "handler"
+
+    def __init__(self, routes: Sequence[Route], *, max_body: int = 1 << 20) -> None:
+        self.routes = list(routes)
+        self.max_body = max_body
+        self.requests = 0
+
+    def close(self) -> None:
+        """Release whatever requests are held when the server stops (nothing here)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point (HTTP only; lifespan is off)."""
+        if scope["type"] != "http":  # pragma: no cover - uvicorn runs with lifespan off
+            return
+        self.requests += 1
+        request = await read_request(scope, receive, max_body=self.max_body)
+        if request is None:
+            await send_response(send, self.too_large())
+            return
+        await send_response(send, await self.dispatch(request))
+
+    def too_large(self) -> HttpResponse:
+        """The 413 answer to a body over ``max_body``."""
+        return HttpResponse.json({"error": f"request body over {self.max_body} bytes"}, 413)
+
+    async def dispatch(self, request: HttpRequest) -> HttpResponse:
+        """Run the matching route's handler (404 / 405 / 500 answered here)."""
+        allowed = False
+        for route in self.routes:
+            params = route.match(request.path)
+            if params is None:
+                continue
+            if route.method.upper() != request.method.upper():
+                allowed = True
+                continue
+            req = HttpRequest(
+                request.method,
+                request.path,
+                request.query_string,
+                request.headers,
+                request.body,
+                params,
+                request.client,
+            )
+            try:
+                return await route.handler(req)
+            except Exception as exc:
+                log.exception("%s %s %s failed", self.label, request.method, request.path)
+                return HttpResponse.json({"error": f"{self.label} failed: {exc}"}, 500)
+        if allowed:
+            return HttpResponse.json({"error": "method not allowed"}, 405)
+        return HttpResponse.json({"error": f"no route for {request.path}"}, 404)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve_asgi(
+    app: Router,
+    host: str,
+    port: int,
+    *,
+    task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``app`` on (host, port) until cancelled; reports the bound port via task_status.
+
+    An IPv6 ``host`` (one with a ``:``) binds an IPv6 socket. ``app.close()`` is called
+    when serving stops, then every open connection is closed.
+    """
+    sock = _listen(host, port)
+    config = uvicorn.Config(
+        app, log_config=None, lifespan="off", access_log=False, log_level="warning"
+    )
+    config.load()
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)
+    try:
+        await server.startup(sockets=[sock])
+        task_status.started(sock.getsockname()[1])
+        await anyio.sleep_forever()
+    finally:
+        app.close()
+        for srv in server.servers:
+            srv.close()
+        for conn in list(server.server_state.connections):
+            transport = getattr(conn, "transport", None)
+            if transport is not None:
+                transport.close()
+        sock.close()
