@@ -8,7 +8,8 @@ sections under ``settings.providers.<name>`` / ``settings.consumers.<name>``) an
 
 ``async with Gateway(...) as gw`` starts, in order: the control task, the 50 ms ordering
 flush tick, the order path (when configured), every provider (each under a
-:class:`Supervisor`), then every consumer (``on_start`` may subscribe right away). Leaving
+:class:`Supervisor`), then every consumer (``on_start`` may subscribe right away), and
+last the HTTP control API when ``[api] enabled`` (its URL: :attr:`Gateway.api_url`). Leaving
 the block shuts down cleanly under a shielded, time-bounded scope: providers stop first, held
 events are flushed to the lanes, consumers drain their lanes and get ``on_stop``.
 :func:`run_gateway` is what the CLI calls: it adds SIGINT/SIGTERM handling and a duration.
@@ -28,6 +29,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from tradegw_core.api.server import ControlApi
 from tradegw_core.bus.control import ControlBus
 from tradegw_core.bus.telemetry import TelemetryBus
 from tradegw_core.clock import Clock, SystemClock
@@ -199,12 +201,22 @@ class Gateway:
         self._consumers_left = 0
         self._consumers_done = anyio.Event()
         self.stopped = anyio.Event()
+        api = getattr(settings, "api", None)
+        self.api: ControlApi | None = (
+            ControlApi.from_settings(self, api) if api is not None and api.enabled else None
+        )
+        """The HTTP control API (``[api] enabled``), started last, after the consumers."""
 
     # -- control ---------------------------------------------------------------------
 
     async def request(self, msg: Any) -> Ack:
         """Send a control message (model, JSON or mapping) and return its Ack."""
         return await self.control_bus.request(msg)
+
+    @property
+    def api_url(self) -> str | None:
+        """Base URL of the HTTP control API once it listens (None when ``[api]`` is off)."""
+        return self.api.url if self.api is not None else None
 
     def stop(self) -> None:
         """Ask :func:`run_gateway` (or anyone awaiting ``stopped``) to shut down."""
@@ -229,6 +241,8 @@ class Gateway:
                 self._consumers_done.set()
             for name, consumer in self.consumers.items():
                 await tg.start(self._run_consumer, name, consumer)
+            if self.api is not None:
+                await tg.start(self.api.serve)
         except BaseException as exc:
             try:
                 await stack.__aexit__(type(exc), exc, exc.__traceback__)

@@ -73,7 +73,7 @@ class FakeEmulator(Emulator):
             }
             self.broadcast(json.dumps(frame), None)
 
-    def client_settings(self) -> FakeSettings:
+    def client_settings(self, **overrides: Any) -> FakeSettings:
         return FakeSettings(ws_url=self.ws_url, symbols=tuple(self.symbols))
 
 
@@ -247,45 +247,19 @@ async def test_an_emulator_that_fails_to_start_is_skipped_with_its_error() -> No
     assert result.skipped[VENUE] == "emulator failed to start: RuntimeError: port in use"
 
 
-class Plain:
-    """An emulator without ``client_settings()``: the demo maps known venues itself."""
+def test_client_settings_come_from_the_emulator_as_plain_values() -> None:
+    class Mapped(FakeEmulator):
+        def client_settings(self, **overrides: Any) -> Any:
+            return {"ws_url": "ws://x", "symbols": ("A-B",)}
 
-    def __init__(self) -> None:
-        self.rest_url = "http://127.0.0.1:1"
-        self.ws_url = "ws://127.0.0.1:2/v2"
-        self.symbols = ["BTC-USDT"]
-        self.credentials = (type("C", (), {"api_key": "k", "api_secret": "s"})(),)
-
-
-def test_client_settings_fallback_maps_known_venues_and_filters_to_the_model() -> None:
-    regs = Registries()
-
-    class KrakenLike(BaseModel):
-        ws_public_url: str = ""
-        rest_url: str = ""
-        api_key: str = ""
-
-    regs.settings.add("providers.kraken", KrakenLike, plugin_id="x")
-    got = client_settings_for("kraken", Plain(), regs)
-    assert got == {"ws_public_url": "ws://127.0.0.1:2/v2", "rest_url": "http://127.0.0.1:1",
-                   "api_key": "k"}  # fmt: skip
-    binance = client_settings_for("binance", Plain(), regs)  # no model: every key kept
-    assert binance["ws_api_url"] == "ws://127.0.0.1:2/v2/ws-api/v3"
-    assert binance["api_secret"] == "s"
-    coinbase = client_settings_for("coinbase", Plain(), regs)
-    assert coinbase["api_key_name"] == "k"
-    assert coinbase["ws_user_url"] == coinbase["ws_market_url"] == "ws://127.0.0.1:2/v2"
-    other = client_settings_for("other", Plain(), regs)
-    assert other["symbols"] == ["BTC-USDT"]
+    emu = Mapped(EmulatorConfig(venue=VENUE, symbols=("BTC-USDT",)))
+    assert client_settings_for(emu) == {"ws_url": "ws://x", "symbols": ["A-B"]}
 
 
-def test_client_settings_method_wins_and_mappings_work_too() -> None:
-    emu = Plain()
-    emu.client_settings = lambda: {"ws_url": "ws://x", "symbols": ("A-B",)}  # type: ignore[attr-defined]
-    assert client_settings_for("fakevenue", emu, Registries()) == {
-        "ws_url": "ws://x",
-        "symbols": ["A-B"],
-    }
+def test_an_emulator_without_client_settings_is_a_clear_error() -> None:
+    emu = Emulator(EmulatorConfig(venue="bare", symbols=("BTC-USDT",)))
+    with pytest.raises(NotImplementedError, match="client_settings"):
+        client_settings_for(emu)
 
 
 def test_user_config_merges_under_the_emulator_urls(tmp_path: Path) -> None:

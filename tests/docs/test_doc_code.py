@@ -1,9 +1,10 @@
 """The code the docs show is code that works: Python compiles, settings validate.
 
 - every ```python block of README.md and docs/*.md compiles; the README's strategy runs;
+- the guides' plugin classes (``DipBuyerPlugin``, ``AcmePlugin``) pass the real plugin host
+  and register what the guides say they do;
 - every ```toml block parses; the ones that are tradegw settings validate against the
-  composed model of the installed plugins (a plugin the docs invent is registered from
-  the guide's own code first);
+  composed model of the installed plugins (plus the strategy guide's own plugin);
 - every telemetry name and metric named in docs/operations.md is emitted by the code.
 """
 
@@ -17,8 +18,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from tradegw_core.config.loader import load_config_mapping
+from tradegw_core.plugin.host import TradegwPluginManager
+from tradegw_core.plugin.manifest import API_LEVEL
 from tradegw_core.plugin.registries import Registries
 from tradegw_core.schema.events import Trade
 
@@ -68,20 +72,60 @@ async def test_readme_strategy_keeps_the_last_trade_price() -> None:
     assert strategy.last == Decimal("60000.5")
 
 
-def _registries_for(data: dict[str, Any]) -> Registries:
-    """Registries with the docs' invented plugins pre-registered from the docs' code."""
+def _guide_block(name: str, needle: str) -> Block:
+    return next(b for b in blocks(REPO / "docs" / name) if needle in b.text)
+
+
+def _install_fake_package(monkeypatch: pytest.MonkeyPatch, package: str, **modules: Any) -> None:
+    """Make ``package.<name>`` importable from in-memory modules (no pip, no files)."""
+    root = types.ModuleType(package)
+    root.__path__ = []
+    monkeypatch.setitem(sys.modules, package, root)
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, f"{package}.{name}", module)
+
+
+def _dip_buyer_registries(monkeypatch: pytest.MonkeyPatch) -> Registries:
+    """Registries filled by the guide's DipBuyerPlugin, run through the real plugin host."""
+    strategy = _module(_guide_block("writing-a-strategy.md", "class DipBuyer("), "dip_buyer")
+    _install_fake_package(monkeypatch, "tradegw_dip_buyer", dip_buyer=strategy)
+    plugin = _module(_guide_block("writing-a-strategy.md", "class DipBuyerPlugin"), "dip_plugin")
+    pm = TradegwPluginManager()
+    pm.register(plugin.DipBuyerPlugin(), name="dip-buyer")
     regs = Registries()
-    if "dip-buyer" in data.get("plugins", {}).get("enabled", []):
-        guide = REPO / "docs" / "writing-a-strategy.md"
-        block = next(b for b in blocks(guide) if "class DipBuyer(" in b.text)
-        mod = _module(block, "doc_dip_buyer_settings")
-        regs.settings.add("consumers.dip_buyer", mod.DipBuyerSettings, plugin_id="dip-buyer")
-        regs.consumers.add("dip_buyer", mod.DipBuyer, plugin_id="dip-buyer")
-        data["plugins"]["enabled"].remove("dip-buyer")
+    pm.call_registration_hooks(["dip-buyer"], regs)
     return regs
 
 
-def test_every_toml_block_parses_and_settings_validate() -> None:
+def test_strategy_guide_plugin_registers_its_consumer(monkeypatch: pytest.MonkeyPatch) -> None:
+    regs = _dip_buyer_registries(monkeypatch)
+
+    assert "consumers.dip_buyer" in regs.settings
+    assert regs.consumers.owner("dip_buyer") == "dip-buyer"
+    consumer = regs.consumers.get("dip_buyer")(None)
+    assert consumer.settings.provider == "binance"
+
+
+def test_plugin_guide_skeleton_registers_all_five_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = types.ModuleType("tradegw_acme.config")
+    config.AcmeSettings = type("AcmeSettings", (BaseModel,), {"__doc__": "Acme."})  # type: ignore[attr-defined]
+    book = types.ModuleType("tradegw_acme.book")
+    book.AcmeBookAssembler = type("AcmeBookAssembler", (), {})  # type: ignore[attr-defined]
+    _install_fake_package(monkeypatch, "tradegw_acme", config=config, book=book)
+    plugin = _module(_guide_block("writing-a-plugin.md", "class AcmePlugin"), "acme_plugin")
+    pm = TradegwPluginManager()
+    pm.register(plugin.AcmePlugin(), name="acme")
+    regs = Registries()
+
+    pm.call_registration_hooks(["acme"], regs)
+
+    assert plugin.AcmePlugin.manifest.api_level == API_LEVEL
+    assert "providers.acme" in regs.settings
+    for registry in (regs.providers, regs.book_assemblers, regs.order_adapters, regs.emulators):
+        assert registry.owner("acme") == "acme"
+
+
+def test_every_toml_block_parses_and_settings_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     found = _all("toml")
     validated = 0
     for block in found:
@@ -93,7 +137,10 @@ def test_every_toml_block_parses_and_settings_validate() -> None:
         assert set(data) <= _SETTINGS_SECTIONS, f"{block.where}: unknown sections {set(data)}"
         if "plugins" not in data:  # a fragment such as .secrets.toml: enable its venues
             data["plugins"] = {"enabled": sorted(data.get("providers", {}))}
-        regs = _registries_for(data)
+        regs = Registries()
+        if "dip-buyer" in data["plugins"]["enabled"]:  # the guide's plugin, from its own code
+            regs = _dip_buyer_registries(monkeypatch)
+            data["plugins"]["enabled"].remove("dip-buyer")
         loaded = load_config_mapping(data, registries=regs)
         assert loaded.settings is not None, block.where
         validated += 1

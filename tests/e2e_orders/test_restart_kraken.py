@@ -74,8 +74,10 @@ async def test_restart_on_kraken(tmp_path: Path) -> None:
                 result = await first.ctx.submit_order(order)
                 assert result.status is OrderStatus.ACCEPTED, result
             await first.until(
-                lambda: first.states(keep.client_order_id) == [ExecState.ACK]
-                and first.states(gone.client_order_id) == [ExecState.ACK]
+                lambda: (
+                    first.states(keep.client_order_id) == [ExecState.ACK]
+                    and first.states(gone.client_order_id) == [ExecState.ACK]
+                )
             )
         assert emu.rest.calls["AddOrder"] == 2
 

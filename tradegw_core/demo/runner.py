@@ -5,10 +5,8 @@ builds the gateway settings so each provider talks to its emulator with the emul
 test keys, runs the gateway with the example consumers and a view tap, and shows the live
 view (or a periodic plain-text summary) until the duration ends, Ctrl-C or SIGTERM.
 
-Convention for venue plugins: an emulator may expose ``client_settings()`` returning the
-provider settings (a pydantic model or a mapping) that point at itself with its first test
-credentials. For an emulator without it, :func:`client_settings_for` maps the known venues
-itself, keeping only keys the plugin's settings model declares.
+Each venue emulator says how its provider reaches it through ``Emulator.client_settings()``
+(the plugin's settings model pointing at itself with its first test credentials).
 """
 
 from __future__ import annotations
@@ -96,67 +94,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _fallback_settings(venue: str, emu: Emulator) -> dict[str, Any]:
-    cred = emu.credentials[0]
-    symbols = list(emu.symbols)
-    if venue == "binance":
-        return {
-            "rest_url": emu.rest_url,
-            "ws_url": emu.ws_url,
-            "ws_api_url": f"{emu.ws_url}/ws-api/v3",
-            "api_key": cred.api_key,
-            "api_secret": cred.api_secret,
-            "symbols": symbols,
-        }
-    if venue == "coinbase":
-        return {
-            "rest_url": emu.rest_url,
-            "ws_market_url": emu.ws_url,
-            "ws_user_url": emu.ws_url,
-            "api_key_name": cred.api_key,
-            "api_private_key": cred.api_secret,
-            "symbols": symbols,
-        }
-    if venue == "kraken":
-        return {
-            "rest_url": emu.rest_url,
-            "ws_public_url": emu.ws_url,
-            "ws_auth_url": emu.ws_url,
-            "api_key": cred.api_key,
-            "api_secret": cred.api_secret,
-            "symbols": symbols,
-        }
-    return {
-        "rest_url": emu.rest_url,
-        "ws_url": emu.ws_url,
-        "api_key": cred.api_key,
-        "api_secret": cred.api_secret,
-        "symbols": symbols,
-    }
+def client_settings_for(emu: Emulator) -> dict[str, Any]:
+    """Provider settings (plain values) pointing the venue's provider at ``emu``.
 
-
-def client_settings_for(venue: str, emu: Any, registries: Registries) -> dict[str, Any]:
-    """Provider settings (plain values) pointing ``venue``'s provider at ``emu``.
-
-    Uses ``emu.client_settings()`` when the emulator has it; otherwise the demo's own
-    mapping, filtered to the fields of the plugin's ``providers.<venue>`` settings model.
+    Every venue emulator says this itself through ``Emulator.client_settings()``, so the
+    demo never needs a venue's field names.
     """
-    maker: Callable[[], Any] | None = getattr(emu, "client_settings", None)
-    if maker is not None:
-        made = maker()
-        if isinstance(made, BaseModel):
-            values = {name: getattr(made, name) for name in made.model_fields_set}
-        else:
-            values = dict(made)
-        return {k: _plain(v) for k, v in values.items()}
-    values = _fallback_settings(venue, emu)
-    key = f"providers.{venue}"
-    if key in registries.settings:
-        model = registries.settings.get(key)
-        known = getattr(model, "model_fields", None)
-        if known is not None:
-            values = {k: v for k, v in values.items() if k in known}
-    return values
+    made = emu.client_settings()
+    if isinstance(made, BaseModel):
+        values = {name: getattr(made, name) for name in made.model_fields_set}
+    else:
+        values = dict(made)
+    return {k: _plain(v) for k, v in values.items()}
 
 
 # -- settings -------------------------------------------------------------------------------
@@ -318,7 +267,7 @@ async def run_demo(
                 tg.cancel_scope.cancel()
                 return DemoResult(exit_code=1, skipped=skipped)
             tg.start_soon(sim.run)
-            overrides = {v: client_settings_for(v, e, registries) for v, e in emulators.items()}
+            overrides = {v: client_settings_for(e) for v, e in emulators.items()}
             settings = build_settings(
                 registries, overrides, options, journal_dir=Path(tmp), user=user
             )

@@ -90,13 +90,12 @@ class OrderPath:
         before it reconciles (its queries need running adapters).
         """
         run = getattr(self.service, "run", None)
-        if False:
+        if run is not None and self.adapters:
             await tg.start(
                 functools.partial(run, start_adapters=functools.partial(self._adapters_in, tg))
             )
         elif run is not None:
             await tg.start(run)
-        await self._adapters_in(tg)
 
     async def _adapters_in(self, tg: TaskGroup) -> None:
         emitter: Callable[[str], Callable[[ExecReport], None]] | None = getattr(

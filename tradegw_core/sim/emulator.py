@@ -236,6 +236,18 @@ class Emulator:
     async def background(self) -> None:
         """Run venue timers here (heartbeats...); cancelled when the emulator stops."""
 
+    def client_settings(self, **overrides: Any) -> Any:
+        """The venue plugin's provider settings pointing a client at this running emulator.
+
+        Returns the plugin's settings model (or a mapping of its fields) with this
+        emulator's URLs and first test credentials, ``overrides`` applied on top. The demo
+        and tests use it, so the core never needs to know a venue's field names.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement client_settings(): a venue emulator "
+            "must say how its provider connects to it"
+        )
+
     # ------------------------------------------------------------------ helpers
     @property
     def rest_url(self) -> str:

@@ -29,6 +29,8 @@ from contextlib import asynccontextmanager
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from tradegw_core.clock import Clock
 from tradegw_core.config.loader import load_config_mapping
 from tradegw_core.plugin.registries import Registries
@@ -77,7 +79,7 @@ def _always(consumer: Consumer) -> Any:
 @asynccontextmanager
 async def venue_gateway(
     provider: str,
-    provider_settings: Mapping[str, Any],
+    provider_settings: Mapping[str, Any] | BaseModel,
     consumer: Consumer,
     *,
     journal_path: str | PathLike[str],
@@ -89,7 +91,8 @@ async def venue_gateway(
     """Run a Gateway with the plugin ``provider`` enabled and ``consumer`` subscribed to it.
 
     The settings are those of a minimal trading deployment: the one provider configured
-    with ``provider_settings``, the one consumer (registered as ``consumer_name``), metrics
+    with ``provider_settings`` (a mapping, or the plugin's settings model such as an
+    emulator's ``client_settings()``), the one consumer (registered as ``consumer_name``), metrics
     off, and the order journal at ``journal_path`` with no risk checks. ``plugin`` is the
     plugin to enable when it is not named like the provider. ``clock`` and ``options`` go
     to the Gateway as in :func:`gateway_harness`.
@@ -99,7 +102,13 @@ async def venue_gateway(
         "gateway": {"providers": [provider], "consumers": [consumer_name]},
         "metrics": {"enabled": False},
         "orders": {"journal_path": str(journal_path), "risk_checks": []},
-        "providers": {provider: dict(provider_settings)},
+        "providers": {
+            provider: (
+                provider_settings.model_dump()
+                if isinstance(provider_settings, BaseModel)
+                else dict(provider_settings)
+            )
+        },
     }
     async with gateway_harness(
         config, clock=clock, consumers={consumer_name: consumer}, **options

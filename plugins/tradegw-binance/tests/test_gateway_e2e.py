@@ -25,11 +25,7 @@ async def test_consumer_gets_market_data_and_its_order_fills(tmp_path: Path) -> 
     )
     config = EmulatorConfig(venue="binance", symbols=("BTC-USDT",), seed=13, rate=0.001)
     async with BinanceEmulator(config) as emu:
-        creds = emu.credentials[0]
-        settings = {
-            "rest_url": emu.rest_url, "ws_url": emu.ws_url, "ws_api_url": emu.ws_api_url,
-            "api_key": creds.api_key, "api_secret": creds.api_secret, "symbols": ["BTC-USDT"],
-        }  # fmt: skip
+        settings = emu.client_settings()
         async with venue_gateway(
             "binance", settings, consumer,
             consumer_name="binance-e2e", journal_path=tmp_path / "journal.sqlite3",

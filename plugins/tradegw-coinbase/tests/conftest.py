@@ -89,7 +89,6 @@ def coinbase_venue() -> Callable[..., Any]:
     """``async with coinbase_venue(**settings) as venue``: emulator + matching settings."""
     from contextlib import asynccontextmanager
 
-    from tradegw_coinbase.config import CoinbaseSettings
     from tradegw_coinbase.emulator import CoinbaseEmulator
 
     from tradegw_core.sim.emulator import EmulatorConfig
@@ -113,17 +112,7 @@ def coinbase_venue() -> Callable[..., Any]:
             credentials=credentials,
         )
         async with CoinbaseEmulator(config) as emu:
-            cred = emu.credentials[0]
-            values: dict[str, Any] = {
-                "ws_market_url": emu.ws_url,
-                "ws_user_url": emu.ws_url,
-                "rest_url": emu.rest_url,
-                "api_key_name": cred.api_key,
-                "api_private_key": cred.api_secret,
-                "request_timeout_s": 2.0,
-            }
-            values.update(overrides)
-            yield Venue(emu, sim, CoinbaseSettings(**values))
+            yield Venue(emu, sim, emu.client_settings(**{"request_timeout_s": 2.0, **overrides}))
 
     return start
 

@@ -26,12 +26,7 @@ async def test_consumer_gets_market_data_and_its_order_fills(tmp_path: Path) -> 
     sim = MarketSimulator([default_symbol_spec("BTC-USD")], seed=5, rate=50)
     config = EmulatorConfig(venue="coinbase", symbols=("BTC-USD",), seed=5, simulator=sim)
     async with CoinbaseEmulator(config) as emu:
-        creds = emu.credentials[0]
-        settings = {
-            "ws_market_url": emu.ws_url, "ws_user_url": emu.ws_url, "rest_url": emu.rest_url,
-            "api_key_name": creds.api_key, "api_private_key": creds.api_secret,
-            "symbols": ["BTC-USD"],
-        }  # fmt: skip
+        settings = emu.client_settings()
         async with venue_gateway(
             "coinbase", settings, consumer,
             consumer_name="coinbase-e2e", journal_path=tmp_path / "journal.sqlite3",

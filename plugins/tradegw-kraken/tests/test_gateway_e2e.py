@@ -25,11 +25,7 @@ async def test_consumer_gets_market_data_and_its_order_fills(tmp_path: Path) -> 
     )
     config = EmulatorConfig(venue="kraken", symbols=("BTC-USD",), seed=13, rate=0.001)
     async with KrakenEmulator(config) as emu:
-        creds = emu.credentials[0]
-        settings = {
-            "ws_public_url": emu.ws_url, "ws_auth_url": emu.ws_url, "rest_url": emu.rest_url,
-            "api_key": creds.api_key, "api_secret": creds.api_secret, "symbols": ["BTC-USD"],
-        }  # fmt: skip
+        settings = emu.client_settings()
         async with venue_gateway(
             "kraken", settings, consumer,
             consumer_name="kraken-e2e", journal_path=tmp_path / "journal.sqlite3",

@@ -48,12 +48,12 @@ async def emu() -> AsyncIterator[KrakenEmulator]:
 def _settings(
     emu: KrakenEmulator, secret: str | None = None, timeout: float = 5.0
 ) -> KrakenSettings:
-    creds = emu.credentials[0]
-    return KrakenSettings(
-        ws_public_url=emu.ws_url, ws_auth_url=emu.ws_url, rest_url=emu.rest_url,
-        api_key=creds.api_key, api_secret=secret or creds.api_secret,
-        request_timeout_s=timeout, heartbeat_timeout_s=30.0,
-    )  # fmt: skip
+    settings: KrakenSettings = emu.client_settings(
+        api_secret=secret or emu.credentials[0].api_secret,
+        request_timeout_s=timeout,
+        heartbeat_timeout_s=30.0,
+    )
+    return settings
 
 
 @pytest.fixture

@@ -43,12 +43,8 @@ async def emu() -> AsyncIterator[KrakenEmulator]:
 
 
 def _settings(emu: KrakenEmulator) -> KrakenSettings:
-    creds = emu.credentials[0]
-    return KrakenSettings(
-        ws_public_url=emu.ws_url, ws_auth_url=emu.ws_url, rest_url=emu.rest_url,
-        api_key=creds.api_key, api_secret=creds.api_secret, reconnect_min_s=0.0,
-        heartbeat_timeout_s=30.0,
-    )  # fmt: skip
+    settings: KrakenSettings = emu.client_settings(reconnect_min_s=0.0, heartbeat_timeout_s=30.0)
+    return settings
 
 
 async def test_book_resubscribes_after_a_dropped_socket(emu: KrakenEmulator) -> None:

@@ -97,6 +97,22 @@ class CoinbaseEmulator(Emulator):
         for cred in self.credentials:
             self._keys[cred.api_key] = (cred, load_private_key(cred.api_secret).public_key())
 
+    def client_settings(self, **overrides: Any) -> Any:
+        """``CoinbaseSettings`` pointing at this emulator with its first test CDP key."""
+        from tradegw_coinbase.config import CoinbaseSettings
+
+        cred = self.credentials[0]
+        base: dict[str, Any] = {
+            "ws_market_url": self.ws_url,
+            "ws_user_url": self.ws_url,
+            "rest_url": self.rest_url,
+            "api_key_name": cred.api_key,
+            "api_private_key": cred.api_secret,
+            "symbols": list(self.symbols),
+        }
+        base.update(overrides)
+        return CoinbaseSettings(**base)
+
     # ------------------------------------------------------------------ set-up
     def default_credentials(self) -> tuple[ApiCredentials, ...]:
         """One EC P-256 CDP key derived from the seed (deterministic)."""

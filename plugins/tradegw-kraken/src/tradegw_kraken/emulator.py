@@ -96,6 +96,22 @@ class KrakenEmulator(Emulator):
         """Kraken's REST surface."""
         return self.rest.routes()
 
+    def client_settings(self, **overrides: Any) -> Any:
+        """``KrakenSettings`` pointing at this emulator with its first test credentials."""
+        from tradegw_kraken.config import KrakenSettings
+
+        cred = self.credentials[0]
+        base: dict[str, Any] = {
+            "ws_public_url": self.ws_url,
+            "ws_auth_url": self.ws_url,
+            "rest_url": self.rest_url,
+            "api_key": cred.api_key,
+            "api_secret": cred.api_secret,
+            "symbols": tuple(self.symbols),
+        }
+        base.update(overrides)
+        return KrakenSettings(**base)
+
     # ------------------------------------------------------------------ WebSocket
     async def on_ws_connect(self, conn: WsConnection) -> None:
         """Send ``status`` first, as the venue does."""
