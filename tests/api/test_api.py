@@ -20,7 +20,7 @@ from tradegw_core.gateway import Gateway
 from tradegw_core.schema.orders import OrderRequest, OrderStatus, Side
 from tradegw_core.testing.recorders import RecordingConsumer
 
-from .conftest import PROVIDER, TOKEN, Running, StubVenue, build
+from .conftest import PROVIDER, TOKEN, StubVenue, build
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(20)]
 
@@ -95,7 +95,8 @@ async def test_trading_switch_over_http_suppresses_then_resumes(running: Start) 
         on = await r.http.post(
             "/v1/trading", json={"consumer_id": "mm", "enabled": True}, headers=r.auth
         )
-        assert on.status_code == 200 and on.json()["ok"] is True
+        assert on.status_code == 200
+        assert on.json()["ok"] is True
         result = await r.mm.ctx.submit_order(order("o2"))
         assert result.status is OrderStatus.ACCEPTED, result
         assert [o.client_order_id for o in r.venue.submitted] == ["o2"]
@@ -158,7 +159,8 @@ async def test_subscribe_to_an_unknown_provider_gets_an_error_ack(running: Start
         resp = await r.http.post("/v1/control", json=msg, headers=r.auth)
         assert resp.status_code == 422
         ack = resp.json()
-        assert ack["ok"] is False and ack["request_id"] == "s1"
+        assert ack["ok"] is False
+        assert ack["request_id"] == "s1"
         assert "unknown provider 'nope'" in ack["error"]
         assert f"providers: {PROVIDER}" in ack["error"]
         assert r.gw.dispatcher.routing_version == 0  # nothing changed
@@ -212,7 +214,8 @@ async def test_status_reports_providers_consumers_trading_and_open_orders(
             PROVIDER: {"state": "running", "required": False, "restarts": 0, "last_error": ""}
         }
         mm = status["consumers"]["mm"]
-        assert mm["lane_depth"] == 0 and mm["dropped"] == 0
+        assert mm["lane_depth"] == 0
+        assert mm["dropped"] == 0
         assert mm["lane_size"] == r.gw.dispatcher.lane_size
         assert mm["trading_enabled"] is True
         assert mm["open_orders"] == 1
@@ -241,7 +244,7 @@ async def test_api_is_off_unless_enabled(tmp_path: Path) -> None:
         assert gw.api_url is None
 
 
-def test_control_api_refuses_to_run_without_a_token(tmp_path: Path) -> None:
+async def test_control_api_refuses_to_run_without_a_token(tmp_path: Path) -> None:
     venue, mm = StubVenue(), RecordingConsumer()
     settings, regs = build(tmp_path, venue, mm)
     gw = Gateway(settings, regs)
@@ -266,7 +269,8 @@ async def test_ipv6_loopback_url_is_bracketed(tmp_path: Path) -> None:
     with anyio.fail_after(5):
         async with anyio.create_task_group() as tg:
             url = await tg.start(api.serve)
-            assert url.startswith("http://[::1]:") and url == api.url
+            assert url.startswith("http://[::1]:")
+            assert url == api.url
             async with httpx.AsyncClient(base_url=url, timeout=5) as http:
                 assert (await http.get("/healthz")).json() == {"status": "ok"}
             tg.cancel_scope.cancel()

@@ -28,7 +28,7 @@ from tradegw_core.schema.events import Trade
 
 from .docblocks import REPO, Block, blocks, doc_files
 
-_SETTINGS_SECTIONS = {"plugins", "gateway", "providers", "consumers", "orders", "logging"}
+_SETTINGS_SECTIONS = {"plugins", "gateway", "providers", "consumers", "orders", "logging", "api"}
 
 
 def _all(lang: str) -> list[Block]:

@@ -277,6 +277,47 @@ def verify_curl_metrics(commands: list[str]) -> None:
     assert "tradegw_dispatcher_received_total 3.0" in body
 
 
+def verify_curl_api(commands: list[str]) -> None:
+    """Replay each documented curl call with httpx against a gateway serving the API."""
+    import shlex
+    from types import SimpleNamespace
+
+    import anyio
+
+    from tradegw_core.config.models import ApiSettings, Settings
+    from tradegw_core.gateway import Gateway
+    from tradegw_core.orders.switch import TradingSwitch
+    from tradegw_core.plugin.registries import Registries
+
+    defaults, token = ApiSettings(), "doc-token"
+    documented = f"http://{defaults.host}:{defaults.port}/"
+
+    async def replay() -> None:
+        regs = Registries()
+        regs.freeze()
+        settings = Settings(api=ApiSettings(enabled=True, port=0, token=token))
+        service = SimpleNamespace(switch=TradingSwitch())  # a trading switch, no venues
+        async with (
+            Gateway(settings, regs, order_service=service) as gw,
+            httpx.AsyncClient(timeout=5) as http,
+        ):
+            for command in commands:
+                args = [a for a in shlex.split(command.replace("$TOKEN", token)) if a != "-s"]
+                url = args[-1]
+                assert url.startswith(documented), f"'{command}' is not on the [api] default"
+                opts = dict(zip(args[1:-1:2], args[2:-1:2], strict=True))
+                headers = dict([opts["-H"].split(": ", 1)]) if "-H" in opts else {}
+                target = f"{gw.api_url}/{url.removeprefix(documented)}"
+                if "-d" in opts:
+                    resp = await http.post(target, content=opts["-d"], headers=headers)
+                else:
+                    resp = await http.get(target, headers=headers)
+                assert resp.status_code == 200, f"'{command}': {resp.status_code} {resp.text}"
+                assert resp.json().get("ok", True), f"'{command}': {resp.text}"
+
+    anyio.run(replay)
+
+
 def verify_plugin_pytest(commands: list[str]) -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert "plugins" in pyproject["tool"]["pytest"]["ini_options"]["testpaths"]
@@ -332,6 +373,12 @@ COMMANDS: tuple[Entry, ...] = (
         r"curl -s http://127\.0\.0\.1:9090/metrics",
         "an exporter on the default [metrics] host serves the registry",
         verify_curl_metrics,
+    ),
+    Entry(
+        r"curl -s (-H \"Authorization: Bearer \$TOKEN\" )?(-d '[^']*' )?"
+        r"http://127\.0\.0\.1:8080/(healthz|v1/(status|trading|control))",
+        "replayed against a gateway serving the HTTP control API (tests/api cover each route)",
+        verify_curl_api,
     ),
     Entry(
         r"\.venv/bin/pytest plugins/[\w-]+ -q",

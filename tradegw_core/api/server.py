@@ -121,7 +121,10 @@ class ControlApi:
     def _authed(self, handler: Handler) -> Handler:
         async def guarded(request: HttpRequest) -> HttpResponse:
             if not self.authorized(request.headers):
-                _log.warning("control API: unauthorized %s %s", request.method, request.path)
+                peer = request.client[0] if request.client else "?"
+                _log.warning(
+                    "control API: unauthorized %s %s from %s", request.method, request.path, peer
+                )
                 return _UNAUTHORIZED
             return await handler(request)
 

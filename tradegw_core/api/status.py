@@ -60,15 +60,12 @@ def gateway_status(gw: Gateway) -> dict[str, Any]:
     if not isinstance(switch, _Switch):
         switch = None
     consumers: dict[str, Any] = {}
-    open_total: int | None = 0
+    counts: list[int | None] = []
     for name in gw.consumers:
         lane = gw.dispatcher.lane(name)
         stats = gw.consumer_stats[name]
         open_orders = _open_count(service, name)
-        if open_orders is None or open_total is None:
-            open_total = None
-        else:
-            open_total += open_orders
+        counts.append(open_orders)
         consumers[name] = {
             "lane_depth": lane.depth,
             "lane_size": lane.size,
@@ -96,5 +93,5 @@ def gateway_status(gw: Gateway) -> dict[str, Any]:
         "order_adapters": {name: _supervised(sup) for name, sup in gw.orders.supervisors.items()},
         "consumers": consumers,
         "trading": trading,
-        "open_orders": open_total if service is not None else None,
+        "open_orders": None if service is None or None in counts else sum(filter(None, counts)),
     }

@@ -165,13 +165,13 @@ class ApiSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
 
     enabled: bool = False
-    """Reserved for the HTTP control API, which is not part of this release yet."""
+    """Serve the HTTP control API: the control bus and a status page (docs/operations.md)."""
     host: str = "127.0.0.1"
     """Bind address of the control API."""
     port: int = Field(default=8080, ge=0, le=65535)
     """Port of the control API."""
     token: SecretStr | None = None
-    """Bearer token the control API will require."""
+    """Bearer token the control API requires (``Authorization: Bearer <token>``)."""
 
     @model_validator(mode="after")
     def _token_when_enabled(self) -> ApiSettings:
