@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 import tomllib
@@ -198,3 +199,57 @@ def test_paths_named_in_the_docs_exist() -> None:
             if "<" not in ref and not (REPO / ref).exists():
                 missing.append(f"{path.relative_to(REPO)}: {ref}")
     assert not missing, f"paths the docs name that do not exist: {missing}"
+
+
+_EMITTERS = frozenset({"emit", "_emit", "_event"})
+
+
+def _emitted_names() -> set[str]:
+    """Telemetry names the code emits (string literals given to an emit call)."""
+    names: set[str] = set()
+    roots = [REPO / "tradegw_core", *sorted((REPO / "plugins").glob("*/src"))]
+    for path in (p for r in roots for p in r.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and node.args):
+                continue
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called not in _EMITTERS:
+                continue
+            first = node.args[0]
+            options = [first.body, first.orelse] if isinstance(first, ast.IfExp) else [first]
+            for option in options:
+                if (
+                    isinstance(option, ast.Constant)
+                    and isinstance(option.value, str)
+                    and re.fullmatch(r"[a-z_]+\.[a-z_.]+", option.value)
+                ):
+                    names.add(option.value)
+    return names
+
+
+def _defined_metrics() -> set[str]:
+    """Prometheus metric names the code defines, as they are exposed."""
+    source = _source_text()
+    names = set(re.findall(r'(?:Counter|Gauge|Histogram)\(\s*"(tradegw_[a-z_]+)"', source))
+    counters = set(re.findall(r'Counter\(\s*"(tradegw_[a-z_]+)"', source))
+    names = {n + "_total" if n in counters and not n.endswith("_total") else n for n in names}
+    names |= set(re.findall(r'(?:inc|set|_count)\(\s*"(tradegw_[a-z_]+)"', source))
+    names |= set(re.findall(r'[A-Z_]+_METRIC = "(tradegw_[a-z_]+)"', source))
+    names |= set(re.findall(r'_OVERFLOW = "(tradegw_[a-z_]+)"', source))
+    return names
+
+
+def test_operations_documents_every_telemetry_name_and_metric() -> None:
+    text = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    emitted = _emitted_names()
+    metrics = _defined_metrics()
+    assert "book.resync" in emitted
+    assert "tradegw_orders_submitted_total" in metrics
+
+    undocumented = sorted(n for n in emitted | metrics if f"`{n}`" not in text)
+
+    assert not undocumented, (
+        f"docs/operations.md does not mention {undocumented}: add each to its table "
+        "(Telemetry or Metrics) with when it happens"
+    )

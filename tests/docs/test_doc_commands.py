@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -227,11 +229,12 @@ def verify_run(_: list[str], tmp_path: Path) -> None:
     proc, venues = _emulators()
     try:
         b, k = venues["binance"], venues["kraken"]
+        b_ws = b["ws"].removesuffix("/").removesuffix("/stream")  # ws_url is the base
         env = {
             **{key: value for key, value in os.environ.items() if not key.startswith("TRADEGW_")},
             "TRADEGW_PROVIDERS__BINANCE__REST_URL": b["rest"],
-            "TRADEGW_PROVIDERS__BINANCE__WS_URL": b["ws"],
-            "TRADEGW_PROVIDERS__BINANCE__WS_API_URL": b["ws"] + "/ws-api/v3",
+            "TRADEGW_PROVIDERS__BINANCE__WS_URL": b_ws,
+            "TRADEGW_PROVIDERS__BINANCE__WS_API_URL": b.get("ws_api", b_ws + "/ws-api/v3"),
             "TRADEGW_PROVIDERS__BINANCE__API_KEY": b["api_key"],
             "TRADEGW_PROVIDERS__BINANCE__API_SECRET": b["api_secret"],
             "TRADEGW_PROVIDERS__KRAKEN__REST_URL": k["rest"],
@@ -277,45 +280,84 @@ def verify_curl_metrics(commands: list[str]) -> None:
     assert "tradegw_dispatcher_received_total 3.0" in body
 
 
-def verify_curl_api(commands: list[str]) -> None:
-    """Replay each documented curl call with httpx against a gateway serving the API."""
-    import shlex
-    from types import SimpleNamespace
+def _curl(command: str, base: str) -> tuple[str, str, dict[str, str], str | None]:
+    """(method, url, headers, body) of a documented ``curl`` command, aimed at ``base``."""
+    args = shlex.split(command)[1:]
+    method, headers, body, url = "GET", {}, None, ""
+    while args:
+        arg = args.pop(0)
+        if arg == "-s":
+            continue
+        if arg == "-X":
+            method = args.pop(0)
+        elif arg == "-H":
+            name, _, value = args.pop(0).partition(":")
+            headers[name.strip()] = value.strip()
+        elif arg == "-d":
+            body = args.pop(0)
+        else:
+            url = arg
+    return method, url.replace("http://127.0.0.1:8080", base), headers, body
 
-    import anyio
 
-    from tradegw_core.config.models import ApiSettings, Settings
+async def _call_control_api(commands: list[str], tmp_path: Path) -> dict[str, object]:
+    from tradegw_binance.emulator import BinanceEmulator
+
+    from tradegw_core.config.loader import load_config_mapping
     from tradegw_core.gateway import Gateway
-    from tradegw_core.orders.switch import TradingSwitch
-    from tradegw_core.plugin.registries import Registries
+    from tradegw_core.sim.emulator import EmulatorConfig
 
-    defaults, token = ApiSettings(), "doc-token"
-    documented = f"http://{defaults.host}:{defaults.port}/"
-
-    async def replay() -> None:
-        regs = Registries()
-        regs.freeze()
-        settings = Settings(api=ApiSettings(enabled=True, port=0, token=token))
-        service = SimpleNamespace(switch=TradingSwitch())  # a trading switch, no venues
-        async with (
-            Gateway(settings, regs, order_service=service) as gw,
-            httpx.AsyncClient(timeout=5) as http,
-        ):
+    api = tomllib.loads(_block(REPO / "docs" / "operations.md", "toml", "[api]").text)["api"]
+    config = EmulatorConfig(venue="binance", symbols=("BTC-USDT",), seed=3, rate=0.001)
+    async with BinanceEmulator(config) as emu:
+        client = emu.client_settings()
+        data = {
+            "plugins": {"enabled": ["binance", "consumer-examples"]},
+            "gateway": {"providers": ["binance"], "consumers": ["market_maker"]},
+            "metrics": {"enabled": False},
+            "api": {**api, "port": 0},
+            "orders": {"journal_path": str(tmp_path / "journal.sqlite3")},
+            "providers": {
+                "binance": {
+                    "rest_url": client.rest_url,
+                    "ws_url": client.ws_url,
+                    "ws_api_url": client.ws_api_url,
+                    "api_key": client.api_key.get_secret_value(),
+                    "api_secret": client.api_secret.get_secret_value(),
+                    "symbols": ["BTC-USDT"],
+                }
+            },
+        }
+        loaded = load_config_mapping(data)
+        async with Gateway(loaded.settings, loaded.registries) as gw, httpx.AsyncClient() as http:
+            assert gw.api_url is not None
+            answers: dict[str, object] = {}
             for command in commands:
-                args = [a for a in shlex.split(command.replace("$TOKEN", token)) if a != "-s"]
-                url = args[-1]
-                assert url.startswith(documented), f"'{command}' is not on the [api] default"
-                opts = dict(zip(args[1:-1:2], args[2:-1:2], strict=True))
-                headers = dict([opts["-H"].split(": ", 1)]) if "-H" in opts else {}
-                target = f"{gw.api_url}/{url.removeprefix(documented)}"
-                if "-d" in opts:
-                    resp = await http.post(target, content=opts["-d"], headers=headers)
-                else:
-                    resp = await http.get(target, headers=headers)
-                assert resp.status_code == 200, f"'{command}': {resp.status_code} {resp.text}"
-                assert resp.json().get("ok", True), f"'{command}': {resp.text}"
+                method, url, headers, body = _curl(command, gw.api_url)
+                resp = await http.request(method, url, headers=headers, content=body, timeout=5)
+                assert resp.status_code == 200, f"{command}: {resp.status_code} {resp.text}"
+                answers[command] = resp.json()
+            status = (await http.get(f"{gw.api_url}/v1/status", headers=headers)).json()
+    return {"answers": answers, "status": status}
 
-    anyio.run(replay)
+
+def verify_control_api(commands: list[str], tmp_path: Path) -> None:
+    order = [c for c in commands if "/v1/trading" in c] + [
+        c for c in commands if "/v1/trading" not in c
+    ]
+    result = anyio.run(_call_control_api, order, tmp_path)
+    answers = result["answers"]
+    assert isinstance(answers, dict)
+    for command, answer in answers.items():
+        if "/v1/trading" in command or "/v1/control" in command:
+            assert answer["ok"] is True, (command, answer)
+        elif command.endswith("/healthz"):
+            assert answer == {"status": "ok"}
+    status = result["status"]
+    assert isinstance(status, dict)
+    assert status["trading"]["global_enabled"] is False  # the kill switch was pulled ...
+    assert status["trading"]["switches"] == {"market_maker": True}  # ... mm switched on
+    assert status["consumers"]["market_maker"]["trading_enabled"] is False
 
 
 def verify_plugin_pytest(commands: list[str]) -> None:
@@ -375,10 +417,9 @@ COMMANDS: tuple[Entry, ...] = (
         verify_curl_metrics,
     ),
     Entry(
-        r"curl -s (-H \"Authorization: Bearer \$TOKEN\" )?(-d '[^']*' )?"
-        r"http://127\.0\.0\.1:8080/(healthz|v1/(status|trading|control))",
-        "replayed against a gateway serving the HTTP control API (tests/api cover each route)",
-        verify_curl_api,
+        r"curl -s (-X POST )?http://127\.0\.0\.1:8080/(healthz|v1/\w+)( -H .*)?",
+        "run against a real gateway with the documented [api] settings (over HTTP)",
+        verify_control_api,
     ),
     Entry(
         r"\.venv/bin/pytest plugins/[\w-]+ -q",

@@ -115,7 +115,68 @@ def test_every_failure_is_listed_in_one_error(fake_site: FakeSite) -> None:
     assert "4 plugin problem(s)" in text
     for name in ("broken", "missing", "future", "asyncy"):
         assert f"  - {name}:" in text or f"'{name}'" in text
-    assert len(regs.providers) == 0  # nothing registered when start-up stops
+    assert "never" not in regs.providers  # the refused plugin's hook never ran
+
+
+SAME_PROVIDER = """
+from tradegw_core.plugin.hookspecs import hookimpl
+from tradegw_core.plugin.manifest import PluginManifest
+
+
+class Plugin:
+    manifest = PluginManifest(id={name!r}, dist={dist!r}, api_level={api_level})
+
+    @hookimpl
+    def tradegw_register_providers(self, registry, plugin_id):
+        registry.add("shared-venue", object(), plugin_id=plugin_id)
+"""
+
+RAISING_HOOK = """
+from tradegw_core.plugin.hookspecs import hookimpl
+from tradegw_core.plugin.manifest import PluginManifest
+
+
+class Plugin:
+    manifest = PluginManifest(id={name!r}, dist={dist!r}, api_level={api_level})
+
+    @hookimpl
+    def tradegw_register_consumers(self, registry, plugin_id):
+        raise LookupError("consumer table missing")
+"""
+
+
+def test_missing_plugin_and_duplicate_provider_come_out_in_one_error(
+    fake_site: FakeSite,
+) -> None:
+    fake_site.add("first", SAME_PROVIDER)
+    fake_site.add("second", SAME_PROVIDER)
+
+    with pytest.raises(PluginLoadError) as info:
+        load_plugins(["first", "ghost", "second"], Registries())
+
+    failures = info.value.failures
+    assert len(failures) == 2
+    missing, duplicate = failures
+    assert missing.startswith("ghost: enabled in plugins.enabled but not installed")
+    assert "pip install" in missing
+    assert duplicate.startswith("second: tradegw_register_providers raised RegistryError")
+    assert "duplicate provider 'shared-venue'" in duplicate
+    assert "registered by 'first' and again by 'second'" in duplicate
+    assert "disable one of them" in duplicate
+    assert "2 plugin problem(s)" in str(info.value)
+
+
+def test_import_error_and_raising_hook_come_out_in_one_error(fake_site: FakeSite) -> None:
+    fake_site.add("broken", BROKEN)
+    fake_site.add("flaky", RAISING_HOOK)
+
+    with pytest.raises(PluginLoadError) as info:
+        load_plugins(["broken", "flaky"], Registries())
+
+    broken, flaky = info.value.failures
+    assert broken.startswith("broken: importing")
+    assert flaky.startswith("flaky: tradegw_register_consumers raised LookupError")
+    assert "remove it from plugins.enabled" in flaky
 
 
 def test_disabled_broken_plugin_is_never_imported(fake_site: FakeSite) -> None:

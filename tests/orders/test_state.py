@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+import anyio
 import pytest
 
-from tradegw_core.orders import ExecReportBacklogError, Verdict, check_transition
+from tradegw_core.orders import Verdict, check_transition
 from tradegw_core.schema.events import ExecState
 
 A, P, F, C, R, E = (
@@ -150,22 +151,53 @@ async def test_ten_thousand_reports_all_arrive_in_order(harness, make_order) -> 
 
 
 @pytest.mark.anyio
-async def test_a_full_backlog_refuses_the_report_without_applying_it(harness, make_order) -> None:
+async def test_a_full_backlog_queues_and_counts_and_delivers_every_report_in_order(
+    harness, make_order
+) -> None:
+    # The consumer's hand-off is stalled (it blocks the pipeline task) while the adapter
+    # keeps emitting: nothing may be refused, since the adapter already recorded each report.
+    release = anyio.Event()
+    stalled = anyio.Event()
+    sink = harness.sink
     svc = harness.service(report_buffer=2)
     async with svc.running():
         await svc.submit(make_order("c1", qty=Decimal("1"), price=Decimal("100.00")))
-        await harness.sink.wait_for(1)
-        svc.on_exec_report(harness.venue.fill("c1", "0.1"))
-        svc.on_exec_report(harness.venue.fill("c1", "0.1"))
-        third = harness.venue.fill("c1", "0.1")
-        with pytest.raises(ExecReportBacklogError) as info:
-            svc.on_exec_report(third)
-        assert info.value.retryable
-        assert svc.open_orders("alpha")[0].cum_qty == Decimal("0.2")
-        await harness.sink.wait_for(3)
-        svc.on_exec_report(third)  # what the adapter re-emits after its reconnect
-        await harness.sink.wait_for(4)
-    assert [r.cum_qty for _, r in harness.sink.items] == [0, D("0.1"), D("0.2"), D("0.3")]
+        await sink.wait_for(1)
+        real_flush = svc.pipeline._flush
+
+        async def slow_flush(batch):
+            stalled.set()
+            await release.wait()
+            await real_flush(batch)
+
+        svc.pipeline._flush = slow_flush  # type: ignore[method-assign]
+        first = harness.venue.fill("c1", "0.1")
+        assert svc.on_exec_report(first)
+        with anyio.fail_after(5):
+            await stalled.wait()  # the pipeline holds `first`; the queue is empty
+        sent = [first.event_id]
+        for _ in range(8):  # 0.2 .. 0.9 PARTIAL
+            report = harness.venue.fill("c1", "0.1")
+            assert svc.on_exec_report(report)  # never refused, never raises
+            sent.append(report.event_id)
+        last = harness.venue.fill("c1", "0.1")  # the FILLED that must never vanish
+        assert svc.on_exec_report(last)
+        sent.append(last.event_id)
+        assert svc.pipeline.pending == 9
+        assert svc.pipeline.over_capacity == 7  # 9 queued with room for 2
+        backlog = harness.telemetry.named("order.report_backlog")
+        assert len(backlog) == 1  # rate-limited: one alert per interval, not one per report
+        assert backlog[0]["capacity"] == 2
+        over = svc.metrics.registry.get_sample_value(
+            "tradegw_orders_report_over_capacity_total", {"provider": "fakex"}
+        )
+        assert over == 7
+        release.set()
+        await sink.wait_for(1 + len(sent))
+    got = [r.event_id for _, r in sink.items[1:]]
+    assert got == sent
+    assert sink.states("c1")[-1] is F
+    assert [r.cum_qty for _, r in sink.items][-1] == D("1.0")
 
 
 @pytest.mark.anyio

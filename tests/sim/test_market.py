@@ -169,3 +169,39 @@ async def test_run_skips_a_backlog_beyond_max_batch() -> None:
     assert sim.step_count < due / 4  # the backlog was skipped, not replayed
     # timestamps jumped over the skipped steps, so they still follow the clock
     assert abs(sim.book("a", "BTC-USDT").ts_ns - time.time_ns()) < 1_000_000_000
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("interval_s", [10.0, 0.0])
+async def test_run_counts_skipped_steps_and_warns_at_most_once_per_interval(
+    caplog: pytest.LogCaptureFixture, interval_s: float
+) -> None:
+    sim = _sim(0)
+    sim.skip_warn_interval_s = interval_s
+    assert sim.skipped_steps == 0
+    skipping_rounds = 0
+    enough = anyio.Event()
+    last = 0
+
+    def seen(_: MarketEvent) -> None:
+        nonlocal skipping_rounds, last
+        if sim.skipped_steps > last:  # a new round of run() skipped a backlog
+            skipping_rounds, last = skipping_rounds + 1, sim.skipped_steps
+        if skipping_rounds >= 3:
+            enough.set()
+
+    sim.subscribe(seen)
+    caplog.set_level("WARNING", logger="tradegw_core.sim.market")
+    with anyio.fail_after(2):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: sim.run(1_000_000.0, max_batch=10))
+            await enough.wait()
+            tg.cancel_scope.cancel()
+    assert sim.skipped_steps > 0
+    warnings = [r for r in caplog.records if r.name == "tradegw_core.sim.market"]
+    if interval_s:
+        assert len(warnings) == 1  # rate-limited: 3+ skipping rounds inside one 10 s interval
+    else:
+        assert len(warnings) >= 3  # one per skipping round when not limited
+    assert "fell behind" in warnings[0].getMessage()
+    assert warnings[0].levelname == "WARNING"

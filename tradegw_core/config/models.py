@@ -157,6 +157,12 @@ class OrdersSettings(BaseModel):
     """A submission unanswered this long becomes UNKNOWN and is resolved by query."""
     trading_enabled_on_start: bool = True
     """Whether consumers may send orders at start-up; false waits for SetTradingMode."""
+    query_attempts: int = Field(default=5, ge=1)
+    """Venue queries for an order of unknown outcome before it is left for the next start."""
+    report_buffer: int = Field(default=65_536, ge=1)
+    """Execution reports queued for journaling before the backlog is reported (never dropped)."""
+    reconcile_wait_s: float = Field(default=15.0, ge=0)
+    """How long start-up waits for open orders to be reconciled before taking new orders."""
 
 
 class ApiSettings(BaseModel):

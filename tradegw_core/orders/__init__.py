@@ -17,7 +17,6 @@ from tradegw_core.orders.risk import (
 )
 from tradegw_core.orders.settings import OrderPathSettings
 from tradegw_core.orders.state import (
-    ExecReportBacklogError,
     OpenOrder,
     OrderStateTracker,
     TrackedOrder,
@@ -29,7 +28,6 @@ from tradegw_core.orders.switch import TradingSwitch
 __all__ = [
     "BUILTIN_RISK_CHECKS",
     "DeliverFn",
-    "ExecReportBacklogError",
     "LastTradePrice",
     "MaxNotional",
     "MaxOpenOrders",

@@ -10,9 +10,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
+from opentelemetry import trace
 
 from tradegw_core.contracts import OrderAdapter
 from tradegw_core.errors import VenueRejectedError
+from tradegw_core.observability.tracing import span
 from tradegw_core.orders.recovery import FeedFn
 from tradegw_core.orders.state import OrderStateTracker, TrackedOrder
 from tradegw_core.schema.events import ExecState
@@ -33,6 +35,7 @@ class CancelHandler:
         log_entry: Callable[[str, dict[str, Any], str], Awaitable[None]],
         feed: FeedFn,
         spawn_refresh: Callable[[TrackedOrder], bool],
+        tracer: trace.Tracer,
     ) -> None:
         self._adapters = adapters
         self._tracker = tracker
@@ -40,10 +43,25 @@ class CancelHandler:
         self._log_entry = log_entry
         self._feed = feed
         self._spawn_refresh = spawn_refresh
+        self._tracer = tracer
 
     async def cancel(self, request: CancelRequest) -> CancelResult:
         """Cancel one of the consumer's orders (allowed whatever the trading switch says)."""
         order = self._tracker.get(request.provider, request.client_order_id)
+        attrs = {
+            "provider": request.provider,
+            "symbol": request.symbol,
+            "client_order_id": request.client_order_id,
+            "consumer_id": request.consumer_id,
+            "decision_id": order.decision_id if order is not None else "",
+        }
+        with span(self._tracer, "order.cancel", attrs) as current:
+            result = await self._cancel(request, order)
+            current.set_attribute("ok", result.ok)
+            current.set_attribute("reason", result.reason)
+        return result
+
+    async def _cancel(self, request: CancelRequest, order: TrackedOrder | None) -> CancelResult:
         if order is None or order.consumer_id != request.consumer_id:
             return self._cancel_refused(
                 request,
@@ -75,8 +93,9 @@ class CancelHandler:
                 order.state,
             )
         await self._log_entry("cancel", request.model_dump(mode="json"), "")
+        attrs = {"provider": request.provider, "client_order_id": request.client_order_id}
         try:
-            with anyio.fail_after(self._timeout_s):
+            with span(self._tracer, "order.venue_cancel", attrs), anyio.fail_after(self._timeout_s):
                 report = await adapter.cancel(request)
         except VenueRejectedError as exc:
             return self._cancel_refused(

@@ -28,6 +28,7 @@ from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import OrderAdapter, Telemetry
 from tradegw_core.errors import OrderValidationError
 from tradegw_core.journal import JournalRecord, LogEntry, OrderJournal
+from tradegw_core.observability.tracing import get_tracer, span
 from tradegw_core.orders.cancels import CancelHandler
 from tradegw_core.orders.metrics import OrderMetrics
 from tradegw_core.orders.recovery import Resolver
@@ -43,9 +44,12 @@ from tradegw_core.orders.state import (
 from tradegw_core.orders.submission import (
     NullTelemetry,
     Submission,
+    duplicate_result,
     make_report,
+    new_order,
     request_of,
     restore,
+    span_attributes,
 )
 from tradegw_core.orders.switch import TradingSwitch
 from tradegw_core.orders.validation import parse_order, validate_order
@@ -83,6 +87,7 @@ class OrderService:
         metrics_registry: CollectorRegistry | None = None,
         known_consumers: Callable[[], Collection[str]] | None = None,
         log: logging.Logger | None = None,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.settings = OrderPathSettings.from_settings(settings)
         self._adapters = adapters
@@ -91,6 +96,7 @@ class OrderService:
         self._telemetry: Telemetry = telemetry or NullTelemetry()
         self.metrics = OrderMetrics(metrics_registry)
         self._log = log or logging.getLogger("tradegw.orders")
+        self._tracer = tracer if tracer is not None else get_tracer("tradegw.orders")
         self._risk = build_risk_checks(self.settings, risk_registry)
         self.switch = TradingSwitch(
             default_enabled=self.settings.trading_enabled_on_start,
@@ -105,6 +111,7 @@ class OrderService:
             telemetry=self._telemetry,
             log=self._log,
             capacity=self.settings.report_buffer,
+            metrics=self.metrics,
         )
         self.tracker = OrderStateTracker(
             self.pipeline, telemetry=self._telemetry, metrics=self.metrics, log=self._log
@@ -117,6 +124,7 @@ class OrderService:
             clock=self._clock,
             telemetry=self._telemetry,
             log=self._log,
+            tracer=self._tracer,
         )
         self._cancels = CancelHandler(
             adapters,
@@ -125,6 +133,7 @@ class OrderService:
             log_entry=self._log_entry,
             feed=self.tracker.feed,
             spawn_refresh=self._spawn_refresh,
+            tracer=self._tracer,
         )
         self._sender = OrderSender(
             journal=self.journal,
@@ -135,10 +144,10 @@ class OrderService:
             log=self._log,
             feed=self.tracker.feed,
             spawn_resolve=self._spawn_resolve,
+            tracer=self._tracer,
         )
         self._dedup: dict[tuple[str, str], Submission] = {}
         self._tg: TaskGroup | None = None
-        self._tracer = trace.get_tracer("tradegw.orders")
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -228,14 +237,11 @@ class OrderService:
         except OrderValidationError as exc:
             raw = dict(order) if isinstance(order, Mapping) else {}
             return await self._refuse(raw, OrderStatus.REJECTED, exc.reason, str(exc))
-        with self._tracer.start_as_current_span(
-            "order.submit",
-            attributes={"provider": req.provider, "client_order_id": req.client_order_id},
-        ) as span:
-            ctx = span.get_span_context()
+        with span(self._tracer, "order.submit", span_attributes(req)) as current:
+            ctx = current.get_span_context()
             trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else uuid.uuid4().hex
             result = await self._submit(req, trace_id)
-            span.set_attribute("status", str(result.status))
+            current.set_attribute("status", str(result.status))
         self.metrics.submitted.labels(req.provider, str(result.status)).inc()
         return result
 
@@ -308,24 +314,19 @@ class OrderService:
                 "order.risk_rejected", consumer_id=req.consumer_id, check=name, reason=why
             )
             return await self._refuse(request_of(req), OrderStatus.REJECTED, f"risk:{name}", why)
-        order = TrackedOrder(
-            provider=req.provider,
-            symbol=req.symbol,
-            client_order_id=req.client_order_id,
-            consumer_id=req.consumer_id,
-            side=req.side,
-            qty=req.qty,
-            price=req.price,
-            decision_id=req.decision_id,
-            trace_id=trace_id,
-            venue_symbol=inst.venue_symbol,
-            created_ns=self._clock.time_ns(),
-        )
-        # Shielded: once journaled, a consumer's cancellation must not leave the send
-        # half-done and unresolved.
-        with anyio.CancelScope(shield=True):
-            result = await self._sender.send(req, order, adapter, sub)
-        return result
+        order = new_order(req, inst.venue_symbol, trace_id, self._clock.time_ns())
+        # The open-order slot is taken before the next await, so concurrent submissions
+        # cannot all pass max_open_orders; it is given back if nothing left the process.
+        self.tracker.track(order)
+        try:
+            # Shielded: once journaled, a consumer's cancellation must not leave the send
+            # half-done and unresolved.
+            with anyio.CancelScope(shield=True):
+                result = await self._sender.send(req, order, adapter, sub)
+            return result
+        finally:
+            if not sub.sent:
+                self.tracker.forget(req.provider, req.client_order_id)
 
     def _spawn_resolve(self, order: TrackedOrder) -> None:
         assert self._tg is not None  # submissions only run while the service runs
@@ -345,23 +346,8 @@ class OrderService:
             client_order_id=req.client_order_id,
         )
         await self._log_entry("duplicate", request_of(req), "")
-        if sub.consumer_id != req.consumer_id:
-            return OrderResult(
-                client_order_id=req.client_order_id,
-                status=OrderStatus.DUPLICATE,
-                reason="duplicate",
-                message="another consumer already used this client_order_id; nothing was sent",
-            )
-        order = self.tracker.get(req.provider, req.client_order_id)
-        return OrderResult(
-            client_order_id=req.client_order_id,
-            status=OrderStatus.DUPLICATE,
-            reason="duplicate",
-            message="this client_order_id was submitted before; nothing was sent; `first` is "
-            "that submission's result and `state` the order's state now",
-            first=first,
-            state=order.state if order is not None else first.state,
-            venue_order_id=order.venue_order_id if order is not None else first.venue_order_id,
+        return duplicate_result(
+            req, sub, first, self.tracker.get(req.provider, req.client_order_id)
         )
 
     async def _refuse(

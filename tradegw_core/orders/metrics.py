@@ -54,3 +54,15 @@ class OrderMetrics:
             ["provider"],
             registry=self.registry,
         )
+        self.stale_reports = Counter(
+            "tradegw_orders_stale_reports",
+            "Acknowledgements dropped because a later report had already arrived",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.report_over_capacity = Counter(
+            "tradegw_orders_report_over_capacity",
+            "Execution reports queued beyond orders.report_buffer (queued, never dropped)",
+            ["provider"],
+            registry=self.registry,
+        )

@@ -12,9 +12,11 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import anyio
+from opentelemetry import trace
 
 from tradegw_core.clock import Clock
 from tradegw_core.contracts import OrderAdapter, Telemetry
+from tradegw_core.observability.tracing import span
 from tradegw_core.orders.settings import OrderPathSettings
 from tradegw_core.orders.state import TrackedOrder
 from tradegw_core.schema.events import ExecReport, ExecState
@@ -41,6 +43,7 @@ class Resolver:
         clock: Clock,
         telemetry: Telemetry,
         log: logging.Logger,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._adapters = adapters
         self._settings = settings
@@ -49,6 +52,7 @@ class Resolver:
         self._clock = clock
         self._telemetry = telemetry
         self._log = log
+        self._tracer = tracer if tracer is not None else trace.get_tracer("tradegw.orders")
 
     async def resolve(self, order: TrackedOrder, *, never_acked: bool, force: bool = False) -> bool:
         """Find ``order``'s true state on its venue and feed it; True once it is known.
@@ -57,6 +61,21 @@ class Resolver:
         venue that keeps saying "no such order" means it was not placed. ``force``: deliver
         the answer even if it repeats what the consumer saw before a restart.
         """
+        attrs = {
+            "provider": order.provider,
+            "symbol": order.symbol,
+            "client_order_id": order.client_order_id,
+            "consumer_id": order.consumer_id,
+            "decision_id": order.decision_id,
+            "never_acked": never_acked,
+        }
+        with span(self._tracer, "order.resolve", attrs) as current:
+            known = await self._resolve(order, never_acked=never_acked, force=force)
+            current.set_attribute("resolved", known)
+            current.set_attribute("state", str(order.state))
+        return known
+
+    async def _resolve(self, order: TrackedOrder, *, never_acked: bool, force: bool) -> bool:
         adapter = self._adapters.get(order.provider)
         extra = {"trace_id": order.trace_id, "decision_id": order.decision_id}
         if adapter is None:
@@ -119,6 +138,11 @@ class Resolver:
 
     async def reconcile(self, orders: Sequence[tuple[TrackedOrder, bool]]) -> None:
         """Resolve each (order, never_acked) pair, a few at a time, and tell its consumer."""
+        with span(self._tracer, "order.reconcile", {"orders": len(orders)}):
+            await self._reconcile(orders)
+        self._telemetry.emit("order.reconciled", orders=len(orders))
+
+    async def _reconcile(self, orders: Sequence[tuple[TrackedOrder, bool]]) -> None:
         limiter = anyio.CapacityLimiter(max(1, self._settings.reconcile_concurrency))
 
         async def one(order: TrackedOrder, never_acked: bool) -> None:
@@ -128,4 +152,3 @@ class Resolver:
         async with anyio.create_task_group() as tg:
             for order, never_acked in orders:
                 tg.start_soon(one, order, never_acked)
-        self._telemetry.emit("order.reconciled", orders=len(orders))

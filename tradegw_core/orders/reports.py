@@ -1,27 +1,33 @@
 """The report pipeline: journal each accepted ExecReport, then deliver it to its consumer.
 
-The tracker hands reports over synchronously (``put_nowait``) into a bounded memory stream
-(``capacity`` = ``OrderPathSettings.report_buffer``; overflow policy: *refuse*, the tracker
-checks :meth:`ReportPipeline.has_room` first and raises ``ExecReportBacklogError`` into the
-adapter's reader, which reconnects and re-queries, so nothing is lost). One task owns the
-receiving end: it takes what is queued (up to ``batch_max`` at a time), journals the batch in
-one transaction off the event loop, and only then calls ``deliver(consumer_id, report)`` for
-each, in arrival order. ``deliver`` is the dispatcher's lossless lane: it never drops.
-A journal write that fails stops the order service: nothing is acted on unjournaled.
+The tracker hands reports over synchronously (``put_nowait``) into a FIFO that never refuses:
+an adapter's user stream has already recorded the report in its own tracker, so a refused
+report could vanish (a FILLED never re-emitted after a reconnect). ``capacity``
+(``OrderPathSettings.report_buffer``) is the backlog's *watch line*, not a wall; overflow
+policy: *queue and count*, like the dispatcher's ``deliver_exec``: each report queued beyond
+it counts in ``tradegw_orders_report_over_capacity`` and :attr:`ReportPipeline.over_capacity`,
+and ``order.report_backlog`` telemetry is emitted at most once per ``alert_interval_s``.
+The adapters' own bounded connections are what bound the backlog in the end. One task owns
+the receiving end: it takes what is queued (up to ``batch_max`` at a time), journals the
+batch in one transaction off the event loop, and only then calls
+``deliver(consumer_id, report)`` for each, in arrival order. ``deliver`` is the dispatcher's
+lossless lane: it never drops. A journal write that fails stops the order service: nothing
+is acted on unjournaled.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 
 import anyio
 from anyio.abc import TaskStatus
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from tradegw_core.clock import Clock
 from tradegw_core.contracts import Telemetry
 from tradegw_core.journal import OrderJournal, ReportRow
+from tradegw_core.orders.metrics import OrderMetrics
 from tradegw_core.schema.events import ExecReport, encode_event
 
 __all__ = ["DeliverFn", "ReportPipeline"]
@@ -31,7 +37,7 @@ DeliverFn = Callable[[str, ExecReport], None]
 
 
 class ReportPipeline:
-    """Bounded hand-off from the tracker to the journal and then the consumer."""
+    """Lossless hand-off from the tracker to the journal and then the consumer."""
 
     def __init__(
         self,
@@ -43,6 +49,8 @@ class ReportPipeline:
         log: logging.Logger,
         capacity: int = 65_536,
         batch_max: int = 1024,
+        metrics: OrderMetrics | None = None,
+        alert_interval_s: float = 1.0,
     ) -> None:
         self._journal = journal
         self._deliver = deliver
@@ -51,22 +59,40 @@ class ReportPipeline:
         self._log = log
         self._batch_max = batch_max
         self._capacity = capacity
-        self._send: MemoryObjectSendStream[ExecReport] | None = None
+        self._metrics = metrics
+        self._alert_interval_ns = int(alert_interval_s * 1e9)
+        self._next_alert_ns: int | None = None
+        self._queue: deque[ExecReport] = deque()
+        self._wake = anyio.Event()
         self.delivered = 0
+        self.over_capacity = 0
+        """Reports queued while the backlog was at or beyond ``capacity`` (none dropped)."""
         self._queued = 0
         self._handled = 0
         self._progress = anyio.Event()
 
-    def has_room(self) -> bool:
-        """False when the buffer is full (or the pipeline is not running)."""
-        return self._send is not None and self.pending < self._capacity
-
     def put_nowait(self, report: ExecReport) -> None:
-        """Queue an accepted report (the caller checked :meth:`has_room`)."""
-        if self._send is None:
-            raise RuntimeError("the report pipeline is not running")
-        self._send.send_nowait(report)
+        """Queue an accepted report; never refuses (beyond ``capacity`` it is counted)."""
+        if len(self._queue) >= self._capacity:
+            self._over(report)
+        self._queue.append(report)
         self._queued += 1
+        self._wake.set()
+
+    def _over(self, report: ExecReport) -> None:
+        self.over_capacity += 1
+        if self._metrics is not None:
+            self._metrics.report_over_capacity.labels(report.provider).inc()
+        now = self._clock.monotonic_ns()
+        if self._next_alert_ns is None or now >= self._next_alert_ns:
+            self._next_alert_ns = now + self._alert_interval_ns
+            self._telemetry.emit(
+                "order.report_backlog",
+                provider=report.provider,
+                pending=len(self._queue),
+                capacity=self._capacity,
+                over_capacity=self.over_capacity,
+            )
 
     async def wait_flushed(self) -> None:
         """Wait until every report queued so far was journaled and handed to its consumer."""
@@ -77,38 +103,29 @@ class ReportPipeline:
     @property
     def pending(self) -> int:
         """Reports queued and not yet journaled."""
-        return 0 if self._send is None else self._send.statistics().current_buffer_used
+        return len(self._queue)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Journal and deliver until cancelled; on the way out, flush what is queued."""
-        send, receive = anyio.create_memory_object_stream[ExecReport](self._capacity)
-        with send, receive:
-            self._send = send
-            task_status.started()
-            try:
-                while True:
-                    first = await receive.receive()
-                    batch = self._drain(receive, [first], self._batch_max)
-                    # Shielded: a batch taken off the stream is journaled AND delivered.
-                    with anyio.CancelScope(shield=True):
-                        await self._flush(batch)
-            finally:
-                self._send = None
+        task_status.started()
+        try:
+            while True:
+                if not self._queue:
+                    self._wake = anyio.Event()
+                    await self._wake.wait()
+                    continue
+                batch = self._take(self._batch_max)
+                # Shielded: a batch taken off the queue is journaled AND delivered.
                 with anyio.CancelScope(shield=True):
-                    rest = self._drain(receive, [], self._capacity)
-                    if rest:
-                        await self._flush(rest)
+                    await self._flush(batch)
+        finally:
+            with anyio.CancelScope(shield=True):
+                while self._queue:
+                    await self._flush(self._take(self._batch_max))
 
-    @staticmethod
-    def _drain(
-        receive: MemoryObjectReceiveStream[ExecReport], batch: list[ExecReport], limit: int
-    ) -> list[ExecReport]:
-        while len(batch) < limit:
-            try:
-                batch.append(receive.receive_nowait())
-            except anyio.WouldBlock:
-                break
-        return batch
+    def _take(self, limit: int) -> list[ExecReport]:
+        queue = self._queue
+        return [queue.popleft() for _ in range(min(limit, len(queue)))]
 
     async def _flush(self, batch: list[ExecReport]) -> None:
         rows = [

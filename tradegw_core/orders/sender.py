@@ -14,15 +14,17 @@ from decimal import Decimal
 
 import anyio
 import msgspec
+from opentelemetry import trace
 
 from tradegw_core.clock import Clock
 from tradegw_core.contracts import OrderAdapter, Telemetry
 from tradegw_core.errors import VenueRejectedError
 from tradegw_core.journal import JournalRecord, OrderJournal, OrderPhase
+from tradegw_core.observability.tracing import span
 from tradegw_core.orders.recovery import FeedFn
 from tradegw_core.orders.settings import OrderPathSettings
 from tradegw_core.orders.state import OrderStateTracker, TrackedOrder
-from tradegw_core.orders.submission import Submission, make_report
+from tradegw_core.orders.submission import Submission, make_report, span_attributes
 from tradegw_core.schema.events import ExecState
 from tradegw_core.schema.orders import OrderRequest, OrderResult, OrderStatus
 
@@ -45,6 +47,7 @@ class OrderSender:
         log: logging.Logger,
         feed: FeedFn,
         spawn_resolve: Callable[[TrackedOrder], None],
+        tracer: trace.Tracer,
     ) -> None:
         self._journal = journal
         self._tracker = tracker
@@ -54,33 +57,40 @@ class OrderSender:
         self._log = log
         self._feed = feed
         self._spawn_resolve = spawn_resolve
+        self._tracer = tracer
 
     async def send(
         self, req: OrderRequest, order: TrackedOrder, adapter: OrderAdapter, sub: Submission
     ) -> OrderResult:
-        """Send ``req`` once and return the consumer's result; ``sub`` learns it was sent."""
+        """Send ``req`` once and return the consumer's result; ``sub`` learns it was sent.
+
+        ``order`` is already tracked (the caller reserved its open-order slot).
+        """
         now = self._clock.time_ns()
-        await self._journal.insert_order(
-            JournalRecord(
-                provider=req.provider,
-                client_order_id=req.client_order_id,
-                consumer_id=req.consumer_id,
-                symbol=req.symbol,
-                request=req.model_dump_json(),
-                trace_id=order.trace_id,
-                phase=OrderPhase.SENDING,
-                state=None,
-                cum_qty=Decimal(0),
-                venue_order_id=None,
-                result=None,
-                created_ns=now,
-                updated_ns=now,
-            )
+        attrs = span_attributes(req)
+        record = JournalRecord(
+            provider=req.provider,
+            client_order_id=req.client_order_id,
+            consumer_id=req.consumer_id,
+            symbol=req.symbol,
+            request=req.model_dump_json(),
+            trace_id=order.trace_id,
+            phase=OrderPhase.SENDING,
+            state=None,
+            cum_qty=Decimal(0),
+            venue_order_id=None,
+            result=None,
+            created_ns=now,
+            updated_ns=now,
         )
+        with span(self._tracer, "order.journal_write", attrs):
+            await self._journal.insert_order(record)
         sub.sent = True
-        self._tracker.track(order)
         try:
-            with anyio.fail_after(self._settings.submit_timeout_s):
+            with (
+                span(self._tracer, "order.venue_submit", attrs),
+                anyio.fail_after(self._settings.submit_timeout_s),
+            ):
                 ack = await adapter.submit(req)
         except VenueRejectedError as exc:
             result = OrderResult(
@@ -118,11 +128,14 @@ class OrderSender:
             return result
         order.venue_order_id = ack.venue_order_id or order.venue_order_id
         report = ack.report
+        state = report.state if report is not None else ExecState.ACK
+        if state is ExecState.ACK and order.state is not None:
+            state = order.state  # the user stream was faster: its state is newer
         result = OrderResult(
             client_order_id=req.client_order_id,
             status=OrderStatus.ACCEPTED,
             venue_order_id=ack.venue_order_id,
-            state=report.state if report is not None else ExecState.ACK,
+            state=state,
             report=report,
         )
         await self._set_phase(order, OrderPhase.SENT, result)

@@ -38,8 +38,8 @@ class OrderPathSettings:
     """First wait before querying an unknown outcome; doubles per attempt."""
     query_backoff_max_s: float = 8.0
     report_buffer: int = 65_536
-    """Execution reports waiting to be journaled and delivered (overflow: the adapter's
-    ``emit`` raises ``ExecReportBacklogError`` so its user stream reconnects and re-queries)."""
+    """Execution reports waiting to be journaled and delivered before the backlog is reported
+    (overflow policy: queue and count, ``order.report_backlog`` telemetry; never refused)."""
     purge_interval_s: float = 60.0
     reconcile_concurrency: int = 8
     reconcile_wait_s: float = 15.0

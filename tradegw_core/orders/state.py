@@ -17,16 +17,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-import anyio
 import msgspec
 
 from tradegw_core.contracts import Telemetry
-from tradegw_core.errors import VenueConnectionError
 from tradegw_core.orders.metrics import OrderMetrics
 from tradegw_core.schema.events import ExecReport, ExecState, Side
 
 __all__ = [
-    "ExecReportBacklogError",
     "OpenOrder",
     "OrderStateTracker",
     "ReportSink",
@@ -37,15 +34,6 @@ __all__ = [
 
 OrderKey = tuple[str, str]
 """(provider, client_order_id)."""
-
-
-class ExecReportBacklogError(VenueConnectionError):
-    """Too many execution reports are waiting to be journaled: the report was NOT taken.
-
-    Raised into the adapter's user-stream reader from ``emit``; it is retryable, so the
-    adapter reconnects and, as its contract requires, re-queries open orders and emits what
-    was missed. Nothing is lost: the tracker did not apply the refused report.
-    """
 
 
 class Verdict(enum.Enum):
@@ -131,12 +119,8 @@ class OpenOrder(msgspec.Struct, frozen=True, kw_only=True):
 class ReportSink(Protocol):
     """Where accepted reports go (the ReportPipeline)."""
 
-    def has_room(self) -> bool:
-        """False when one more report would overflow the buffer."""
-        ...
-
     def put_nowait(self, report: ExecReport) -> None:
-        """Queue a report for journaling and delivery."""
+        """Queue a report for journaling and delivery (never refuses)."""
         ...
 
 
@@ -212,7 +196,7 @@ class OrderStateTracker:
         ``force`` is for the venue's answer to a reconciliation query: delivered even when
         it repeats the journaled state (the restarted consumer must hear it), and applied
         even when it contradicts the journal (the venue is the truth; telemetry says so).
-        Raises :class:`ExecReportBacklogError` when the report buffer is full.
+        Never raises for a full backlog: the pipeline queues and counts instead.
         """
         key = (report.provider, report.client_order_id)
         order = self._orders.get(key)
@@ -222,6 +206,17 @@ class OrderStateTracker:
                 provider=report.provider,
                 client_order_id=report.client_order_id,
                 state=str(report.state),
+            )
+            return False
+        if not force and _is_stale_ack(order, report):
+            # The venue's answer to the submission, overtaken by the user stream: old news.
+            self._metrics.stale_reports.labels(report.provider).inc()
+            self._telemetry.emit(
+                "order.stale_report",
+                provider=report.provider,
+                client_order_id=report.client_order_id,
+                state=str(report.state),
+                current=str(order.state),
             )
             return False
         verdict, why = check_transition(order.state, order.cum_qty, report.state, report.cum_qty)
@@ -250,23 +245,13 @@ class OrderStateTracker:
                     extra={"trace_id": order.trace_id, "decision_id": order.decision_id},
                 )
                 return False
-        if not self._sink.has_room():
-            raise ExecReportBacklogError(
-                "execution report backlog is full; reconnect the user stream and re-query",
-                venue=report.provider,
-            )
         self._apply(order, report)
         self._sink.put_nowait(report)
         return True
 
     async def feed(self, report: ExecReport, force: bool = False) -> None:
-        """:meth:`on_exec_report` for async callers: waits for room instead of raising."""
-        while True:
-            try:
-                self.on_exec_report(report, force=force)
-                return
-            except ExecReportBacklogError:
-                await anyio.sleep(0.005)  # the pipeline is draining
+        """:meth:`on_exec_report` for async callers (the order path's own reports)."""
+        self.on_exec_report(report, force=force)
 
     def _apply(self, order: TrackedOrder, report: ExecReport) -> None:
         prev = order.state
@@ -297,3 +282,15 @@ class OrderStateTracker:
             per[key] = order
         else:
             per.pop(key, None)
+
+
+def _is_stale_ack(order: TrackedOrder, report: ExecReport) -> bool:
+    """An ACK arriving after the order was acknowledged and moved on (fills or cancel).
+
+    An ACK after REJECTED stays an invalid transition: it means the venue has the order.
+    """
+    return (
+        report.state is ExecState.ACK
+        and order.state not in (None, ExecState.ACK, ExecState.REJECTED)
+        and report.cum_qty <= order.cum_qty
+    )

@@ -13,7 +13,16 @@ from tradegw_core.orders.state import TrackedOrder
 from tradegw_core.schema.events import EventType, ExecReport, ExecState, make_event_id
 from tradegw_core.schema.orders import OrderRequest, OrderResult, OrderStatus
 
-__all__ = ["NullTelemetry", "Submission", "make_report", "request_of", "restore"]
+__all__ = [
+    "NullTelemetry",
+    "Submission",
+    "duplicate_result",
+    "make_report",
+    "new_order",
+    "request_of",
+    "restore",
+    "span_attributes",
+]
 
 
 class NullTelemetry:
@@ -116,3 +125,57 @@ def restore(rec: JournalRecord) -> tuple[TrackedOrder, Submission, bool]:
     )
     never_acked = rec.phase in (OrderPhase.SENDING, OrderPhase.UNKNOWN)
     return order, Submission(rec.consumer_id, first), never_acked
+
+
+def duplicate_result(
+    req: OrderRequest, sub: Submission, first: OrderResult, order: TrackedOrder | None
+) -> OrderResult:
+    """The answer to a repeated client_order_id (``order``: the tracked order, if any).
+
+    Another consumer's reuse learns nothing about the first order.
+    """
+    if sub.consumer_id != req.consumer_id:
+        return OrderResult(
+            client_order_id=req.client_order_id,
+            status=OrderStatus.DUPLICATE,
+            reason="duplicate",
+            message="another consumer already used this client_order_id; nothing was sent",
+        )
+    return OrderResult(
+        client_order_id=req.client_order_id,
+        status=OrderStatus.DUPLICATE,
+        reason="duplicate",
+        message="this client_order_id was submitted before; nothing was sent; `first` is "
+        "that submission's result and `state` the order's state now",
+        first=first,
+        state=order.state if order is not None else first.state,
+        venue_order_id=order.venue_order_id if order is not None else first.venue_order_id,
+    )
+
+
+def new_order(req: OrderRequest, venue_symbol: str, trace_id: str, now_ns: int) -> TrackedOrder:
+    """The tracked order of a request that passed every local check."""
+    return TrackedOrder(
+        provider=req.provider,
+        symbol=req.symbol,
+        client_order_id=req.client_order_id,
+        consumer_id=req.consumer_id,
+        side=req.side,
+        qty=req.qty,
+        price=req.price,
+        decision_id=req.decision_id,
+        trace_id=trace_id,
+        venue_symbol=venue_symbol,
+        created_ns=now_ns,
+    )
+
+
+def span_attributes(req: OrderRequest) -> dict[str, str]:
+    """Trace-span attributes of an order request (identifiers only, never secrets)."""
+    return {
+        "provider": req.provider,
+        "symbol": req.symbol,
+        "client_order_id": req.client_order_id,
+        "consumer_id": req.consumer_id,
+        "decision_id": req.decision_id,
+    }

@@ -109,7 +109,10 @@ def load_plugins(
 ) -> list[LoadedPlugin]:
     """Import the enabled plugins, register them with pluggy and run their hooks.
 
-    Raises one PluginLoadError listing every failure, each saying what to do.
+    The hooks of every plugin that loaded run even when others failed, so import,
+    api-level and entry-point failures and hook-time failures (a duplicate registry name,
+    a hook that raises) all come out in one PluginLoadError, each saying what to do.
+    When it is raised, ``registries`` may hold partial registrations: discard it.
     """
     pm = manager if manager is not None else TradegwPluginManager()
     names = list(dict.fromkeys(enabled))
@@ -181,9 +184,14 @@ def load_plugins(
                 hooks=pm.implemented_hooks(name),
             )
         )
+    # the plugins that did load still run their hooks, so a duplicate provider name or a
+    # failing hook is reported together with the missing / broken plugins, in one error
+    try:
+        pm.call_registration_hooks([p.id for p in loaded], registries)
+    except PluginLoadError as exc:
+        failures.extend(exc.failures)
     if failures:
         raise PluginLoadError(failures)
-    pm.call_registration_hooks([p.id for p in loaded], registries)
     return loaded
 
 

@@ -28,7 +28,7 @@ from tradegw_core.sim.faults import (
     Stall,
     Status,
 )
-from tradegw_core.sim.group import start_emulators
+from tradegw_core.sim.group import EmulatorStartError, start_emulators
 from tradegw_core.sim.http import HttpRequest, HttpResponse, Route
 from tradegw_core.sim.ledger import Balance, Ledger
 from tradegw_core.sim.market import (
@@ -66,6 +66,7 @@ __all__ = [
     "Emulator",
     "EmulatorConfig",
     "EmulatorFactory",
+    "EmulatorStartError",
     "ExecEvent",
     "FaultPlan",
     "HttpRequest",

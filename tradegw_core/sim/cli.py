@@ -1,7 +1,10 @@
 """``tradegw emulate VENUE...``: run venue emulators standalone on one shared market.
 
-Prints one line per venue, ``VENUE rest=http://127.0.0.1:PORT ws=ws://127.0.0.1:PORT/...``,
-then one line per test API key, then serves until Ctrl-C (exit 0) or ``--duration``.
+Prints one line per venue, ``VENUE rest=http://127.0.0.1:PORT ws=ws://127.0.0.1:PORT/...``
+followed by any further ``name=url`` endpoints of the venue (:meth:`Emulator.endpoints`),
+then one line per test API key (``--api-key VENUE=KEY --api-secret VENUE=SECRET`` set
+them per venue; a secret the venue cannot use exits 2 with ``tradegw emulate: VENUE:
+reason``), then serves until Ctrl-C (exit 0) or ``--duration``.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import anyio
 
 from tradegw_core.errors import RegistryError, SchemaError
 from tradegw_core.schema.symbols import split_symbol
-from tradegw_core.sim.emulator import DEFAULT_SYMBOLS, ApiCredentials
-from tradegw_core.sim.group import start_emulators
+from tradegw_core.sim.emulator import DEFAULT_SYMBOLS, ApiCredentials, EmulatorFactory
+from tradegw_core.sim.group import EmulatorStartError, start_emulators
 
 __all__ = ["add_arguments", "main", "run_emulators"]
 
@@ -35,8 +38,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="canonical symbols, comma separated (default %(default)s)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default loopback)")
-    parser.add_argument("--api-key", default=None, help="test API key for every venue")
-    parser.add_argument("--api-secret", default=None, help="test API secret for every venue")
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="VENUE=KEY",
+        help="test API key of one venue (repeatable; needs --api-secret for the same venue)",
+    )
+    parser.add_argument(
+        "--api-secret",
+        action="append",
+        default=[],
+        metavar="VENUE=SECRET",
+        help="test API secret of one venue, in that venue's format (repeatable)",
+    )
     parser.add_argument(
         "--duration", type=float, default=None, help="stop after N seconds (default: never)"
     )
@@ -88,9 +103,53 @@ async def run_emulators(
     if not symbols:
         print("tradegw emulate: --symbols is empty", file=err)
         return 2
-    credentials: tuple[ApiCredentials, ...] = ()
-    if args.api_key:
-        credentials = (ApiCredentials(args.api_key, args.api_secret or ""),)
+    try:
+        credentials = _credentials(args)
+    except ValueError as exc:
+        print(f"tradegw emulate: {exc}", file=err)
+        return 2
+    failures: list[BaseException] = []
+    try:
+        await _serve(args, factories, symbols, credentials, out, stop)
+    except* EmulatorStartError as group:
+        failures.extend(group.exceptions)
+    for failure in failures:
+        print(f"tradegw emulate: {failure}", file=err)
+    return 2 if failures else 0
+
+
+def _pairs(values: list[str], flag: str, venues: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        venue, sep, item = value.partition("=")
+        if not sep or not venue or not item:
+            raise ValueError(f"{flag} wants VENUE=VALUE, got {value!r}")
+        if venue not in venues:
+            raise ValueError(f"{flag} names {venue!r}, which is not being emulated")
+        if venue in out:
+            raise ValueError(f"{flag} given twice for {venue!r}")
+        out[venue] = item
+    return out
+
+
+def _credentials(args: argparse.Namespace) -> dict[str, tuple[ApiCredentials, ...]]:
+    """Per-venue test keys from ``--api-key VENUE=KEY --api-secret VENUE=SECRET``."""
+    keys = _pairs(args.api_key, "--api-key", args.venues)
+    secrets = _pairs(args.api_secret, "--api-secret", args.venues)
+    for venue in sorted(keys.keys() ^ secrets.keys()):
+        missing = "--api-secret" if venue in keys else "--api-key"
+        raise ValueError(f"{venue}: {missing} {venue}=... is missing")
+    return {venue: (ApiCredentials(key, secrets[venue]),) for venue, key in keys.items()}
+
+
+async def _serve(
+    args: argparse.Namespace,
+    factories: list[tuple[str, EmulatorFactory]],
+    symbols: tuple[str, ...],
+    credentials: dict[str, tuple[ApiCredentials, ...]],
+    out: TextIO,
+    stop: anyio.Event | None,
+) -> None:
     async with anyio.create_task_group() as tg:
         _, emulators = await start_emulators(
             tg,
@@ -102,7 +161,8 @@ async def run_emulators(
             credentials=credentials,
         )
         for emu in emulators:
-            print(f"{emu.venue} rest={emu.rest_url} ws={emu.ws_url}", file=out, flush=True)
+            urls = " ".join(f"{name}={url}" for name, url in emu.endpoints().items())
+            print(f"{emu.venue} {urls}", file=out, flush=True)
         for emu in emulators:
             for cred in emu.credentials:
                 secret = cred.api_secret.replace("\n", "\\n")
@@ -115,4 +175,3 @@ async def run_emulators(
         with anyio.move_on_after(math.inf if args.duration is None else args.duration):
             await (stop.wait() if stop is not None else anyio.sleep_forever())
         tg.cancel_scope.cancel()
-    return 0

@@ -259,6 +259,14 @@ class Emulator:
         """``ws://HOST:PORT`` + ``ws_path`` of the running WebSocket server."""
         return f"ws://{self.config.host}:{self._require_ports()[1]}{self.ws_path}"
 
+    def endpoints(self) -> dict[str, str]:
+        """The URLs ``tradegw emulate`` prints, name -> URL (``rest`` and ``ws`` first).
+
+        ``ws`` is the market-data URL a client connects to; venues override this to point
+        it at their stream path and to add further endpoints (e.g. a separate user stream).
+        """
+        return {"rest": self.rest_url, "ws": self.ws_url}
+
     def account_for_key(self, api_key: str) -> ApiCredentials | None:
         """The credentials holding ``api_key``, or None."""
         return next((c for c in self.credentials if c.api_key == api_key), None)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from anyio.abc import TaskGroup
 
 from tradegw_core.clock import Clock
+from tradegw_core.errors import ConfigError
 from tradegw_core.sim.emulator import (
     DEFAULT_SYMBOLS,
     ApiCredentials,
@@ -16,7 +17,20 @@ from tradegw_core.sim.emulator import (
 )
 from tradegw_core.sim.market import MarketSimulator, default_symbol_spec
 
-__all__ = ["start_emulators"]
+__all__ = ["EmulatorStartError", "start_emulators"]
+
+
+class EmulatorStartError(ConfigError):
+    """A venue emulator could not be built or could not start listening.
+
+    ``venue`` names it; ``reason`` is the underlying message (a bad API secret, a port in
+    use...). ``str()`` is ``"<venue>: <reason>"``.
+    """
+
+    def __init__(self, venue: str, reason: str) -> None:
+        super().__init__(f"{venue}: {reason}")
+        self.venue = venue
+        self.reason = reason
 
 
 async def start_emulators(
@@ -27,11 +41,17 @@ async def start_emulators(
     seed: int = 0,
     rate: float = 5.0,
     host: str = "127.0.0.1",
-    credentials: tuple[ApiCredentials, ...] = (),
+    credentials: tuple[ApiCredentials, ...] | Mapping[str, tuple[ApiCredentials, ...]] = (),
     clock: Clock | None = None,
     drive: bool = True,
 ) -> tuple[MarketSimulator, list[Emulator]]:
     """Start one emulator per (venue, factory) in ``tg``, all on one new simulator.
+
+    ``credentials`` is one tuple for every venue, or a mapping venue -> tuple (a venue
+    missing from it gets its default test keys). Every emulator is built before any
+    starts, so a bad secret fails before a port is opened. Raises
+    :class:`EmulatorStartError` (naming the venue) when a factory rejects its config
+    (``ValueError``, ``ConfigError``) or a server cannot listen (``OSError``).
 
     Returns once every emulator listens. With ``drive`` the simulator steps at ``rate`` in
     ``tg`` too (pass False to step it yourself, e.g. ``sim.events(n)`` in a test). Cancel
@@ -40,19 +60,37 @@ async def start_emulators(
     sim = MarketSimulator(
         [default_symbol_spec(s) for s in symbols], seed=seed, rate=rate, clock=clock
     )
-    emulators: list[Emulator] = []
+    built: list[tuple[str, Emulator]] = []
     for venue, factory in factories:
+        creds = credentials.get(venue, ()) if isinstance(credentials, Mapping) else credentials
         config = EmulatorConfig(
             venue=venue,
             symbols=tuple(symbols),
             seed=seed,
             rate=rate,
             host=host,
-            credentials=credentials,
+            credentials=creds,
             simulator=sim,
             clock=clock,
         )
-        emulators.append(await tg.start(factory(config).serve))
+        try:
+            built.append((venue, factory(config)))
+        except (ValueError, ConfigError) as exc:
+            raise EmulatorStartError(venue, str(exc)) from exc
+    emulators: list[Emulator] = []
+    for venue, emu in built:
+        try:
+            emulators.append(await tg.start(emu.serve))
+        except* OSError as group:
+            reason = "; ".join(str(exc) for exc in _leaves(group))
+            raise EmulatorStartError(venue, reason) from group
     if drive:
         tg.start_soon(sim.run)
     return sim, emulators
+
+
+def _leaves(group: BaseExceptionGroup[OSError]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -40,6 +41,8 @@ from tradegw_core.sim.specs import (
     VenueProfile,
     default_symbol_spec,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BookDelta",
@@ -113,6 +116,11 @@ class MarketSimulator:
         self._clock: Clock = clock or SystemClock()
         self.start_ns = self._clock.time_ns() if start_ns is None else start_ns
         self.step_count = 0
+        self.skipped_steps = 0
+        """Steps :meth:`run` skipped because it fell more than ``max_batch`` behind."""
+        self.skip_warn_interval_s = 10.0
+        self._skip_warned_at: float | None = None
+        self._unreported_skips = 0
         self._rng = random.Random(seed)
         self._order = list(self.specs)
         self._mid = {s.symbol: int(s.price / s.tick) for s in self.specs.values()}
@@ -222,7 +230,9 @@ class MarketSimulator:
 
         Overflow policy ``skip``: when more than ``max_batch`` steps are overdue (the loop
         was starved), the backlog beyond ``max_batch`` is skipped rather than replayed
-        (timestamps jump over the skipped steps, so they keep following the clock).
+        (timestamps jump over the skipped steps, so they keep following the clock). The
+        skipped steps are counted in ``skipped_steps`` and logged as a warning (at most one
+        per ``skip_warn_interval_s`` of loop time, with the count since the last one).
         """
         if rate is not None:
             self.rate, self.step_ns = rate, max(1, int(1_000_000_000 / rate))
@@ -237,11 +247,25 @@ class MarketSimulator:
                 done += skipped
                 self.start_ns += skipped * self.step_ns
                 due = max_batch
+                self._note_skipped(skipped)
             for _ in range(due):
                 self.step()
             done += due
             next_at = start + (done + 1) / rate
             await anyio.sleep(max(next_at - anyio.current_time(), 0.0005))
+
+    def _note_skipped(self, skipped: int) -> None:
+        self.skipped_steps += skipped
+        self._unreported_skips += skipped
+        now = anyio.current_time()
+        if self._skip_warned_at is None or now - self._skip_warned_at >= self.skip_warn_interval_s:
+            log.warning(
+                "market simulator fell behind at %.0f steps/s: skipped %d steps (%d in total)",
+                self.rate,
+                self._unreported_skips,
+                self.skipped_steps,
+            )
+            self._skip_warned_at, self._unreported_skips = now, 0
 
     # ------------------------------------------------------------------ liquidity
     def peek(

@@ -371,6 +371,7 @@ async def test_duplicate_client_order_id_is_not_sent_twice() -> None:
             await adapter.submit(order("tg-dup", D("0.001"), bid))
         await reports.until(lambda: states(reports, "tg-dup") == [ExecState.ACK])
         assert len(emu.engines["BTC-USDT"].open_orders()) == 1
+        assert emu.rest_calls["POST /api/v3/order"] == 1  # the second never left the adapter
 
 
 @pytest.mark.anyio
@@ -389,6 +390,7 @@ async def test_submission_that_times_out_is_resolved_by_query() -> None:
         assert report.state is ExecState.ACK
         assert report.venue_order_id is not None
         assert len(emu.engines["BTC-USDT"].open_orders()) == 1  # placed once, never resent
+        assert emu.rest_calls["POST /api/v3/order"] == 1
         await reports.until(lambda: states(reports, "tg-lost") == [ExecState.ACK])
 
 

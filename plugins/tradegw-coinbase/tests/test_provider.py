@@ -6,8 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import pytest
 from tradegw_coinbase.provider import CoinbaseProvider
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tradegw_core.contracts import StreamSpec
 from tradegw_core.errors import ControlError
@@ -249,3 +252,48 @@ async def test_unreadable_book_frame_resyncs_instead_of_guessing(
             assert telemetry.named("coinbase.bad_frame")
             assert provider.gaps == 0  # the sequence was fine; the content was not
             await sink.wait_for(lambda _: _same_book(provider, venue))
+
+
+async def test_control_messages_are_paced_under_the_venue_limit(
+    coinbase_venue: Any, provider_ctx: Any, telemetry: Any
+) -> None:
+    """13+ (un)subscribes on one socket go out at most 8 per second: never closed for it."""
+    types = (EventType.TRADE, EventType.TICKER, EventType.KLINE_SUMMARY)
+    async with coinbase_venue() as venue:
+        start = anyio.current_time()
+        ctx = provider_ctx(venue.settings)
+        async with ctx.running(CoinbaseProvider(ctx)) as provider:
+            with anyio.fail_after(5):
+                for t in types:
+                    for symbol in (BTC, Symbol("ETH-USD")):  # one message per stream
+                        await provider.subscribe([StreamSpec(symbol, t)])
+                for t in types:
+                    for symbol in (BTC, Symbol("ETH-USD")):
+                        await provider.unsubscribe([StreamSpec(symbol, t)])
+            elapsed = anyio.current_time() - start
+            (conn,) = [c for c in venue.emu.connections.values() if c.frames_received > 8]
+            sent = conn.frames_received
+            assert sent >= 12 + 1  # the subscribes, the unsubscribes, heartbeats
+            assert venue.emu.rate_limited == 0
+            assert not telemetry.named("ws.reconnect")
+            # the first 8 may burst, every further one waits its 1/8 s
+            assert elapsed >= (sent - 8) / 8 - 0.05
+
+
+async def test_emulator_closes_a_socket_flooding_more_than_8_messages_a_second(
+    coinbase_venue: Any,
+) -> None:
+    sub = '{"type": "subscribe", "channel": "heartbeats"}'
+    async with coinbase_venue() as venue, connect(venue.emu.ws_url) as ws:
+        with anyio.fail_after(5), pytest.raises(ConnectionClosed) as closed:
+            await _flood(ws, sub, 12)  # unpaced: more than 8 within well under a second
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1008
+        assert venue.emu.rate_limited == 1
+
+
+async def _flood(ws: Any, frame: str, count: int) -> None:
+    for _ in range(count):
+        await ws.send(frame)
+    while True:
+        await ws.recv()

@@ -202,3 +202,31 @@ def test_recorded_emulator_sweep_is_ack_partial_filled() -> None:
     assert order_qty is not None
     assert sum(r.last_qty for r in reports) == order_qty == reports[-1].cum_qty
     assert reports[-1].client_order_id == "tg-rec-0001"
+
+
+def test_recorded_emulator_fills_carry_cost_avg_price_and_fee_usd_equiv() -> None:
+    # kraken.md section 5: a trade entry carries cost, avg_price and fee_usd_equiv.
+    text = (RESOURCES / "kraken_executions_sweep_fill.json").read_text()
+    frames = json.loads(text, parse_float=Decimal)
+    fills = [e for f in frames for e in f["data"] if e["exec_type"] == "trade"]
+    assert len(fills) == 2
+    cum = Decimal(0)
+    for fill in fills:
+        assert fill["cost"] == fill["last_qty"] * fill["last_price"]
+        cum += fill["cost"]
+        assert fill["cum_cost"] == cum
+        assert fill["avg_price"] == cum / fill["cum_qty"]
+        assert fill["fees"][0]["asset"] == "USD"
+        assert fill["fee_usd_equiv"] == fill["fees"][0]["qty"]
+    raw = [line.rstrip(",").encode() for line in text.strip()[1:-1].strip().splitlines()]
+    reports = _feed(KrakenExecutionMapper(), *raw)  # the frames as sent, digits exact
+    assert [r.state for r in reports] == [ExecState.ACK, ExecState.PARTIAL, ExecState.FILLED]
+    assert reports[-1].avg_price == fills[-1]["avg_price"]
+
+
+def test_cost_is_used_when_cum_cost_and_avg_price_are_absent() -> None:
+    bare = {k: v for k, v in DOC_TRADE.items() if k not in ("cum_cost", "avg_price", "last_price")}
+    first = {**bare, "exec_id": "E1", "cost": 18750.0, "cum_qty": 0.5}
+    second = {**bare, "exec_id": "E2", "cost": 18800.0, "cum_qty": 1.0}
+    reports = _feed(KrakenExecutionMapper(), _frame(1, first), _frame(2, second))
+    assert [r.avg_price for r in reports] == [Decimal("37500"), Decimal("37550")]

@@ -97,6 +97,10 @@ class BinanceEmulator(BinanceRestMixin, Emulator):
         """The WebSocket API endpoint of the running emulator."""
         return f"{self.ws_url}/ws-api/v3"
 
+    def endpoints(self) -> dict[str, str]:
+        """REST, the combined market streams the provider uses, and the WebSocket API."""
+        return {"rest": self.rest_url, "ws": f"{self.ws_url}/stream", "ws_api": self.ws_api_url}
+
     def client_settings(self, **overrides: Any) -> Any:
         """``BinanceSettings`` pointing at this emulator with its first test credentials."""
         from tradegw_binance.config import BinanceSettings

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -68,6 +69,8 @@ class BinanceRestMixin:
         self.weight = TokenBucket(weight_per_minute, 60.0, now_ns=self.clock.monotonic_ns())
         self.recv_window_max_ms = 60_000
         self.requests_refused: dict[str, int] = {}
+        self.rest_calls: Counter[str] = Counter()
+        """Signed REST requests received, by ``"METHOD /path"`` (for tests)."""
         self._cancel_ids = itertools.count(1)
         self._klines: dict[str, dict[str, Any]] = {}
         self._tickers: dict[str, dict[str, Any]] = {}
@@ -200,6 +203,7 @@ class BinanceRestMixin:
     def _signed_call(
         self, request: HttpRequest, weight: int, action: Callable[[str, dict[str, str]], Answer]
     ) -> HttpResponse:
+        self.rest_calls[f"{request.method} {request.path}"] += 1
         checked = self._signed(request, weight)
         if isinstance(checked, HttpResponse):
             return checked

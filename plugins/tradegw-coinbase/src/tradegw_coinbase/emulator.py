@@ -7,6 +7,8 @@ Same wire surface as the venue (protocol notes section 7 checklist):
   message; every (un)subscribe is answered by a ``subscriptions`` frame listing all
   current subscriptions; bad requests get ``{"type": "error", "message": ...}``; ``user``
   needs a valid JWT ("authentication failure" otherwise, as for an unknown channel).
+  More than ``messages_per_second`` (8, protocol notes section 1.5) client messages per
+  second closes the socket (1008; counted in ``rate_limited``).
 * One ``sequence_num`` counter per connection over every frame. Faults: the kit's
   :class:`~tradegw_core.sim.faults.FaultPlan` (a dropped frame leaves a gap) and
   :meth:`CoinbaseEmulator.skip_sequence` (the next frame skips numbers).
@@ -51,6 +53,7 @@ from tradegw_coinbase.emulator_wire import (
 )
 from tradegw_coinbase.jwt import JwtError, PublicKey, format_uri, load_private_key, verify_jwt
 from tradegw_coinbase.jwt import unverified_header as jwt_header
+from tradegw_core.net.ratelimit import TokenBucket
 from tradegw_core.sim.connection import WsConnection
 from tradegw_core.sim.emulator import ApiCredentials, Emulator, HttpRequest, HttpResponse, Route
 from tradegw_core.sim.market import BookDelta, MarketEvent, SimTrade
@@ -61,6 +64,14 @@ __all__ = ["PREFIX", "CoinbaseEmulator"]
 PREFIX = "/api/v3/brokerage"
 _PUBLIC_CHANNELS = ("level2", "market_trades", "ticker", "ticker_batch", "candles", "status")
 _CHANNELS = (*_PUBLIC_CHANNELS, "heartbeats", "user")
+
+
+_RATE_SLACK_S = 0.05
+"""How early a message may come before the rate allows it (loopback timing jitter)."""
+
+
+def _loop_ns() -> int:
+    return int(anyio.current_time() * 1_000_000_000)
 
 
 def _rest_levels(levels: Sequence[tuple[Decimal, Decimal]]) -> list[dict[str, str]]:
@@ -75,6 +86,7 @@ class _ConnState:
     subs: dict[str, set[str]] = field(default_factory=dict)
     account: str | None = None
     subscribed: bool = False
+    inbound: TokenBucket | None = None
 
 
 class CoinbaseEmulator(Emulator):
@@ -86,6 +98,9 @@ class CoinbaseEmulator(Emulator):
         super().__init__(config)
         opts = config.options
         self.subscribe_timeout_s = float(opts.get("subscribe_timeout_s", 5.0))
+        self.messages_per_second = float(opts.get("messages_per_second", 8.0))
+        self.rate_limited = 0
+        """Connections closed for sending faster than ``messages_per_second``."""
         self.heartbeat_interval_s = float(opts.get("heartbeat_interval_s", 1.0))
         self.desk = OrderDesk(self.engines)
         self.candles = CandleBuilder()
@@ -95,7 +110,14 @@ class CoinbaseEmulator(Emulator):
         self._heartbeats = 0
         self._keys: dict[str, tuple[ApiCredentials, PublicKey]] = {}
         for cred in self.credentials:
-            self._keys[cred.api_key] = (cred, load_private_key(cred.api_secret).public_key())
+            try:
+                key = load_private_key(cred.api_secret)
+            except JwtError as exc:
+                raise ValueError(
+                    f"the API secret of key {cred.api_key!r} is not a usable CDP private key "
+                    f"(PEM EC P-256 or Ed25519): {exc}"
+                ) from exc
+            self._keys[cred.api_key] = (cred, key.public_key())
 
     def client_settings(self, **overrides: Any) -> Any:
         """``CoinbaseSettings`` pointing at this emulator with its first test CDP key."""
@@ -244,7 +266,9 @@ class CoinbaseEmulator(Emulator):
 
     async def on_ws_connect(self, conn: WsConnection) -> None:
         """Start the connection's state and its subscribe deadline."""
-        conn.state = _ConnState()
+        conn.state = _ConnState(
+            inbound=TokenBucket(self.messages_per_second, 1.0, now_ns=_loop_ns())
+        )
         conn.start_soon(self._subscribe_deadline, conn)
 
     async def _subscribe_deadline(self, conn: WsConnection) -> None:
@@ -254,12 +278,19 @@ class CoinbaseEmulator(Emulator):
 
     async def on_ws_message(self, conn: WsConnection, message: str | bytes) -> None:
         """A client's subscribe / unsubscribe."""
+        state: _ConnState = conn.state
+        if state.inbound is not None:
+            now = _loop_ns()
+            if state.inbound.delay(1, now) > _RATE_SLACK_S:
+                self.rate_limited += 1
+                await conn.abort(1008, "too many messages")
+                return
+            state.inbound.reserve(1, now)
         try:
             msg = msgspec.json.decode(message)
         except msgspec.DecodeError:
             self._error(conn, "failure to subscribe")
             return
-        state: _ConnState = conn.state
         kind = msg.get("type") if isinstance(msg, dict) else None
         channel = msg.get("channel") if isinstance(msg, dict) else None
         if kind not in ("subscribe", "unsubscribe") or not isinstance(channel, str):

@@ -17,6 +17,7 @@ frame flips its checksum; ``options={"shuffle_levels": True}`` reorders update l
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import random
@@ -68,6 +69,14 @@ class KrakenEmulator(Emulator):
 
     def __init__(self, config: EmulatorConfig) -> None:
         super().__init__(config)
+        for cred in self.credentials:
+            try:
+                base64.b64decode(cred.api_secret, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(
+                    f"the API secret of key {cred.api_key!r} is not base64 "
+                    "(Kraken private keys are base64 text)"
+                ) from exc
         self.pairs: dict[str, EmulatedPair] = {}
         self.by_name: dict[str, EmulatedPair] = {}
         self.books: dict[str, VenueBook] = {}
@@ -346,9 +355,12 @@ class KrakenEmulator(Emulator):
                     "trade_id": event.trade_id, "last_qty": pair.qty(event.last_qty),
                     "last_price": pair.price(event.last_price),
                     "liquidity_ind": "m" if event.liquidity and event.liquidity.value == "maker"
-                    else "t",
+                    else "t", "cost": event.last_qty * event.last_price,
                     "fees": [{"asset": event.fee_asset, "qty": event.fee}],
-                    "cum_cost": event.cum_quote}  # fmt: skip
+                    "cum_cost": event.cum_quote, "avg_price": event.avg_price}  # fmt: skip
+            usd = _fee_usd_equiv(event, self.sim.specs[event.symbol].base)
+            if usd is not None:
+                fill["fee_usd_equiv"] = usd
             if state is OrderState.FILLED:
                 # Kraken's two-step: the completing trade still says partially_filled.
                 return [fill, {**fields, "exec_type": "filled", "order_status": "filled"}]
@@ -358,3 +370,15 @@ class KrakenEmulator(Emulator):
         if word is None:
             return []
         return [{**fields, "exec_type": word, "order_status": word}]
+
+
+_USD_LIKE = ("USD", "USDT", "USDC")
+
+
+def _fee_usd_equiv(event: ExecEvent, base: str) -> Decimal | None:
+    """The fee in USD when the fee asset or the fill price is in a USD(-pegged) asset."""
+    if event.fee_asset in _USD_LIKE:
+        return event.fee
+    if event.fee_asset == base and event.symbol.split("-")[-1] in _USD_LIKE:
+        return event.fee * event.last_price
+    return None

@@ -165,6 +165,8 @@ class KrakenExecutionMapper:
             order.cum_qty = item.cum_qty if item.cum_qty is not None else order.cum_qty + last_qty
             if item.cum_cost is not None:
                 order.cum_cost = item.cum_cost
+            elif item.cost is not None:
+                order.cum_cost += item.cost
             elif last_price is not None:
                 order.cum_cost += last_qty * last_price
             done = item.order_status == "filled" or (

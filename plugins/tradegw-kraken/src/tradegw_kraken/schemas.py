@@ -184,6 +184,7 @@ class KrakenExecutionMsg(msgspec.Struct, kw_only=True):
     cost: Decimal | None = None
     fees: list[KrakenFeeMsg] = []
     cum_qty: Decimal | None = None
+    fee_usd_equiv: Decimal | None = None
     cum_cost: Decimal | None = None
     avg_price: Decimal | None = None
     reason: str | None = None

@@ -1,0 +1,61 @@
+"""``tradegw emulate coinbase`` with per-venue keys: a bad CDP key exits 2, a good one serves."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from tradegw_coinbase.emulator import CoinbaseEmulator
+
+from tradegw_core.plugin.registries import Registries
+from tradegw_core.sim import Emulator, EmulatorConfig
+from tradegw_core.sim.cli import add_arguments, main
+
+
+def _run(*argv: str) -> int:
+    registries = Registries()
+    registries.emulators.add("coinbase", CoinbaseEmulator, plugin_id="test")
+    registries.emulators.add("alpha", Emulator, plugin_id="test")
+    parser = argparse.ArgumentParser(prog="tradegw emulate")
+    add_arguments(parser)
+    return main(parser.parse_args(["--duration", "0", *argv]), registries)
+
+
+def test_a_secret_that_is_not_a_cdp_key_exits_2_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ("alpha", "coinbase", "--api-key", "coinbase=k", "--api-secret", "coinbase=hunter2")
+    assert _run(*argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("tradegw emulate: coinbase: the API secret of key 'k' is not")
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_an_ec_pem_key_given_per_venue_is_served(capsys: pytest.CaptureFixture[str]) -> None:
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+        .replace("\n", "\\n")  # as a key arrives on a command line
+    )
+    argv = ("coinbase", "--api-key", "coinbase=organizations/o/apiKeys/k")
+    assert _run(*argv, "--api-secret", f"coinbase={pem}") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("coinbase rest=http://127.0.0.1:")
+    assert " ws=ws://127.0.0.1:" in lines[0]
+    assert lines[1].startswith("coinbase account=main api_key=organizations/o/apiKeys/k ")
+
+
+def test_the_emulator_refuses_a_bad_secret_at_construction() -> None:
+    from tradegw_core.sim import ApiCredentials
+
+    config = EmulatorConfig(venue="coinbase", credentials=(ApiCredentials("k", "not a key"),))
+    with pytest.raises(ValueError, match="PEM EC P-256 or Ed25519"):
+        CoinbaseEmulator(config)
