@@ -3,18 +3,17 @@
 Each command body is a function taking parsed arguments and the output stream, so tests
 run them in-process. ``emulate`` and ``demo`` delegate to ``tradegw_core.sim.cli`` and
 ``tradegw_core.demo`` (``add_arguments(parser)`` + ``main(args, registries) -> int``).
+Every command imports what it needs when it runs, so ``tradegw plugins`` stays cheap.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import importlib
-import inspect
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from tradegw_core import __version__
 from tradegw_core.errors import ConfigError, PluginError, TradegwError
@@ -23,8 +22,8 @@ from tradegw_core.plugin.registries import Registries
 __all__ = ["build_parser", "main"]
 
 _DELEGATED = {
-    "emulate": ("tradegw_core.sim.cli", "run venue emulators on loopback (VENUE... [--seed N])"),
-    "demo": ("tradegw_core.demo", "run emulators, the gateway and example consumers"),
+    "emulate": "run venue emulators on loopback (VENUE... [--seed N])",
+    "demo": "run emulators, the gateway and example consumers",
 }
 _HOOK_PREFIX = "tradegw_register_"
 
@@ -48,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="settings file (default ./settings.toml)")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
 
-    for name, (_, help_text) in _DELEGATED.items():
+    for name, help_text in _DELEGATED.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
@@ -134,44 +133,42 @@ def cmd_config_schema(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     """``tradegw run``: load settings and plugins, then run the gateway."""
+    import anyio
+
     from tradegw_core.config.loader import load_config
+    from tradegw_core.gateway import run_gateway
     from tradegw_core.observability.logging import configure_logging
 
     loaded = load_config(args.config)
     configure_logging(loaded.settings.logging.level, loaded.settings.logging.format)
-    try:
-        gateway = importlib.import_module("tradegw_core.gateway")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("tradegw_core.gateway",):
-            raise
-        raise TradegwError("the gateway is not available in this build") from exc
-    run_gateway = gateway.run_gateway
     call = functools.partial(
         run_gateway, loaded.settings, loaded.registries, duration=args.duration
     )
-    if inspect.iscoroutinefunction(run_gateway):
-        import anyio
+    return anyio.run(call)
 
-        result: Any = anyio.run(call)
-    else:
-        result = call()
-    return result if isinstance(result, int) else 0
+
+_AddArguments = Callable[[argparse.ArgumentParser], None]
+_Main = Callable[[argparse.Namespace, Registries], int]
+
+
+def _emulate_entry() -> tuple[_AddArguments, _Main]:
+    from tradegw_core.sim import cli as sim_cli
+
+    return sim_cli.add_arguments, sim_cli.main
+
+
+def _demo_entry() -> tuple[_AddArguments, _Main]:
+    from tradegw_core import demo
+
+    return demo.add_arguments, demo.main
 
 
 def _delegate(command: str, argv: Sequence[str], out: TextIO) -> int:
-    module_name, _ = _DELEGATED[command]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise TradegwError(
-            f"'tradegw {command}' is not available: {module_name} is missing from this build"
-        ) from exc
+    add_arguments, command_main = _emulate_entry() if command == "emulate" else _demo_entry()
     parser = argparse.ArgumentParser(prog=f"tradegw {command}")
-    module.add_arguments(parser)
+    add_arguments(parser)
     args = parser.parse_args(list(argv))
-    return int(module.main(args, _installed_registries()))
+    return int(command_main(args, _installed_registries()))
 
 
 _COMMANDS = {"plugins": cmd_plugins, "config-schema": cmd_config_schema, "run": cmd_run}

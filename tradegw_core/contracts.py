@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 from anyio.abc import TaskStatus
 
 from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.clock import Clock
+from tradegw_core.schema.control import Ack
 from tradegw_core.schema.events import (
     BookSnapshot,
     BookUpdate,
@@ -24,8 +25,11 @@ from tradegw_core.schema.events import (
     EventType,
     ExecReport,
 )
-from tradegw_core.schema.orders import CancelRequest, OrderRequest
+from tradegw_core.schema.orders import CancelRequest, CancelResult, OrderRequest, OrderResult
 from tradegw_core.schema.symbols import Instrument, Symbol
+
+if TYPE_CHECKING:  # the order path imports this module
+    from tradegw_core.orders.state import OpenOrder
 
 __all__ = [
     "BookAssembler",
@@ -362,22 +366,32 @@ class ConsumerContext(Protocol):
 
     async def subscribe(
         self, providers: Sequence[str], symbols: Sequence[str], types: Sequence[EventType]
-    ) -> Any:
+    ) -> Ack:
         """Subscribe (idempotent); returns the control Ack (``ok`` or a clear ``error``)."""
         ...
 
     async def unsubscribe(
         self, providers: Sequence[str], symbols: Sequence[str], types: Sequence[EventType]
-    ) -> Any:
+    ) -> Ack:
         """Unsubscribe; returns the control Ack."""
         ...
 
-    async def submit_order(self, order: OrderRequest) -> Any:
-        """Submit through the trading switch and order handler; returns an OrderResult."""
+    async def submit_order(self, order: OrderRequest) -> OrderResult:
+        """Submit through the trading switch and order handler; the result says what happened."""
         ...
 
-    async def cancel_order(self, request: CancelRequest) -> Any:
-        """Cancel one of this consumer's orders; returns a CancelResult."""
+    async def cancel_order(self, request: CancelRequest) -> CancelResult:
+        """Cancel one of this consumer's orders."""
+        ...
+
+    def open_orders(self) -> list[OpenOrder]:
+        """This consumer's open (or in-flight) orders, oldest first."""
+        ...
+
+    async def cancel_all(
+        self, provider: str | None = None, symbol: str | None = None
+    ) -> list[CancelResult]:
+        """Cancel every open order of this consumer (optionally one provider / symbol)."""
         ...
 
 

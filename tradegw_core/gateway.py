@@ -40,6 +40,7 @@ from tradegw_core.contracts import Consumer, Provider
 from tradegw_core.dispatcher.dispatcher import Dispatcher
 from tradegw_core.dispatcher.metrics import DispatcherMetrics
 from tradegw_core.errors import ProviderFailedError
+from tradegw_core.net.backoff import Backoff
 from tradegw_core.observability.metrics import Metrics
 from tradegw_core.orchestrator.context import (
     BookStageParts,
@@ -50,7 +51,7 @@ from tradegw_core.orchestrator.context import (
 from tradegw_core.orchestrator.control import ControlService
 from tradegw_core.orchestrator.orchestrator import Orchestrator
 from tradegw_core.orchestrator.orders import OrderPath
-from tradegw_core.orchestrator.supervisor import Backoff, Supervisor
+from tradegw_core.orchestrator.supervisor import Supervisor
 from tradegw_core.plugin.registries import Registries
 from tradegw_core.schema.control import Ack
 

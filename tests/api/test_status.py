@@ -36,7 +36,7 @@ def _gateway() -> Gateway:
     regs.freeze()
     settings = Settings(gateway=GatewaySettings(providers=("down",), consumers=("a",)))
     # A long backoff keeps the failed provider waiting to restart while the test looks.
-    return Gateway(settings, regs, restart_backoff=Backoff(initial=60, maximum=60))
+    return Gateway(settings, regs, restart_backoff=Backoff(base_s=60, cap_s=60, min_s=60))
 
 
 async def test_status_of_a_gateway_without_order_path_and_a_failing_provider() -> None:

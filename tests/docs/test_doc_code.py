@@ -253,3 +253,29 @@ def test_operations_documents_every_telemetry_name_and_metric() -> None:
         f"docs/operations.md does not mention {undocumented}: add each to its table "
         "(Telemetry or Metrics) with when it happens"
     )
+
+
+_RULE = re.compile(r"`(\w+)` = `(\w+)`(?: without `([^`]+)`)?")
+
+
+@pytest.mark.anyio
+async def test_emulator_endpoint_table_matches_the_emulators() -> None:
+    from tradegw_core.plugin.discovery import list_installed, load_plugins
+    from tradegw_core.sim.emulator import EmulatorConfig
+
+    text = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (binance|coinbase|kraken) \| (.+?) \| (.+?) \|$", text, re.MULTILINE)
+    assert {venue for venue, _, _ in rows} == {"binance", "coinbase", "kraken"}
+    regs = Registries()
+    load_plugins(
+        [i.id for i in list_installed() if i.id in {"binance", "coinbase", "kraken"}], regs
+    )
+    for venue, rules, keys in rows:
+        factory = regs.emulators.get(venue)
+        async with factory(EmulatorConfig(venue=venue, symbols=("BTC-USDT",))) as emu:
+            printed, client = emu.endpoints(), emu.client_settings()
+        for field, name, suffix in _RULE.findall(rules):
+            expected = printed[name].rstrip("/").removesuffix(suffix or "").rstrip("/")
+            assert getattr(client, field) == expected, (venue, field, printed)
+        for key in re.findall(r"`(\w+)`", keys):
+            assert getattr(client, key) is not None, (venue, key)

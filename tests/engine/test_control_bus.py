@@ -23,7 +23,7 @@ async def test_request_gets_the_servers_ack() -> None:
     bus = ControlBus(timeout=1)
     seen: list[AnyControl] = []
 
-    async def handler(msg: AnyControl) -> Ack:
+    async def handler(msg: AnyControl, deadline: float) -> Ack:
         seen.append(msg)
         return Ack(request_id=msg.request_id, ok=True, routing_version=7)
 
@@ -69,7 +69,7 @@ async def test_no_server_means_a_timeout_ack_and_a_raising_handler_an_error_ack(
     assert "no answer within 0.05 s" in ack.error
     bus.close()
 
-    async def broken(msg: AnyControl) -> Ack:
+    async def broken(msg: AnyControl, deadline: float) -> Ack:
         raise RuntimeError("boom")
 
     bus = ControlBus(timeout=1)

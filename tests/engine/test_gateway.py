@@ -21,7 +21,7 @@ from tradegw_core.schema.symbols import Symbol
 
 from .conftest import ProviderTracker, RecordingConsumer, trade
 
-FAST = Backoff(initial=0.01, maximum=0.05)
+FAST = Backoff(base_s=0.01, cap_s=0.05)
 
 
 def make(

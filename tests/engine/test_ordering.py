@@ -144,3 +144,35 @@ def test_reset_and_shutdown_flush() -> None:
     assert h.buf.last_seq(KEY) is None
     h.buf.offer(KEY, trade(1), now_ns=0)  # a restarted feed starts over
     assert h.seqs()[-1] == 1
+
+
+def test_lateness_runs_from_when_the_gap_opened_not_from_the_heap_top() -> None:
+    # 5 arrives right after 1 (at 0 ms): the gap 2..4 is open from then on. 3 fills part of
+    # it at 100 ms, but that must not restart the clock for the rest of the gap.
+    h = Harness()
+    h.buf.offer(KEY, trade(1), now_ns=0)
+    h.buf.offer(KEY, trade(5), now_ns=0)
+    h.buf.offer(KEY, trade(3), now_ns=100 * MS)
+    h.buf.flush(now_ns=100 * MS)
+    assert h.seqs() == [1]
+    h.buf.flush(now_ns=150 * MS)
+    assert h.seqs() == [1, 3, 5]
+    assert [(g.expected, g.resumed_at) for g in h.gaps] == [(2, 3), (4, 5)]
+    assert all(g.waited_ns == 150 * MS for g in h.gaps)
+    assert h.buf.held(KEY) == 0
+    assert h.buf.pending_streams() == []
+
+
+def test_a_gap_that_opens_later_gets_its_own_full_tolerance() -> None:
+    h = Harness()
+    h.buf.offer(KEY, trade(1), now_ns=0)
+    h.buf.offer(KEY, trade(3), now_ns=0)  # gap at 2 opens at 0 ms
+    h.buf.offer(KEY, trade(2), now_ns=120 * MS)  # filled: 2, 3 go out
+    h.buf.offer(KEY, trade(5), now_ns=140 * MS)  # a new gap at 4 opens at 140 ms
+    h.buf.flush(now_ns=150 * MS)
+    assert h.seqs() == [1, 2, 3]
+    h.buf.flush(now_ns=289 * MS)
+    assert h.seqs() == [1, 2, 3]
+    h.buf.flush(now_ns=290 * MS)
+    assert h.seqs() == [1, 2, 3, 5]
+    assert [(g.expected, g.resumed_at) for g in h.gaps] == [(4, 5)]

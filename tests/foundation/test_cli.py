@@ -16,10 +16,20 @@ from typing import Any
 
 import pytest
 
+from tradegw_core import demo as demo_module
+from tradegw_core import gateway as gateway_module
 from tradegw_core.cli import main
 from tradegw_core.plugin.registries import Registries
+from tradegw_core.sim import cli as sim_cli_module
 
 from .conftest import FakeSite
+
+
+def tradegw_script() -> Path:
+    """The ``tradegw`` console script of the running venv (``make install`` puts it there)."""
+    script = Path(sys.executable).parent / "tradegw"
+    assert script.exists(), f"{script} is not installed: run `make install`"
+    return script
 
 
 def run_cli(*argv: str) -> tuple[int, str]:
@@ -76,9 +86,7 @@ def test_plugins_json_output() -> None:
 
 
 def test_installed_console_script_lists_the_plugin(tmp_path: Path) -> None:
-    script = Path(sys.executable).parent / "tradegw"
-    if not script.exists():
-        pytest.skip(f"{script} not installed (run `make install`)")
+    script = tradegw_script()
 
     result = subprocess.run(
         [str(script), "plugins"], capture_output=True, text=True, cwd=tmp_path, timeout=30
@@ -122,27 +130,16 @@ def test_missing_config_file_exits_non_zero(capsys: pytest.CaptureFixture[str]) 
     assert "nowhere.toml does not exist" in capsys.readouterr().err
 
 
-def _fake_module(monkeypatch: pytest.MonkeyPatch, name: str, **attrs: Any) -> None:
-    module = types.ModuleType(name)
-    for key, value in attrs.items():
-        setattr(module, key, value)
-    monkeypatch.setitem(sys.modules, name, module)
-
-
-@pytest.mark.parametrize("is_async", [False, True])
 def test_run_hands_settings_and_frozen_registries_to_the_gateway(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, is_async: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: dict[str, Any] = {}
 
-    def record(settings: Any, registries: Registries, *, duration: float | None) -> int:
+    async def record(settings: Any, registries: Registries, *, duration: float | None) -> int:
         seen.update(settings=settings, registries=registries, duration=duration)
         return 3
 
-    async def arecord(settings: Any, registries: Registries, *, duration: float | None) -> int:
-        return record(settings, registries, duration=duration)
-
-    _fake_module(monkeypatch, "tradegw_core.gateway", run_gateway=arecord if is_async else record)
+    monkeypatch.setattr(gateway_module, "run_gateway", record)
     cfg = tmp_path / "gw.toml"
     cfg.write_text(
         '[plugins]\nenabled = ["consumer-examples"]\n[gateway]\nconsumers = ["printer"]\n'
@@ -158,48 +155,37 @@ def test_run_hands_settings_and_frozen_registries_to_the_gateway(
     assert seen["registries"].consumers.frozen
 
 
-def test_run_reports_a_missing_gateway_and_ctrl_c(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(sys.modules, "tradegw_core.gateway", None)
-    assert run_cli("run")[0] == 1
-    assert "gateway is not available" in capsys.readouterr().err
-
-    def interrupted(*_: Any, **__: Any) -> None:
+def test_ctrl_c_during_run_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def interrupted(*_: Any, **__: Any) -> int:
         raise KeyboardInterrupt
 
-    _fake_module(monkeypatch, "tradegw_core.gateway", run_gateway=interrupted)
+    monkeypatch.setattr(gateway_module, "run_gateway", interrupted)
     assert run_cli("run")[0] == 130
 
 
-def test_emulate_and_demo_delegate_to_their_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("command", "module"), [("emulate", sim_cli_module), ("demo", demo_module)]
+)
+def test_emulate_and_demo_delegate_to_their_modules(
+    monkeypatch: pytest.MonkeyPatch, command: str, module: types.ModuleType
+) -> None:
     calls: list[tuple[argparse.Namespace, Registries]] = []
-
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("venues", nargs="+")
-        parser.add_argument("--seed", type=int, default=0)
 
     def fake_main(args: argparse.Namespace, registries: Registries) -> int:
         calls.append((args, registries))
-        return 0
+        return 5
 
-    _fake_module(monkeypatch, "tradegw_core.sim.cli", add_arguments=add_arguments, main=fake_main)
+    monkeypatch.setattr(module, "main", fake_main)
+    argv = ["binance", "kraken", "--seed", "7"] if command == "emulate" else ["--seed", "7"]
 
-    assert run_cli("emulate", "binance", "kraken", "--seed", "7")[0] == 0
+    assert run_cli(command, *argv)[0] == 5
 
     ((args, registries),) = calls
-    assert args.venues == ["binance", "kraken"]
-    assert args.seed == 7
+    assert args.seed == 7  # parsed by the module's own add_arguments
+    if command == "emulate":
+        assert args.venues == ["binance", "kraken"]
     assert registries.emulators.frozen
-
-
-def test_unavailable_delegated_command_is_a_clear_error(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(sys.modules, "tradegw_core.demo", None)
-
-    assert run_cli("demo")[0] == 1
-    assert "'tradegw demo' is not available" in capsys.readouterr().err
+    assert "binance" in registries.emulators
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -223,16 +209,13 @@ def test_plugins_table_flags_broken_plugins(fake_site: FakeSite) -> None:
 
 
 def test_run_starts_the_real_gateway_with_the_printer_for_a_duration(tmp_path: Path) -> None:
-    pytest.importorskip("tradegw_core.gateway", reason="the gateway is not in this build yet")
     cfg = tmp_path / "gw.toml"
     cfg.write_text(
         '[plugins]\nenabled = ["consumer-examples"]\n[gateway]\nconsumers = ["printer"]\n'
         '[metrics]\nenabled = false\n[logging]\nformat = "json"\n'
     )
 
-    script = Path(sys.executable).parent / "tradegw"
-    if not script.exists():
-        pytest.skip(f"{script} not installed (run `make install`)")
+    script = tradegw_script()
 
     result = subprocess.run(
         [str(script), "run", "--config", str(cfg), "--duration", "0.2"],
@@ -247,3 +230,40 @@ def test_run_starts_the_real_gateway_with_the_printer_for_a_duration(tmp_path: P
     events = [json.loads(line)["event"] for line in lines]
     assert "printer.nothing_to_subscribe" in events
     assert "printer.stopped" in events
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        # a core section
+        (
+            "[gateway]\nconsumers = ['printer']\n[dispatcher]\nlane_size = -3\n",
+            "dispatcher.lane_size",
+        ),
+        # a section contributed by the consumer-examples plugin
+        (
+            "[gateway]\nconsumers = ['printer']\n[consumers.printer]\nmax_levels = 'many'\n",
+            "consumers.printer.max_levels",
+        ),
+    ],
+    ids=["core-section", "plugin-section"],
+)
+def test_installed_run_refuses_a_bad_value_naming_the_key(
+    tmp_path: Path, section: str, expected: str
+) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[plugins]\nenabled = ["consumer-examples"]\n' + section)
+
+    result = subprocess.run(
+        [str(tradegw_script()), "run", "--config", str(cfg), "--duration", "0.1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TRADEGW_")},
+    )
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error: invalid configuration"), result.stderr
+    assert f"{expected}:" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -142,6 +142,19 @@ def test_unknown_key_is_refused_with_the_known_keys(tmp_path: Path) -> None:
     assert "lane_size" in message
 
 
+def test_book_section_has_only_settings_something_reads(tmp_path: Path) -> None:
+    # the diff buffer before a snapshot is bounded per venue by its assembler; a core
+    # [book] knob that no assembler reads must not be accepted silently
+    cfg = write(tmp_path / "gw.toml", "[book]\nmax_buffered_diffs = 5\n")
+
+    with pytest.raises(ConfigError) as info:
+        load_config(cfg, env={})
+
+    message = str(info.value)
+    assert "book.max_buffered_diffs: unknown setting" in message
+    assert "refresh_min_s" in message
+
+
 def test_secrets_never_appear_in_errors(tmp_path: Path, venue: FakeSite) -> None:
     cfg = write(
         tmp_path / "gw.toml",

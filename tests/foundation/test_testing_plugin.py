@@ -129,7 +129,6 @@ def test_jsonl_reader_parses_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 async def test_gateway_harness_runs_a_gateway_with_real_plugins(
     gateway_harness: Callable[..., Any], fake_clock: FakeClock
 ) -> None:
-    pytest.importorskip("tradegw_core.gateway", reason="the gateway is not in this build yet")
     config = {
         "plugins": {"enabled": ["consumer-examples"]},
         "gateway": {"consumers": ["printer"]},

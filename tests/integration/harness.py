@@ -152,7 +152,7 @@ async def running(
             "providers": {"wsfeed": {"url": venue.url, **provider}},
         }
     )
-    restart = RestartBackoff(initial=0.01, maximum=0.05)
+    restart = RestartBackoff(base_s=0.01, cap_s=0.05)
     async with Gateway(settings, regs, restart_backoff=restart, shutdown_timeout=2.0) as gw:
         yield Harness(gw, made, instances)
 

@@ -254,6 +254,7 @@ class Harness:
         }
         values.update(overrides)
         registry = values.pop("risk_registry", None)
+        tracer = values.pop("tracer", None)
         return OrderService(
             adapters={self.venue.provider: self.venue},
             deliver=self.sink,
@@ -262,6 +263,7 @@ class Harness:
             risk_registry=registry,
             clock=self.clock,
             telemetry=self.telemetry,
+            tracer=tracer,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import anyio
 import pytest
 
 from tradegw_core.errors import ConfigError
@@ -51,6 +52,46 @@ async def test_max_open_orders_counts_in_flight_and_frees_on_fill(harness, make_
         svc.on_exec_report(harness.venue.fill("a", "0.01"))
         assert (await svc.submit(make_order("c"))).ok
         assert harness.venue.submit_calls == 4
+
+
+@pytest.mark.anyio
+async def test_concurrent_submissions_cannot_overrun_max_open_orders(harness, make_order) -> None:
+    svc = harness.service(max_open_orders=1)
+    results = {}
+
+    async def submit(cid: str) -> None:
+        results[cid] = await svc.submit(make_order(cid))
+
+    async with svc.running():
+        with anyio.fail_after(5):
+            async with anyio.create_task_group() as tg:
+                for i in range(5):
+                    tg.start_soon(submit, f"c{i}")
+        accepted = [r for r in results.values() if r.status is OrderStatus.ACCEPTED]
+        refused = [r for r in results.values() if r.status is OrderStatus.REJECTED]
+        assert len(accepted) == 1
+        assert len(refused) == 4
+        assert {r.reason for r in refused} == {"risk:max_open_orders"}
+        assert harness.venue.submit_calls == 1
+        assert len(svc.open_orders("alpha")) == 1
+
+
+@pytest.mark.anyio
+async def test_a_refused_journal_write_gives_the_open_order_slot_back(harness, make_order) -> None:
+    svc = harness.service(max_open_orders=1)
+    async with svc.running():
+        real_insert = svc.journal.insert_order
+
+        async def broken(record):
+            raise OSError("disk full")
+
+        svc.journal.insert_order = broken  # type: ignore[method-assign]
+        with pytest.raises(OSError, match="disk full"):
+            await svc.submit(make_order("a"))
+        assert svc.open_orders("alpha") == []
+        svc.journal.insert_order = real_insert  # type: ignore[method-assign]
+        assert (await svc.submit(make_order("a"))).ok
+        assert harness.venue.submit_calls == 1
 
 
 @pytest.mark.anyio
@@ -129,10 +170,16 @@ def test_settings_read_from_any_object() -> None:
 
 
 def test_settings_from_the_gateway_config_model() -> None:
-    models = pytest.importorskip("tradegw_core.config.models")
+    from tradegw_core.config import models
+
     section = models.OrdersSettings(max_notional="250", risk_checks=("max_notional",))
     s = OrderPathSettings.from_settings(section)
     assert s.max_notional == Decimal(250)
     assert s.risk_checks == ("max_notional",)
     assert s.journal_path.name == section.journal_path
     assert s.submit_timeout_s == section.submit_timeout_s
+    tuned = models.OrdersSettings(query_attempts=2, report_buffer=16, reconcile_wait_s=0)
+    s = OrderPathSettings.from_settings(tuned)
+    assert (s.query_attempts, s.report_buffer, s.reconcile_wait_s) == (2, 16, 0)
+    with pytest.raises(ValueError, match="query_attempts"):
+        models.OrdersSettings(query_attempts=0)

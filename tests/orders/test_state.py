@@ -171,28 +171,31 @@ async def test_a_full_backlog_queues_and_counts_and_delivers_every_report_in_ord
             await real_flush(batch)
 
         svc.pipeline._flush = slow_flush  # type: ignore[method-assign]
-        first = harness.venue.fill("c1", "0.1")
-        assert svc.on_exec_report(first)
-        with anyio.fail_after(5):
-            await stalled.wait()  # the pipeline holds `first`; the queue is empty
-        sent = [first.event_id]
-        for _ in range(8):  # 0.2 .. 0.9 PARTIAL
-            report = harness.venue.fill("c1", "0.1")
-            assert svc.on_exec_report(report)  # never refused, never raises
-            sent.append(report.event_id)
-        last = harness.venue.fill("c1", "0.1")  # the FILLED that must never vanish
-        assert svc.on_exec_report(last)
-        sent.append(last.event_id)
-        assert svc.pipeline.pending == 9
-        assert svc.pipeline.over_capacity == 7  # 9 queued with room for 2
-        backlog = harness.telemetry.named("order.report_backlog")
-        assert len(backlog) == 1  # rate-limited: one alert per interval, not one per report
-        assert backlog[0]["capacity"] == 2
-        over = svc.metrics.registry.get_sample_value(
-            "tradegw_orders_report_over_capacity_total", {"provider": "fakex"}
-        )
-        assert over == 7
-        release.set()
+        sent = []
+        try:
+            first = harness.venue.fill("c1", "0.1")
+            svc.on_exec_report(first)
+            with anyio.fail_after(5):
+                await stalled.wait()  # the pipeline holds `first`; the queue is empty
+            sent.append(first.event_id)
+            for _ in range(8):  # 0.2 .. 0.9 PARTIAL
+                report = harness.venue.fill("c1", "0.1")
+                svc.on_exec_report(report)  # never refused, never raises
+                sent.append(report.event_id)
+            last = harness.venue.fill("c1", "0.1")  # the FILLED that must never vanish
+            svc.on_exec_report(last)
+            sent.append(last.event_id)
+            assert svc.pipeline.pending == 9
+            assert svc.pipeline.over_capacity == 7  # 9 queued with room for 2
+            backlog = harness.telemetry.named("order.report_backlog")
+            assert len(backlog) == 1  # rate-limited: one alert per interval, not one per report
+            assert backlog[0]["capacity"] == 2
+            over = svc.metrics.registry.get_sample_value(
+                "tradegw_orders_report_over_capacity_total", {"provider": "fakex"}
+            )
+            assert over == 7
+        finally:
+            release.set()  # even when an assertion failed: the shielded flush must end
         await sink.wait_for(1 + len(sent))
     got = [r.event_id for _, r in sink.items[1:]]
     assert got == sent
@@ -216,3 +219,55 @@ async def test_a_raising_consumer_sink_does_not_stop_the_others(harness, make_or
         await svc.submit(make_order("b1", consumer_id="beta"))
     assert delivered == ["b1"]
     assert harness.telemetry.named("exec_report.undeliverable")[0]["consumer_id"] == "alpha"
+
+
+@pytest.mark.anyio
+async def test_the_venue_ack_arriving_after_the_user_streams_fill_is_stale_not_invalid(
+    harness, make_order
+) -> None:
+    from tradegw_core.contracts import SubmitAck
+
+    svc = harness.service()
+    venue_submit = harness.venue.submit
+
+    async def submit(order):
+        ack = await venue_submit(order)
+        ack_report = harness.venue.report(order.client_order_id)  # ACK, cum 0
+        # The user stream beats the HTTP answer: the FILLED is taken first.
+        svc.on_exec_report(harness.venue.fill(order.client_order_id, str(order.qty)))
+        return SubmitAck(
+            client_order_id=ack.client_order_id,
+            venue_order_id=ack.venue_order_id,
+            report=ack_report,
+        )
+
+    harness.venue.submit = submit  # type: ignore[method-assign]
+    async with svc.running():
+        result = await svc.submit(make_order("c1"))
+        await svc.pipeline.wait_flushed()
+    assert result.ok
+    assert result.state is F  # the newest state, not the ack's
+    assert harness.sink.states("c1") == [F]
+    assert harness.telemetry.named("order.invalid_transition") == []
+    stale = harness.telemetry.named("order.stale_report")
+    assert stale == [
+        {"provider": "fakex", "client_order_id": "c1", "state": "ACK", "current": "FILLED"}
+    ]
+    assert (
+        svc.metrics.registry.get_sample_value(
+            "tradegw_orders_stale_reports_total", {"provider": "fakex"}
+        )
+        == 1
+    )
+
+
+@pytest.mark.anyio
+async def test_an_ack_after_rejected_is_still_an_invalid_transition(harness, make_order) -> None:
+    harness.venue.submit_mode = "reject"
+    svc = harness.service()
+    async with svc.running():
+        await svc.submit(make_order("c1"))
+        harness.venue._place(make_order("c1"))
+        svc.on_exec_report(harness.venue.report("c1"))  # the venue has it after all: shout
+    assert harness.telemetry.named("order.invalid_transition")[0]["to_state"] == "ACK"
+    assert harness.telemetry.named("order.stale_report") == []

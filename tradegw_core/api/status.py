@@ -28,6 +28,8 @@ class _Switch(Protocol):
 def _supervised(sup: Supervisor[Any]) -> dict[str, Any]:
     if sup.current is not None:
         state = "running"
+    elif sup.gave_up:
+        state = "stopped"
     elif sup.last_error:
         state = "restarting"
     else:

@@ -7,12 +7,16 @@ input gets an error Ack and never reaches the server. The gateway's control task
 
 The request stream is a bounded anyio memory object stream (``size``): a client awaits room
 (backpressure), bounded by ``timeout`` like the wait for the answer. A request that is not
-answered in time gets an error Ack saying so.
+answered in time gets an error Ack saying so, and an error Ack always means nothing
+changed: a request whose client gave up before the server reached it is skipped, and the
+handler gets the request's deadline (:func:`anyio.current_time` seconds) so that it can
+bound its own work by it and undo what it did when it runs out of time.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -34,7 +38,11 @@ from tradegw_core.schema.control import (
 __all__ = ["AnyControl", "ControlBus", "ControlHandler", "parse_control_input"]
 
 AnyControl = Subscribe | Unsubscribe | MergedSubscribe | SetTradingMode
-ControlHandler = Callable[[AnyControl], Awaitable[Ack]]
+ControlHandler = Callable[[AnyControl, float], Awaitable[Ack]]
+"""``handler(msg, deadline)``: the Ack for ``msg``; after ``deadline`` (anyio clock) the client
+no longer waits, so a handler still busy then must undo its changes and answer an error."""
+
+_log = logging.getLogger("tradegw.control")
 
 _adapter: TypeAdapter[AnyControl] = TypeAdapter(ControlMessage)
 
@@ -78,10 +86,12 @@ def parse_control_input(raw: object) -> AnyControl | Ack:
 
 
 class _Pending:
-    __slots__ = ("ack", "done", "msg")
+    __slots__ = ("abandoned", "ack", "deadline", "done", "msg")
 
-    def __init__(self, msg: AnyControl) -> None:
+    def __init__(self, msg: AnyControl, deadline: float) -> None:
         self.msg = msg
+        self.deadline = deadline
+        self.abandoned = False
         self.ack: Ack | None = None
         self.done = anyio.Event()
 
@@ -114,14 +124,15 @@ class ControlBus:
         parsed = parse_control_input(msg)
         if isinstance(parsed, Ack):
             return parsed
-        pending = _Pending(parsed)
-        with anyio.move_on_after(self.timeout):
+        pending = _Pending(parsed, anyio.current_time() + self.timeout)
+        with anyio.CancelScope(deadline=pending.deadline):
             try:
                 await self._streams()[0].send(pending)
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 return self._error(parsed, "the gateway is not running")
             await pending.done.wait()
         if pending.ack is None:
+            pending.abandoned = True  # the server skips it if it has not started it yet
             return self._error(parsed, f"no answer within {self.timeout:g} s")
         return pending.ack
 
@@ -130,15 +141,25 @@ class ControlBus:
     ) -> None:
         """Answer requests with ``handler`` until cancelled or closed (the control task).
 
-        A handler that raises answers with an error Ack; the server keeps serving. When the
-        server stops, the bus closes: later requests get an error Ack at once.
+        A handler that raises answers with an error Ack; the server keeps serving. A request
+        whose client has given up (or whose deadline has passed) before its turn is skipped:
+        the client already holds an error Ack, so nothing may change. When the server stops,
+        the bus closes: later requests get an error Ack at once.
         """
         receive = self._streams()[1]
         task_status.started()
         try:
             async for pending in receive:
+                if pending.abandoned or anyio.current_time() >= pending.deadline:
+                    pending.abandoned = True
+                    _log.info(
+                        "control request %r skipped: its client gave up waiting",
+                        pending.msg.request_id,
+                    )
+                    pending.done.set()
+                    continue
                 try:
-                    pending.ack = await handler(pending.msg)
+                    pending.ack = await handler(pending.msg, pending.deadline)
                 except Exception as exc:
                     pending.ack = self._error(pending.msg, f"{type(exc).__name__}: {exc}")
                 pending.done.set()

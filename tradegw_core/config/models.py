@@ -112,7 +112,11 @@ class DispatcherSettings(BaseModel):
 
 
 class BookSettings(BaseModel):
-    """``[book]``: periodic refresh, staleness and the diff buffer."""
+    """``[book]``: periodic refresh and staleness of every provider's books.
+
+    The diffs buffered while a book waits for its snapshot are bounded by each venue's
+    assembler (drop the oldest), sized for that venue's feed; Kraken keeps none.
+    """
 
     model_config = _FROZEN
 
@@ -122,9 +126,6 @@ class BookSettings(BaseModel):
     """Latest periodic refresh; the time is jittered between min and max."""
     stale_after_s: float = Field(default=300.0, gt=0)
     """A book with no update for this long is declared stale and resynced."""
-    max_buffered_diffs: int = Field(default=10_000, gt=0)
-    """Bound on diffs buffered while a book waits for its snapshot (not read yet: each venue's
-    assembler applies its own bound)."""
 
     @model_validator(mode="after")
     def _refresh_range(self) -> BookSettings:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, MutableMapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tradegw_core.bus.control import ControlBus
 from tradegw_core.clock import Clock
@@ -24,6 +24,9 @@ from tradegw_core.schema.orders import (
     OrderStatus,
 )
 
+if TYPE_CHECKING:
+    from tradegw_core.orders.state import OpenOrder
+
 __all__ = ["ConsumerContext", "ConsumerLogger", "OrderService"]
 
 
@@ -36,6 +39,16 @@ class OrderService(Protocol):
 
     async def cancel(self, request: CancelRequest) -> CancelResult:
         """Cancel one order by client order id."""
+        ...
+
+    def open_orders(self, consumer_id: str) -> list[OpenOrder]:
+        """The consumer's open (or in-flight) orders."""
+        ...
+
+    async def cancel_all(
+        self, consumer_id: str, *, provider: str | None = None, symbol: str | None = None
+    ) -> list[CancelResult]:
+        """Cancel every open order of ``consumer_id`` (optionally one provider / symbol)."""
         ...
 
 
@@ -182,3 +195,19 @@ class ConsumerContext:
                 message="trading is not configured in this gateway: no order service",
             )
         return await self._orders.cancel(request)
+
+    def open_orders(self) -> list[OpenOrder]:
+        """This consumer's open (or in-flight) orders, oldest first; [] without trading."""
+        return [] if self._orders is None else self._orders.open_orders(self._consumer_id)
+
+    async def cancel_all(
+        self, provider: str | None = None, symbol: str | None = None
+    ) -> list[CancelResult]:
+        """Cancel every open order of this consumer (optionally one provider / symbol).
+
+        One CancelResult per order it tried; [] when there is none or trading is not
+        configured.
+        """
+        if self._orders is None:
+            return []
+        return await self._orders.cancel_all(self._consumer_id, provider=provider, symbol=symbol)

@@ -7,12 +7,19 @@ monotonic time. Neither awaits, logs or reads a clock.
 Rules, per stream:
 
 * The span of an event is ``[lo, hi]``: ``first_seq``/``last_seq`` for a BookUpdate that has
-  them, else ``seq_provider`` for both.
+  them, else ``seq_provider`` for both. A BookUpdate that names its predecessor
+  (``prev_seq``: the ``last_seq`` of the previous update its assembler emitted) continues
+  from ``prev_seq + 1``, so diffs an assembler applied without emitting (Binance drops
+  empty ones) do not look like a gap.
 * **contiguous** mode (venues whose seqs step by one, e.g. Binance ``U``/``u``): an event
   that *fits* (``lo <= last + 1`` and ``hi > last``) is delivered at once, with no timer in
-  the way. One beyond a gap is held in a heap; it is released when the gap fills, or when it
-  has been held for the lateness tolerance (checked by ``flush``), in which case the gap is
-  reported and delivery resumes after it.
+  the way. One beyond a gap is held in a heap; it is released when the gap fills, or when
+  the gap has been open for the lateness tolerance (checked by ``flush``), in which case the
+  gap is reported and delivery resumes after it. A gap opens when the first event beyond it
+  arrives (``gap_since``: the earliest arrival among the held events), not when the event
+  now at the top of the heap arrived: ``1@0ms, 5@0ms, 3@100ms`` releases 3 and 5 (gaps 2
+  and 4) at the 150 ms tick. For a BookUpdate the check is by range: it fits when its
+  ``first_seq`` is at most the last delivered ``last_seq`` + 1 (Binance ``U == prev u + 1``).
 * **monotonic** mode (seqs only increase, e.g. trade ids, Coinbase ``sequence_num``):
   anything above the last delivered seq is delivered at once; nothing is ever held.
 * In both modes an event whose span ends at or below the last delivered seq is stale: it is
@@ -30,14 +37,14 @@ from __future__ import annotations
 
 import enum
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import count
 
 import msgspec
 
 from tradegw_core.schema.events import BookUpdate, Event, EventType, StreamKey
 
-__all__ = ["GapReport", "OrderingBuffer", "OrderingMode", "OrderingStats"]
+__all__ = ["GapReport", "OrderingBuffer", "OrderingMode", "OrderingStats", "declare_modes"]
 
 
 class OrderingMode(enum.StrEnum):
@@ -78,9 +85,25 @@ class OrderingStats:
         self.missing = 0
 
 
+def declare_modes(ctx: object, modes: Mapping[EventType, OrderingMode]) -> bool:
+    """Declare a provider's ordering modes through its context, when the context can.
+
+    Providers call this at start-up with ``ctx`` their ``ProviderContext``; the gateway's
+    context has ``set_ordering_mode``, a bare test context may not (then: False).
+    """
+    set_mode = getattr(ctx, "set_ordering_mode", None)
+    if not callable(set_mode):
+        return False
+    for type_, mode in modes.items():
+        set_mode(type_, mode)
+    return True
+
+
 def _span(event: Event) -> tuple[int, int] | None:
     if type(event) is BookUpdate and event.last_seq is not None:
         lo = event.first_seq if event.first_seq is not None else event.last_seq
+        if event.prev_seq is not None and event.prev_seq < lo:
+            lo = event.prev_seq + 1
         return lo, event.last_seq
     seq = event.seq_provider
     if seq is None:
@@ -89,7 +112,7 @@ def _span(event: Event) -> tuple[int, int] | None:
 
 
 class _Stream:
-    __slots__ = ("heap", "key", "last", "last_ts", "mode")
+    __slots__ = ("gap_dirty", "gap_since", "heap", "key", "last", "last_ts", "mode")
 
     def __init__(self, key: StreamKey, mode: OrderingMode) -> None:
         self.key = key
@@ -98,6 +121,19 @@ class _Stream:
         self.last_ts = -1
         # (lo, tiebreak, hi, arrival_ns, event): a min-heap on lo.
         self.heap: list[tuple[int, int, int, int, Event]] = []
+        # Earliest arrival among the held events (None when nothing is held); marked dirty
+        # when held events leave, recomputed lazily by ``flush``.
+        self.gap_since: int | None = None
+        self.gap_dirty = False
+
+    def held_since(self) -> int | None:
+        """When the oldest open gap opened (the earliest arrival still held)."""
+        if not self.heap:
+            self.gap_since = None
+        elif self.gap_dirty or self.gap_since is None:
+            self.gap_since = min(entry[3] for entry in self.heap)
+        self.gap_dirty = False
+        return self.gap_since
 
 
 class OrderingBuffer:
@@ -212,6 +248,8 @@ class OrderingBuffer:
             self._emit(stream, event)
             return
         heapq.heappush(stream.heap, (lo, next(self._tiebreak), hi, now_ns, event))
+        if stream.gap_since is None or now_ns < stream.gap_since:
+            stream.gap_since = now_ns
         self.stats.held += 1
         self._pending.add(key)
         if len(stream.heap) > self.max_held:
@@ -223,8 +261,11 @@ class OrderingBuffer:
             return
         for key in list(self._pending):
             stream = self._streams[key]
-            while stream.heap and stream.heap[0][3] + self.lateness_ns <= now_ns:
-                self._release_gap(stream, now_ns, "lateness")
+            while True:
+                since = stream.held_since()
+                if since is None or since + self.lateness_ns > now_ns:
+                    break
+                self._release_gap(stream, now_ns, "lateness", since)
             if not stream.heap:
                 self._pending.discard(key)
 
@@ -258,12 +299,17 @@ class OrderingBuffer:
                 self._emit(stream, event)
             else:
                 break
+        stream.gap_dirty = True
         if not heap:
+            stream.gap_since = None
             self._pending.discard(stream.key)
 
-    def _release_gap(self, stream: _Stream, now_ns: int, reason: str) -> None:
+    def _release_gap(
+        self, stream: _Stream, now_ns: int, reason: str, since: int | None = None
+    ) -> None:
         lo, _, hi, arrival, event = heapq.heappop(stream.heap)
         self.stats.held -= 1
+        opened = arrival if since is None else since
         expected = (stream.last if stream.last is not None else lo - 1) + 1
         if hi < expected:
             self.stats.stale_dropped += 1
@@ -277,7 +323,7 @@ class OrderingBuffer:
                             stream=stream.key,
                             expected=expected,
                             resumed_at=lo,
-                            waited_ns=now_ns - arrival,
+                            waited_ns=now_ns - opened,
                             reason=reason,
                         )
                     )

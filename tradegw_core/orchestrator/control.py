@@ -15,6 +15,7 @@ restart.
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -89,17 +90,29 @@ class ControlService:
             lock = self._locks[provider] = anyio.Lock()
         return lock
 
-    async def handle(self, msg: AnyControl) -> Ack:
-        """Validate and apply one control message."""
+    async def handle(self, msg: AnyControl, deadline: float = math.inf) -> Ack:
+        """Validate and apply one control message; its client waits until ``deadline``.
+
+        ``deadline`` is on the anyio clock (:func:`anyio.current_time`). Venue calls get at
+        most the time left until then; a change that cannot complete in time is undone and
+        answered with an error, so an error Ack always means nothing changed.
+        """
         if isinstance(msg, Subscribe):
-            return await self._subscribe(msg)
+            return await self._subscribe(msg, deadline)
         if isinstance(msg, Unsubscribe):
-            return await self._unsubscribe(msg)
+            return await self._unsubscribe(msg, deadline)
         if isinstance(msg, MergedSubscribe):
             return self._error(msg, "merged subscriptions are not available in this version")
         if self.trading is None:
             return self._error(msg, "trading is not configured in this gateway")
         return self.trading.apply(msg)
+
+    def _budget(self, deadline: float) -> tuple[float, bool]:
+        """The time a venue call may take, and whether the request's deadline sets it."""
+        left = deadline - anyio.current_time()
+        if left < self._call_timeout:
+            return max(left, 0.0), True
+        return self._call_timeout, False
 
     # -- validation ------------------------------------------------------------------
 
@@ -143,55 +156,100 @@ class ControlService:
 
     # -- subscribe / unsubscribe -----------------------------------------------------
 
-    async def _subscribe(self, msg: Subscribe) -> Ack:
+    async def _subscribe(self, msg: Subscribe, deadline: float) -> Ack:
         problems = self._problems(msg, need_running=True)
         if problems:
             return self._error(msg, "; ".join(problems))
         change = self._subs.subscribe(msg.consumer_id, expand_streams(msg))
-        done: list[tuple[Provider, list[StreamKey]]] = []
+        done: list[tuple[Provider, str, list[StreamKey]]] = []
+        failure = ""
         for name, keys in _group(change.first).items():
             provider = self._providers[name].current
+            if provider is None:
+                failure = f"provider {name!r} stopped while subscribing"
+                break
+            budget, by_deadline = self._budget(deadline)
             try:
-                if provider is None:
-                    raise RuntimeError(f"provider {name!r} stopped while subscribing")
-                async with self.lock(name):
-                    with anyio.fail_after(self._call_timeout):
+                with anyio.fail_after(budget):
+                    async with self.lock(name):
                         await provider.subscribe(to_specs(keys))
-                done.append((provider, keys))
-            except Exception as exc:
-                self._subs.unsubscribe(msg.consumer_id, change.changed)
-                for prov, prev in done:
-                    await self._venue_unsubscribe(prov, prev[0].provider, prev)
-                return self._error(
-                    msg, f"provider {name!r} refused the subscription: {type(exc).__name__}: {exc}"
+            except TimeoutError:
+                # The venue may have taken the subscription after all: undo it there too.
+                done.append((provider, name, keys))
+                failure = (
+                    f"provider {name!r} did not confirm the subscription within {budget:.3g} s"
+                    + (" (the request's deadline)" if by_deadline else "")
                 )
+                break
+            except Exception as exc:
+                failure = f"provider {name!r} refused the subscription: {type(exc).__name__}: {exc}"
+                break
+            done.append((provider, name, keys))
+        if not failure and anyio.current_time() >= deadline:
+            failure = "the request's deadline passed before the subscription completed"
+        if failure:
+            self._subs.unsubscribe(msg.consumer_id, change.changed)
+            for prov, name, keys in done:
+                await self._venue_unsubscribe(prov, name, keys)
+            return self._error(msg, failure)
         return Ack(request_id=msg.request_id, ok=True, routing_version=self._subs.routing_version)
 
-    async def _unsubscribe(self, msg: Unsubscribe) -> Ack:
+    async def _unsubscribe(self, msg: Unsubscribe, deadline: float) -> Ack:
         problems = self._problems(msg, need_running=False)
         if problems:
             return self._error(msg, "; ".join(problems))
         change = self._subs.unsubscribe(msg.consumer_id, expand_streams(msg))
+        touched: list[tuple[Provider, str, list[StreamKey]]] = []
+        late = False
         for name, keys in _group(change.last).items():
             provider = self._providers[name].current
-            if provider is not None:
-                await self._venue_unsubscribe(provider, name, keys)
+            if provider is None:
+                continue
+            budget, by_deadline = self._budget(deadline)
+            touched.append((provider, name, keys))
+            error = await self._venue_unsubscribe(provider, name, keys, budget)
+            if by_deadline and isinstance(error, TimeoutError):
+                late = True
+                break
+        if late or anyio.current_time() >= deadline:
+            # The client no longer waits: restore what it had, so its error Ack holds.
+            self._subs.subscribe(msg.consumer_id, change.changed)
+            for provider, name, keys in touched:
+                await self._venue_resubscribe(provider, name, keys)
+            return self._error(
+                msg, "the request's deadline passed before the venue confirmed the unsubscribe"
+            )
         return Ack(request_id=msg.request_id, ok=True, routing_version=self._subs.routing_version)
 
-    async def _venue_unsubscribe(
+    async def _venue_resubscribe(
         self, provider: Provider, name: str, keys: list[StreamKey]
     ) -> None:
-        # Delivery has stopped already (routes removed); a venue that fails to unsubscribe
-        # only costs bandwidth, so it is reported, not turned into an error Ack.
         try:
-            async with self.lock(name):
-                with anyio.fail_after(self._call_timeout):
+            with anyio.fail_after(self._call_timeout):
+                async with self.lock(name):
+                    await provider.subscribe(to_specs(keys))
+        except Exception as exc:
+            self._telemetry.emit(
+                "provider.subscribe_failed", provider=name, error=f"{type(exc).__name__}: {exc}"
+            )
+            _log.warning("provider %r failed to restore a subscription: %s", name, exc)
+
+    async def _venue_unsubscribe(
+        self, provider: Provider, name: str, keys: list[StreamKey], budget: float | None = None
+    ) -> Exception | None:
+        # Delivery has stopped already (routes removed); a venue that fails to unsubscribe
+        # only costs bandwidth, so it is reported (and returned), not turned into an error Ack.
+        try:
+            with anyio.fail_after(self._call_timeout if budget is None else budget):
+                async with self.lock(name):
                     await provider.unsubscribe(to_specs(keys))
         except Exception as exc:
             self._telemetry.emit(
                 "provider.unsubscribe_failed", provider=name, error=f"{type(exc).__name__}: {exc}"
             )
             _log.warning("provider %r failed to unsubscribe: %s", name, exc)
+            return exc
+        return None
 
     async def resubscribe(self, name: str, provider: Provider, restarted: bool) -> None:
         """After a provider (re)start: reset its ordering, subscribe what consumers want."""
@@ -200,8 +258,8 @@ class ControlService:
         self._dispatcher.reset_ordering(name)
         keys = self._subs.active(name)
         if keys:
-            async with self.lock(name):
-                with anyio.fail_after(self._call_timeout):
+            with anyio.fail_after(self._call_timeout):
+                async with self.lock(name):
                     await provider.subscribe(to_specs(keys))
 
     @staticmethod

@@ -4,12 +4,21 @@ When no order service is injected and enabled providers registered order adapter
 gateway builds ``tradegw_core.orders.handler.OrderService`` (imported lazily) around them,
 delivering exec reports through the dispatcher's lossless lane. Each adapter's user stream
 runs under a :class:`Supervisor` (restart with backoff; required providers stop the gateway).
+
+Trading runs only where it is configured. The adapter is asked at start-up: a factory that
+raises :class:`ConfigError` (missing trading keys), or an adapter whose optional
+``trading_unavailable()`` returns a reason, leaves that provider without an adapter, logged
+once as ``trading disabled for <provider>: <reason>`` (telemetry ``order_adapter.disabled``).
+An adapter that only finds out in ``run`` (raising ConfigError there) is stopped the same
+way, never retried. ``gateway.required_providers`` makes a provider's market data required,
+never an order adapter that is not configured: a market-data-only setup without keys runs.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,13 +28,28 @@ from tradegw_core.clock import Clock
 from tradegw_core.consumer.context import OrderService
 from tradegw_core.contracts import OrderAdapter, Telemetry
 from tradegw_core.dispatcher.dispatcher import Dispatcher
+from tradegw_core.errors import ConfigError
+from tradegw_core.net.backoff import Backoff
 from tradegw_core.orchestrator.context import GatewayOrderAdapterContext, section
 from tradegw_core.orchestrator.control import TradingModeHandler
-from tradegw_core.orchestrator.supervisor import Backoff, Supervisor
+from tradegw_core.orchestrator.supervisor import Supervisor
 from tradegw_core.plugin.registries import Registries
 from tradegw_core.schema.events import ExecReport
 
 __all__ = ["OrderPath"]
+
+_log = logging.getLogger("tradegw.orders")
+
+_DISABLED = "trading disabled for {name}: {reason}"
+
+
+def _unavailable(adapter: object) -> str | None:
+    """The adapter's own reason why it cannot trade (optional ``trading_unavailable()``)."""
+    check = getattr(adapter, "trading_unavailable", None)
+    if not callable(check):
+        return None
+    reason = check()
+    return str(reason) if reason else None
 
 
 def _same(adapter: OrderAdapter) -> OrderAdapter:
@@ -56,6 +80,8 @@ class OrderPath:
         self._stable_after = stable_after
         self._required = set(settings.gateway.required_providers)
         self.adapters: dict[str, OrderAdapter] = {}
+        self.disabled: dict[str, str] = {}
+        """Providers with an order adapter whose trading is not configured, and why."""
         if service is None:
             for name in settings.gateway.providers:
                 if name in registries.order_adapters:
@@ -65,7 +91,16 @@ class OrderPath:
                         clock=clock,
                         telemetry=telemetry,
                     )
-                    self.adapters[name] = registries.order_adapters.get(name)(ctx)
+                    try:
+                        adapter = registries.order_adapters.get(name)(ctx)
+                    except ConfigError as exc:
+                        self._disable(name, str(exc))
+                        continue
+                    reason = _unavailable(adapter)
+                    if reason is not None:
+                        self._disable(name, reason)
+                        continue
+                    self.adapters[name] = adapter
             if self.adapters:
                 handler = importlib.import_module("tradegw_core.orders.handler")
                 service = handler.OrderService(
@@ -82,6 +117,11 @@ class OrderPath:
         switch = getattr(service, "switch", None)
         self.trading: TradingModeHandler | None = switch if hasattr(switch, "apply") else None
         self.supervisors: dict[str, Supervisor[OrderAdapter]] = {}
+
+    def _disable(self, name: str, reason: str) -> None:
+        self.disabled[name] = reason
+        self._telemetry.emit("order_adapter.disabled", provider=name, reason=reason)
+        _log.warning(_DISABLED.format(name=name, reason=reason))
 
     async def start(self, tg: TaskGroup) -> None:
         """Start the service (if it has a ``run``) and every adapter's user stream.
@@ -121,6 +161,8 @@ class OrderPath:
                 backoff=self._backoff,
                 stable_after=self._stable_after,
                 kind="order_adapter",
+                not_configured=(ConfigError,),
+                disabled_message=_DISABLED,
             )
             self.supervisors[name] = sup
             await tg.start(sup.run)

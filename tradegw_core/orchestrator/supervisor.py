@@ -4,8 +4,17 @@ A :class:`Supervisor` builds its object from a factory and starts it with
 ``TaskGroup.start`` (readiness = the object's ``task_status.started()``). When the object
 fails (raises, or returns although it should run until cancelled) a *required* one stops the
 gateway with :class:`ProviderFailedError`; any other is reported (telemetry
-``provider.failed``, a log line) and rebuilt after a capped exponential backoff. The backoff
-starts over once an instance has run for ``stable_after`` seconds.
+``provider.failed``, a log line) and rebuilt after a capped exponential backoff with jitter
+(:class:`tradegw_core.net.backoff.Backoff`). The backoff starts over once an instance has
+run for ``stable_after`` seconds.
+
+A failure that cannot succeed on retry (:class:`ConfigError`, or a :class:`VenueError` whose
+``retryable`` is False, such as :class:`AuthenticationError`) is not retried: it is reported
+once (``provider.failed`` with ``final=True``, an error log line) and that object stays
+stopped (a required one stops the gateway, as any failure of it does). A failure of a
+``not_configured`` type (an order adapter without trading keys raising ConfigError) means the
+object is simply not set up: it is reported once (``final=True, disabled=True``, logged with
+``disabled_message``) and stays stopped, and never stops the gateway, even when required.
 """
 
 from __future__ import annotations
@@ -19,33 +28,27 @@ from anyio.abc import TaskStatus
 
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import Telemetry
-from tradegw_core.errors import ProviderFailedError
+from tradegw_core.errors import ConfigError, ProviderFailedError, VenueError
+from tradegw_core.net.backoff import Backoff
 
-__all__ = ["Backoff", "Supervisor"]
+__all__ = ["Backoff", "Supervisor", "is_final"]
 
 T = TypeVar("T")
 
 _log = logging.getLogger("tradegw.orchestrator")
 
 
-class Backoff:
-    """Capped exponential backoff: ``initial * 2**n`` seconds, at most ``maximum``."""
-
-    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
-        if initial <= 0 or maximum < initial:
-            raise ValueError("backoff needs 0 < initial <= maximum")
-        self.initial = initial
-        self.maximum = maximum
-
-    def delay(self, attempt: int) -> float:
-        """The wait before restart number ``attempt`` (0-based)."""
-        return float(min(self.initial * 2 ** min(attempt, 62), self.maximum))
-
-
 def _root_cause(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc
+
+
+def is_final(exc: BaseException) -> bool:
+    """True when retrying cannot help: a config error or a non-retryable venue error."""
+    if isinstance(exc, ConfigError):
+        return True
+    return isinstance(exc, VenueError) and not exc.retryable
 
 
 class Supervisor(Generic[T]):
@@ -64,6 +67,8 @@ class Supervisor(Generic[T]):
         stable_after: float = 60.0,
         on_started: Callable[[T, bool], Awaitable[None]] | None = None,
         kind: str = "provider",
+        not_configured: tuple[type[BaseException], ...] = (),
+        disabled_message: str = "{kind} {name!r} disabled: {reason}",
     ) -> None:
         self.name = name
         self.kind = kind
@@ -72,6 +77,8 @@ class Supervisor(Generic[T]):
         """The running instance (None while starting or waiting to restart)."""
         self.restarts = 0
         self.last_error = ""
+        self.gave_up = False
+        """True once a failure that retrying cannot fix stopped it for good."""
         self._make = make
         self._run = run
         self._telemetry = telemetry
@@ -79,6 +86,8 @@ class Supervisor(Generic[T]):
         self._backoff = backoff if backoff is not None else Backoff()
         self._stable_after_ns = int(stable_after * 1_000_000_000)
         self._on_started = on_started
+        self._not_configured = not_configured
+        self._disabled_message = disabled_message
 
     async def _run_one(self, obj: T, *, task_status: TaskStatus[None]) -> None:
         await self._run(obj, task_status)
@@ -87,7 +96,11 @@ class Supervisor(Generic[T]):
         """Run, restart on failure, until cancelled (or raise for a required one).
 
         ``task_status.started()`` is called after the first start, successful or not, so
-        one broken optional provider never holds up the gateway.
+        one broken optional provider never holds up the gateway. Returns (after reporting)
+        when a failure is final (:func:`is_final`).
+
+        The backoff is asked for ``next_delay(attempt)`` with this supervisor's own attempt
+        count, so one Backoff object can be shared by many supervisors.
         """
         attempt = 0
         reported_started = False
@@ -110,6 +123,33 @@ class Supervisor(Generic[T]):
                 failure = _root_cause(exc)
             self.current = None
             self.last_error = f"{type(failure).__name__}: {failure}"
+            if self._not_configured and isinstance(failure, self._not_configured):
+                self.gave_up = True
+                self._telemetry.emit(
+                    f"{self.kind}.failed",
+                    provider=self.name,
+                    error=self.last_error,
+                    final=True,
+                    disabled=True,
+                )
+                _log.warning(
+                    self._disabled_message.format(
+                        kind=self.kind, name=self.name, reason=str(failure)
+                    )
+                )
+                if not reported_started:
+                    task_status.started()
+                return
+            final = is_final(failure)
+            if self.required or final:
+                self.gave_up = True
+                self._telemetry.emit(
+                    f"{self.kind}.failed",
+                    provider=self.name,
+                    error=self.last_error,
+                    final=True,
+                    attempt=attempt + 1,
+                )
             if self.required:
                 raise ProviderFailedError(
                     f"required {self.kind} {self.name!r} failed ({self.last_error}); "
@@ -117,12 +157,23 @@ class Supervisor(Generic[T]):
                     "gateway.required_providers to run on without it.",
                     provider=self.name,
                 ) from failure
+            if final:
+                _log.error(
+                    "%s %r failed (%s); retrying cannot fix this, so it stays stopped. "
+                    "Fix the cause and restart the gateway.",
+                    self.kind,
+                    self.name,
+                    self.last_error,
+                )
+                if not reported_started:
+                    task_status.started()
+                return
             if (
                 started_at is not None
                 and self._clock.monotonic_ns() - started_at >= self._stable_after_ns
             ):
                 attempt = 0
-            delay = self._backoff.delay(attempt)
+            delay = self._backoff.next_delay(attempt)
             attempt += 1
             self.restarts += 1
             restarted = True
@@ -132,6 +183,7 @@ class Supervisor(Generic[T]):
                 error=self.last_error,
                 restart_in_s=delay,
                 attempt=attempt,
+                final=False,
             )
             _log.warning(
                 "%s %r failed (%s); restarting in %.2f s (attempt %d)",

@@ -131,8 +131,8 @@ class MarketMakerConsumer:
         s = self.settings
         types = (EventType.BOOK_SNAPSHOT, EventType.BOOK_UPDATE, EventType.TICKER)
         ack = await ctx.subscribe((s.provider,), (s.symbol,), types)
-        if not getattr(ack, "ok", False):
-            ctx.log.error("mm.subscribe_failed", extra={"error": getattr(ack, "error", "")})
+        if not ack.ok:
+            ctx.log.error("mm.subscribe_failed", extra={"error": ack.error})
 
     async def on_event(self, event: Event) -> None:
         """Update the mid; cancel/replace the quotes when it moved far enough."""

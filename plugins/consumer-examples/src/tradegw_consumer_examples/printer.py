@@ -68,7 +68,7 @@ class PrinterConsumer:
             )
             return
         ack = await ctx.subscribe(s.providers, s.symbols, s.types)
-        if getattr(ack, "ok", False):
+        if ack.ok:
             self._log.info(
                 "printer.subscribed",
                 extra={
@@ -78,9 +78,7 @@ class PrinterConsumer:
                 },
             )
         else:
-            self._log.error(
-                "printer.subscribe_failed", extra={"error": getattr(ack, "error", str(ack))}
-            )
+            self._log.error("printer.subscribe_failed", extra={"error": ack.error})
 
     async def on_event(self, event: Event) -> None:
         """Log one market-data event."""

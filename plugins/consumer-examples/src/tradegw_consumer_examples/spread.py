@@ -105,8 +105,8 @@ class SpreadConsumer:
         self._ctx = ctx
         s = self.settings
         ack = await ctx.subscribe(s.providers, s.symbols, s.types)
-        if not getattr(ack, "ok", False):
-            ctx.log.error("spread.subscribe_failed", extra={"error": getattr(ack, "error", "")})
+        if not ack.ok:
+            ctx.log.error("spread.subscribe_failed", extra={"error": ack.error})
 
     async def on_event(self, event: Event) -> None:
         """Update the venue's top of book, then the symbol's cross-venue spread."""

@@ -34,12 +34,24 @@ from tradegw_binance.schemas import BinanceDepthDiffMsg, BinanceDepthSnapshotMsg
 from tradegw_binance.streams import StreamConnection
 from tradegw_binance.symbols import BinanceSymbolMap
 from tradegw_core.contracts import BookStage, ResyncReason, StreamSpec
+from tradegw_core.dispatcher.ordering import OrderingMode, declare_modes
 from tradegw_core.errors import ConfigError, ControlError, VenueConnectionError
 from tradegw_core.net.http import VenueHttp
 from tradegw_core.schema.events import EventType
 from tradegw_core.schema.symbols import Instrument, Symbol
 
-__all__ = ["BinanceProvider"]
+__all__ = ["ORDERING_MODES", "BinanceProvider"]
+
+ORDERING_MODES = {
+    EventType.BOOK_UPDATE: OrderingMode.CONTIGUOUS,
+    EventType.TRADE: OrderingMode.MONOTONIC,
+    EventType.TICKER: OrderingMode.MONOTONIC,
+}
+"""Declared to the dispatcher at start-up. Diff depth is contiguous per symbol: each
+update's ``U`` is the previous one's ``u + 1`` and the assembler's ``prev_seq`` names the
+previous emitted update, so a held update waits for a missing one from the other socket
+(A/B). Trade ids (``t``) are not documented as gap-free and ``bookTicker``'s ``u`` shares
+the book's update-id counter (it skips), so both are only monotonic."""
 
 _BOOK_TYPES = frozenset({EventType.BOOK_SNAPSHOT, EventType.BOOK_UPDATE})
 _SUPPORTED = frozenset({*_BOOK_TYPES, EventType.TRADE, EventType.TICKER, EventType.KLINE_SUMMARY})
@@ -68,6 +80,7 @@ class BinanceProvider:
         first_diff_wait_s: float = 2.0,
     ) -> None:
         self.ctx = ctx
+        declare_modes(ctx, ORDERING_MODES)
         self.settings = ctx.settings if ctx.settings is not None else BinanceSettings()
         self.provider_id: str = ctx.provider_id
         self._transport = transport

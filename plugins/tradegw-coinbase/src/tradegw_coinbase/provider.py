@@ -33,11 +33,23 @@ from tradegw_coinbase.market_socket import MarketSocket
 from tradegw_coinbase.parsing import l2_events, parse_product_book
 from tradegw_coinbase.schemas import CoinbaseL2DataMsg, CoinbaseProductBookMsg
 from tradegw_core.contracts import BookStage, ResyncReason, StreamSpec
+from tradegw_core.dispatcher.ordering import OrderingMode, declare_modes
 from tradegw_core.errors import ControlError, VenueConnectionError
 from tradegw_core.schema.events import EventType
 from tradegw_core.schema.symbols import Instrument, Symbol
 
-__all__ = ["CHANNEL_OF", "CoinbaseProvider"]
+__all__ = ["CHANNEL_OF", "ORDERING_MODES", "CoinbaseProvider"]
+
+ORDERING_MODES = {
+    EventType.BOOK_UPDATE: OrderingMode.MONOTONIC,
+    EventType.TRADE: OrderingMode.MONOTONIC,
+    EventType.TICKER: OrderingMode.MONOTONIC,
+}
+"""Declared to the dispatcher at start-up. ``seq_provider`` is ``(epoch << 32) |
+sequence_num``: one counter per connection across every channel, so it is contiguous per
+connection but never per stream (other channels take the values in between), and two
+sockets have different epochs. Every stream is therefore monotonic: nothing is held, and a
+copy from the other socket cannot fill a gap (gaps are the book assembler's business)."""
 
 CHANNEL_OF: Mapping[EventType, str] = {
     EventType.BOOK_SNAPSHOT: "level2",
@@ -60,6 +72,7 @@ class CoinbaseProvider:
         ws_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.ctx = ctx
+        declare_modes(ctx, ORDERING_MODES)
         self.provider_id: str = ctx.provider_id
         self.settings: CoinbaseSettings = ctx.settings or CoinbaseSettings()
         self.clock = ctx.clock

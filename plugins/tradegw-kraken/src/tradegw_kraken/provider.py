@@ -24,6 +24,7 @@ import msgspec
 from anyio.abc import TaskStatus
 
 from tradegw_core.contracts import BookStage, ProviderContext, ResyncReason, StreamSpec
+from tradegw_core.dispatcher.ordering import OrderingMode, declare_modes
 from tradegw_core.errors import ControlError, SchemaError, VenueConnectionError, VenueError
 from tradegw_core.net.http import VenueHttp, make_async_client
 from tradegw_core.net.ws import WsClient, WsConnection
@@ -38,7 +39,17 @@ from tradegw_kraken.schemas import KrakenFrameMsg, KrakenOhlcMsg
 from tradegw_kraken.symbols import KrakenSymbolMap, decode_asset_pairs, pairs_from_asset_pairs
 from tradegw_kraken.wsrequests import PendingRequests
 
-__all__ = ["KrakenProvider"]
+__all__ = ["ORDERING_MODES", "KrakenProvider"]
+
+ORDERING_MODES = {
+    EventType.TRADE: OrderingMode.CONTIGUOUS,
+    EventType.BOOK_UPDATE: OrderingMode.MONOTONIC,
+    EventType.TICKER: OrderingMode.MONOTONIC,
+}
+"""Declared to the dispatcher at start-up. ``trade_id`` is sequential per pair (protocol
+notes), and trades run on every socket, so a trade missing on one socket is waited for
+from the other (A/B). The v2 book and ticker carry no sequence number at all (the book's
+integrity is its CRC32): they order by arrival."""
 
 _CHANNELS = {
     EventType.BOOK_SNAPSHOT: "book",
@@ -60,6 +71,7 @@ class KrakenProvider:
         ws_options: Mapping[str, Any] | None = None,
     ) -> None:
         self._ctx = ctx
+        declare_modes(ctx, ORDERING_MODES)
         self._settings: KrakenSettings = ctx.settings or KrakenSettings()
         self._name = ctx.provider_id
         self._transport = transport
