@@ -15,6 +15,7 @@ from tradegw_kraken.orders import KrakenOrderAdapter, validate_cl_ord_id
 from tradegw_core.clock import SystemClock
 from tradegw_core.errors import (
     AuthenticationError,
+    ConfigError,
     DuplicateOrderError,
     OrderOutcomeUnknownError,
     OrderValidationError,
@@ -201,3 +202,9 @@ async def test_market_ioc_order_fills_at_once(emu: KrakenEmulator, adapter: Any)
     )
     await orders.submit(ioc)  # nothing to match at that price: expires at once
     await reports.until(lambda: ExecState.EXPIRED in reports.states("tg-ioc-1"))
+
+
+async def test_missing_keys_are_a_config_error_so_trading_is_disabled_not_retried() -> None:
+    adapter = KrakenOrderAdapter(KrakenSettings(), clock=SystemClock())
+    with anyio.fail_after(2), pytest.raises(ConfigError, match=r"providers\.kraken\.api_key"):
+        await adapter.run(lambda report: None, task_status=anyio.TASK_STATUS_IGNORED)

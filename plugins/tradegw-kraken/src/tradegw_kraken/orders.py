@@ -31,6 +31,7 @@ from tradegw_core.clock import Clock
 from tradegw_core.contracts import SubmitAck, Telemetry
 from tradegw_core.errors import (
     AuthenticationError,
+    ConfigError,
     DuplicateOrderError,
     OrderValidationError,
     SchemaError,
@@ -134,9 +135,10 @@ class KrakenOrderAdapter:
         s = self._settings
         creds = s.credentials()
         if creds is None:
-            raise AuthenticationError(
-                "Kraken orders need providers.kraken.api_key and providers.kraken.api_secret",
-                venue=self._name,
+            # A setting, not a venue refusal: the gateway disables trading for this
+            # provider once instead of retrying an adapter that can never log in.
+            raise ConfigError(
+                "Kraken orders need providers.kraken.api_key and providers.kraken.api_secret"
             )
         signer = KrakenSigner(creds[0], creds[1], NonceSource(self._clock))
         client = make_async_client(
