@@ -19,7 +19,7 @@ install: $(BIN)/.tradegw-installed
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy tradegw_core
+	$(BIN)/mypy tradegw_core $(wildcard plugins/*/src/tradegw_*)
 
 # coverage starts before pytest so the pytest11 plugin in tradegw_core/testing is measured too.
 test: lint
