@@ -1,9 +1,10 @@
-"""Plugin contracts: what a provider, a book assembler, an order adapter and a consumer are.
+"""Plugin contracts: what a provider, a book assembler and a consumer are.
 
 These are ``Protocol``s; the core depends on them and never on a venue. The flow of one
 market-data frame is a chain of synchronous calls inside the provider's connection reader
 task (design section 2): parse -> ``BookStage.on_diff``/``on_snapshot`` (or a direct
 ``ProviderContext.emit`` for trades/tickers/klines) -> orchestrator -> dispatcher -> lanes.
+The venue order side is in :mod:`tradegw_core.contracts_orders`.
 """
 
 from __future__ import annotations
@@ -40,14 +41,11 @@ __all__ = [
     "ConsumerContext",
     "ConsumerFactory",
     "EventSink",
-    "OrderAdapter",
-    "OrderAdapterFactory",
     "Provider",
     "ProviderFactory",
     "ResyncNeeded",
     "ResyncReason",
     "StreamSpec",
-    "SubmitAck",
     "Telemetry",
 ]
 
@@ -255,82 +253,6 @@ class Provider(Protocol):
 
 ProviderFactory = Callable[[ProviderContext], Provider]
 """Registered under the provider's name by ``tradegw_register_providers``."""
-
-
-class SubmitAck(msgspec.Struct, frozen=True, kw_only=True):
-    """The venue accepted a submission (its own later reports come on the user stream)."""
-
-    client_order_id: str
-    venue_order_id: str | None = None
-    report: ExecReport | None = None
-    """An immediate state the venue returned with the ack (e.g. FILLED for a market order)."""
-
-
-class OrderAdapter(Protocol):
-    """A venue's order side; one per provider, owning its HTTP/WS clients.
-
-    ``submit`` returns a :class:`SubmitAck`, raises ``VenueRejectedError`` (mapped code and a
-    clear message) when the venue refused, or ``OrderOutcomeUnknownError`` when the answer
-    was lost: the caller then resolves with ``query``, never by resending.
-    """
-
-    async def run(
-        self, emit: Callable[[ExecReport], None], *, task_status: TaskStatus[None]
-    ) -> None:
-        """Run the user stream, calling ``emit`` for every ExecReport in venue order.
-
-        After a reconnect it queries open and recently changed orders and emits what was
-        missed, in order. Runs until cancelled.
-        """
-        ...
-
-    def instruments(self) -> Mapping[Symbol, Instrument]:
-        """Tradable pairs, as the order path validates against them."""
-        ...
-
-    def validate_client_order_id(self, client_order_id: str) -> str | None:
-        """Return None when the id fits the venue's format, else why it does not."""
-        ...
-
-    async def submit(self, order: OrderRequest) -> SubmitAck:
-        """Send a new order once."""
-        ...
-
-    async def cancel(self, request: CancelRequest) -> ExecReport | None:
-        """Cancel by client order id; the venue's answer as a report when it gives one."""
-        ...
-
-    async def query(self, symbol: Symbol, client_order_id: str) -> ExecReport | None:
-        """The order's current state on the venue, or None when the venue never saw it."""
-        ...
-
-
-class OrderAdapterContext(Protocol):
-    """What the gateway hands an order adapter."""
-
-    @property
-    def provider_id(self) -> str:
-        """The provider name the adapter serves."""
-        ...
-
-    @property
-    def settings(self) -> Any:
-        """The provider's validated settings section."""
-        ...
-
-    @property
-    def clock(self) -> Clock:
-        """The gateway clock."""
-        ...
-
-    @property
-    def telemetry(self) -> Telemetry:
-        """The ops-only telemetry bus."""
-        ...
-
-
-OrderAdapterFactory = Callable[[OrderAdapterContext], OrderAdapter]
-"""Registered under the provider's name by ``tradegw_register_order_adapters``."""
 
 
 class ConsumerContext(Protocol):

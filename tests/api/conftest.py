@@ -21,7 +21,8 @@ import pytest
 from anyio.abc import TaskStatus
 
 from tradegw_core.config.models import ApiSettings, GatewaySettings, OrdersSettings, Settings
-from tradegw_core.contracts import StreamSpec, SubmitAck
+from tradegw_core.contracts import StreamSpec
+from tradegw_core.contracts_orders import SubmitAck
 from tradegw_core.gateway import Gateway
 from tradegw_core.plugin.registries import Registries
 from tradegw_core.schema.events import EventType, ExecReport

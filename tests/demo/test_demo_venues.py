@@ -43,13 +43,17 @@ async def test_headless_demo_delivers_every_venue_and_exec_reports() -> None:
     venues = installed_venues(regs)
     mm_venue = next((v for v in venues if v in regs.order_adapters), venues[0])
     out, err = io.StringIO(), io.StringIO()
-    options = DemoOptions(duration=3.0, headless=True, mm_venue=mm_venue, rate=8.0)
+    # Seeded market; 3 s at 8 steps/s gives every venue books and trades and the market
+    # maker several fills (the emulator fills its quotes when the market trades through them).
+    options = DemoOptions(duration=3.0, headless=True, mm_venue=mm_venue, rate=8.0, seed=7)
     with anyio.fail_after(30):
         result = await run_demo(options, regs, out=out, err=err)
     assert result.exit_code == 0, err.getvalue()
     assert set(result.venues) == set(venues)
     for venue in venues:
         assert result.events_by_venue.get(venue, 0) > 0, f"no events from {venue}"
+        assert result.books_by_venue.get(venue, 0) > 0, f"no book snapshot/update from {venue}"
+        assert result.trades_by_venue.get(venue, 0) > 0, f"no trade from {venue}"
     summary = out.getvalue()
     for venue in venues:
         assert f"events from {venue}: {result.events_by_venue[venue]}" in summary
@@ -57,8 +61,11 @@ async def test_headless_demo_delivers_every_venue_and_exec_reports() -> None:
         pytest.skip("consumer-examples is not installed: no market maker, no exec reports")
     assert result.consumer_events["market_maker"] > 0
     assert result.consumer_exec_reports["market_maker"] > 0
+    # The claim: the market maker's orders go ACK -> FILLED.
     assert result.exec_states.get("ACK", 0) > 0
+    assert result.exec_states.get("FILLED", 0) > 0, result.exec_states
     assert "exec report states seen: ACK=" in summary
+    assert f"FILLED={result.exec_states['FILLED']}" in summary
 
 
 def test_tradegw_demo_subprocess_exits_0_after_its_duration(tmp_path: Path) -> None:

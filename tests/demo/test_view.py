@@ -15,7 +15,16 @@ from tradegw_core.bus.telemetry import TelemetryBus
 from tradegw_core.clock import FakeClock
 from tradegw_core.consumer.runner import ConsumerStats
 from tradegw_core.demo.tap import DemoTap
-from tradegw_core.demo.view import Monitor, final_summary, render_rich, render_text
+from tradegw_core.demo.view import (
+    ConsumerData,
+    Monitor,
+    OrderData,
+    RowData,
+    ViewData,
+    final_summary,
+    render_rich,
+    render_text,
+)
 from tradegw_core.schema.events import BookSnapshot, BookUpdate, Level, Side, Ticker, Trade
 
 D = Decimal
@@ -117,6 +126,8 @@ async def test_monitor_collects_rows_rates_resyncs_and_the_example_consumers() -
     assert monitor.collect().rows[0].rate == 0.0
     monitor.detach()
     assert monitor.tap.events_by_venue() == {"binance": 3, "kraken": 2, "x": 1}
+    assert monitor.tap.books_by_venue() == {"binance": 2, "kraken": 0, "x": 0}
+    assert monitor.tap.trades_by_venue() == {"binance": 0, "kraken": 1, "x": 1}
 
 
 def test_renderings_show_markets_orders_states_and_hints() -> None:
@@ -139,3 +150,78 @@ def test_renderings_show_markets_orders_states_and_hints() -> None:
     assert "events from binance: 0" in summary
     assert "exec report states seen: ACK=2, FILLED=1" in summary
     assert "skipped kraken: missing" in summary
+
+
+def demo_view_data(orders: int = 10) -> ViewData:
+    """What the demo shows after a few seconds: three venues, two symbols, ten orders."""
+    rows = [
+        RowData(venue, symbol, D(bid), D(ask), f"{bid} x 0.04300 sell", 80, 8.0, 0, 1.1)
+        for venue in ("binance", "coinbase", "kraken")
+        for symbol, bid, ask in (("BTC-USDT", "59999.93", "60000.12"),
+                                 ("ETH-USDT", "3000.17", "3000.22"))
+    ]  # fmt: skip
+    consumers = [
+        ConsumerData(name, 100, 28 if name == "market_maker" else 0, 0, 1)
+        for name in ("printer", "spread", "market_maker", "demo-view")
+    ]
+    states = ("FILLED", "CANCELLED", "ACK")
+    return ViewData(
+        elapsed_s=4.0,
+        rows=rows,
+        consumers=consumers,
+        orders=[
+            OrderData(f"mm1b2c-{n}", "buy", D("59999.9") + n, D("0.00017"), D(0), states[n % 3])
+            for n in range(orders)
+        ],
+        maker="market maker on binance BTC-USDT: mid 60000.09, position -0.00017, fills 7, "
+        "suppressed 0, rejected 0, live orders 2",
+        spreads=[
+            "BTC-USDT: best bid 60000.10 @ kraken, best ask 60000.07 @ binance, spread -0.03 "
+            "(-0.00 bps) CROSSED"
+        ],
+        hints=[
+            "metrics: http://127.0.0.1:41234/metrics",
+            "control API: off (set [api] enabled = true and a token in --config)",
+            "Ctrl-C stops cleanly; the trading switch is SetTradingMode on the control bus",
+        ],
+    )
+
+
+def draw(data: ViewData, width: int, height: int) -> list[str]:
+    console = Console(width=width, height=height, record=True, file=io.StringIO())
+    console.print(render_rich(data))
+    return console.export_text().splitlines()
+
+
+def test_narrow_terminal_gets_a_compact_view_that_fits_with_prices_and_hints_intact() -> None:
+    data = demo_view_data()
+    lines = draw(data, 80, 30)
+    drawn = "\n".join(lines)
+    assert len(lines) <= 30
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in drawn
+    for venue in ("bin", "cb", "krk"):
+        assert f"{venue} " in drawn
+    assert "59999.93 / 60000.12" in drawn
+    assert "3000.17 / 3000.22" in drawn
+    for hint in data.hints:
+        assert hint in lines
+    assert "market maker on binance" in drawn
+    # The newest orders are kept, as many as fit; the header says how many are shown.
+    shown = [o for o in data.orders if o.client_order_id in drawn]
+    assert len(shown) >= 3
+    assert shown[-1] is data.orders[-1]
+    assert shown == data.orders[len(data.orders) - len(shown) :]
+    assert f"({len(shown)} of 10)" in drawn
+    # A taller terminal shows every order.
+    assert all(o.client_order_id in "\n".join(draw(data, 80, 60)) for o in data.orders)
+
+
+def test_wide_terminal_keeps_the_full_market_table() -> None:
+    data = demo_view_data(orders=3)
+    drawn = "\n".join(draw(data, 200, 60))
+    assert "…" not in drawn
+    for text in ("binance", "coinbase", "kraken", "last trade", "59999.93 x 0.04300 sell",
+                 "60000.12", "events/s", "queued (lag)", "mm1b2c-2"):  # fmt: skip
+        assert text in drawn
+    assert " of 3)" not in drawn

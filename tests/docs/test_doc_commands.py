@@ -1,4 +1,4 @@
-"""Every command in README.md and docs/*.md is run by a test or by ``.ci/run``.
+"""Every command in README.md, docs/*.md and plugins/*/README.md is run by a test or ``.ci/run``.
 
 Commands are read from shell code blocks (```sh, ```bash, ```console with ``$ `` prompts)
 and from inline code spans that start with a command name (``tradegw ...``, ``make ...``,
@@ -60,9 +60,9 @@ def _inline_commands(path: Path) -> Iterator[Found]:
 
 
 def documented_commands() -> list[Found]:
-    """Every command the README and docs show, in block or inline."""
+    """Every command the README, docs and plugin READMEs show, in block or inline."""
     found: list[Found] = []
-    for path in doc_files():
+    for path in [*doc_files(), *sorted((REPO / "plugins").glob("*/README.md"))]:
         for block in blocks(path):
             if block.lang in SHELL_LANGS:
                 found += [Found(c, block.where) for c in shell_commands(block)]

@@ -14,7 +14,8 @@ from anyio.abc import TaskStatus
 
 from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.config.models import GatewaySettings, OrdersSettings, Settings
-from tradegw_core.contracts import BookOutput, StreamSpec, SubmitAck
+from tradegw_core.contracts import BookOutput, StreamSpec
+from tradegw_core.contracts_orders import SubmitAck
 from tradegw_core.errors import VenueRejectedError
 from tradegw_core.gateway import Gateway
 from tradegw_core.plugin.registries import Registries

@@ -19,7 +19,7 @@ import pytest
 from anyio.abc import TaskStatus
 
 from tradegw_core.clock import FakeClock
-from tradegw_core.contracts import SubmitAck
+from tradegw_core.contracts_orders import SubmitAck
 from tradegw_core.errors import OrderOutcomeUnknownError, VenueRejectedError
 from tradegw_core.orders import OrderPathSettings, OrderService
 from tradegw_core.schema.events import EventType, ExecReport, ExecState, make_event_id

@@ -225,7 +225,7 @@ async def test_a_raising_consumer_sink_does_not_stop_the_others(harness, make_or
 async def test_the_venue_ack_arriving_after_the_user_streams_fill_is_stale_not_invalid(
     harness, make_order
 ) -> None:
-    from tradegw_core.contracts import SubmitAck
+    from tradegw_core.contracts_orders import SubmitAck
 
     svc = harness.service()
     venue_submit = harness.venue.submit

@@ -77,6 +77,10 @@ class DemoResult:
     """Venue -> why it was not run."""
     events_by_venue: dict[str, int] = field(default_factory=dict)
     """Market-data events the view tap received per venue."""
+    books_by_venue: dict[str, int] = field(default_factory=dict)
+    """Book snapshots and updates the view tap received per venue."""
+    trades_by_venue: dict[str, int] = field(default_factory=dict)
+    """Trades the view tap received per venue."""
     consumer_events: dict[str, int] = field(default_factory=dict)
     consumer_exec_reports: dict[str, int] = field(default_factory=dict)
     exec_states: dict[str, int] = field(default_factory=dict)
@@ -307,6 +311,8 @@ async def run_demo(
         venues=venues,
         skipped=skipped,
         events_by_venue=tap.events_by_venue(),
+        books_by_venue=tap.books_by_venue(),
+        trades_by_venue=tap.trades_by_venue(),
         consumer_events=monitor.final.consumer_events,
         consumer_exec_reports=monitor.final.consumer_exec_reports,
         exec_states=monitor.final.exec_states,

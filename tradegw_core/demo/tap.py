@@ -50,6 +50,8 @@ class MarketRow:
     events: int = 0
     trades: int = 0
     snapshots: int = 0
+    updates: int = 0
+    """Book updates (BookUpdate); ``snapshots`` counts BookSnapshot."""
     lag_ns: int = 0
     """ts_ingest -> consumer of the newest event (0 when unknown)."""
     max_lag_ns: int = 0
@@ -101,6 +103,7 @@ class DemoTap:
             row.book.load(event.bids, event.asks)
             self._top_from_book(row)
         elif isinstance(event, BookUpdate):
+            row.updates += 1
             for level in event.bids:
                 row.book.set_bid(level.price, level.qty)
             for level in event.asks:
@@ -133,6 +136,20 @@ class DemoTap:
         out = dict.fromkeys(self.venues, 0)
         for (venue, _), row in self.rows.items():
             out[venue] = out.get(venue, 0) + row.events
+        return out
+
+    def books_by_venue(self) -> dict[str, int]:
+        """Book snapshots and updates received per venue."""
+        out = dict.fromkeys(self.venues, 0)
+        for (venue, _), row in self.rows.items():
+            out[venue] = out.get(venue, 0) + row.snapshots + row.updates
+        return out
+
+    def trades_by_venue(self) -> dict[str, int]:
+        """Trades received per venue."""
+        out = dict.fromkeys(self.venues, 0)
+        for (venue, _), row in self.rows.items():
+            out[venue] = out.get(venue, 0) + row.trades
         return out
 
     def take_max_lag(self) -> dict[tuple[str, str], int]:

@@ -1,7 +1,7 @@
 """The demo's live terminal view (rich ``Live``) and its plain-text, headless form.
 
 :class:`Monitor` turns the running gateway, the view tap and the example consumers into a
-:class:`ViewData` (pure data), which :func:`render_rich` draws as tables and
+:class:`ViewData` (pure data), which :func:`render_rich` (``richview``) draws as tables and
 :func:`render_text` / :func:`final_summary` as plain lines. :func:`show` drives either the
 live view (about 4 refreshes a second) or a periodic summary when headless or when the
 output is not a terminal. The example consumers are read duck-typed (``latest`` of the
@@ -17,12 +17,11 @@ from decimal import Decimal
 from typing import Any, Protocol, TextIO
 
 import anyio
-from rich.console import Console, Group, RenderableType
+from rich.console import Console
 from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from tradegw_core.clock import Clock, SystemClock
+from tradegw_core.demo.richview import render_rich
 from tradegw_core.demo.tap import DemoTap
 
 __all__ = [
@@ -239,50 +238,6 @@ class Monitor:
 
 def _fmt(value: Decimal | None) -> str:
     return "-" if value is None else str(value)
-
-
-def render_rich(data: ViewData) -> RenderableType:
-    """The live view: markets, consumers, the market maker's orders, hints."""
-    markets = Table(title=f"tradegw demo - {data.elapsed_s:.0f}s", expand=False)
-    for col in ("venue", "symbol", "bid", "ask", "spread", "last trade"):
-        markets.add_column(col)
-    for col in ("events/s", "events", "resyncs", "lag ms"):
-        markets.add_column(col, justify="right")
-    for r in data.rows:
-        markets.add_row(
-            r.venue,
-            r.symbol,
-            _fmt(r.bid),
-            _fmt(r.ask),
-            _fmt(r.spread),
-            r.last,
-            f"{r.rate:.1f}",
-            str(r.events),
-            str(r.resyncs),
-            f"{r.lag_ms:.2f}",
-        )
-    consumers = Table(title="consumers")
-    consumers.add_column("consumer")
-    for col in ("events", "exec reports", "errors", "queued (lag)"):
-        consumers.add_column(col, justify="right")
-    for c in data.consumers:
-        consumers.add_row(c.name, str(c.events), str(c.exec_reports), str(c.errors), str(c.queued))
-    parts: list[RenderableType] = [markets, consumers]
-    if data.maker:
-        orders = Table(title=data.maker)
-        for col in ("client order id", "side", "price", "qty", "filled", "state"):
-            orders.add_column(col)
-        for o in data.orders:
-            style = "green" if o.state == "FILLED" else "red" if o.state == "REJECTED" else ""
-            orders.add_row(
-                o.client_order_id, o.side, str(o.price), str(o.qty), str(o.filled), o.state,
-                style=style,
-            )  # fmt: skip
-        parts.append(orders)
-    parts.extend(Text(line, style="cyan") for line in data.spreads)
-    parts.extend(Text(f"skipped {v}: {why}", style="yellow") for v, why in data.skipped.items())
-    parts.extend(Text(line, style="dim") for line in data.hints)
-    return Group(*parts)
 
 
 def render_text(data: ViewData) -> str:

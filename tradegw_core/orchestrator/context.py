@@ -150,4 +150,4 @@ class GatewayProviderContext(_VenueScopedContext):
 
 
 class GatewayOrderAdapterContext(_VenueScopedContext):
-    """The gateway's implementation of ``contracts.OrderAdapterContext``."""
+    """The gateway's implementation of ``contracts_orders.OrderAdapterContext``."""

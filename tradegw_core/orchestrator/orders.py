@@ -26,7 +26,8 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from tradegw_core.clock import Clock
 from tradegw_core.consumer.context import OrderService
-from tradegw_core.contracts import OrderAdapter, Telemetry
+from tradegw_core.contracts import Telemetry
+from tradegw_core.contracts_orders import OrderAdapter
 from tradegw_core.dispatcher.dispatcher import Dispatcher
 from tradegw_core.errors import ConfigError
 from tradegw_core.net.backoff import Backoff

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 from opentelemetry import trace
 
-from tradegw_core.contracts import OrderAdapter
+from tradegw_core.contracts_orders import OrderAdapter
 from tradegw_core.errors import VenueRejectedError
 from tradegw_core.observability.tracing import span
 from tradegw_core.orders.recovery import FeedFn

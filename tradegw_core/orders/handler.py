@@ -25,22 +25,20 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry
 
 from tradegw_core.clock import Clock, SystemClock
-from tradegw_core.contracts import OrderAdapter, Telemetry
+from tradegw_core.contracts import Telemetry
+from tradegw_core.contracts_orders import OrderAdapter
 from tradegw_core.errors import OrderValidationError
 from tradegw_core.journal import JournalRecord, LogEntry, OrderJournal
 from tradegw_core.observability.tracing import get_tracer, span
 from tradegw_core.orders.cancels import CancelHandler
+from tradegw_core.orders.dedup import DedupTable
 from tradegw_core.orders.metrics import OrderMetrics
 from tradegw_core.orders.recovery import Resolver
 from tradegw_core.orders.reports import DeliverFn, ReportPipeline
 from tradegw_core.orders.risk import RiskContext, build_risk_checks, run_risk_checks
 from tradegw_core.orders.sender import OrderSender
 from tradegw_core.orders.settings import OrderPathSettings
-from tradegw_core.orders.state import (
-    OpenOrder,
-    OrderStateTracker,
-    TrackedOrder,
-)
+from tradegw_core.orders.state import OpenOrder, OrderStateTracker, TrackedOrder
 from tradegw_core.orders.submission import (
     NullTelemetry,
     Submission,
@@ -146,7 +144,7 @@ class OrderService:
             spawn_resolve=self._spawn_resolve,
             tracer=self._tracer,
         )
-        self._dedup: dict[tuple[str, str], Submission] = {}
+        self._dedup = DedupTable()
         self._tg: TaskGroup | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -206,7 +204,7 @@ class OrderService:
         for rec in records:
             order, sub, never_acked = restore(rec)
             self.tracker.track(order)
-            self._dedup[(rec.provider, rec.client_order_id)] = sub
+            self._dedup.remember((rec.provider, rec.client_order_id), sub)
             if never_acked or order.is_open:
                 pending.append((order, never_acked))
         return pending
@@ -216,7 +214,7 @@ class OrderService:
         cutoff = self._clock.time_ns() - int(self.settings.dedup_retention_s * 1e9)
         keys = await self.journal.purge(cutoff)
         for provider, cid in keys:
-            self._dedup.pop((provider, cid), None)
+            self._dedup.forget((provider, cid))
             self.tracker.forget(provider, cid)
         return len(keys)
 
@@ -267,30 +265,16 @@ class OrderService:
                 request_of(req), OrderStatus.SUPPRESSED, "trading_disabled", why_off
             )
         key = (req.provider, req.client_order_id)
-        while (sub := self._dedup.get(key)) is not None:
-            if sub.result is not None:
-                return await self._duplicate(req, sub, sub.result)
-            # The first submission of this id is in flight: wait, then look again (if it
-            # was refused locally its id is free again and this one is checked on its own).
-            await sub.wait_done()
-        sub = Submission(req.consumer_id, None, anyio.Event())
-        self._dedup[key] = sub  # reserved before the next await: concurrent twins wait
+        first = await self._dedup.first_of(key)
+        if first is not None and first.result is not None:
+            return await self._duplicate(req, first, first.result)
+        sub = self._dedup.reserve(key, req.consumer_id)  # before the next await: twins wait
         try:
             result = await self._checked_send(req, trace_id, sub)
             sub.result = result
             return result
         finally:
-            if not sub.sent:
-                self._dedup.pop(key, None)  # nothing left the process: the id stays free
-            elif sub.result is None:  # failed after journaling: never send this id again
-                sub.result = OrderResult(
-                    client_order_id=req.client_order_id,
-                    status=OrderStatus.UNKNOWN,
-                    reason="outcome_unknown",
-                    message="the submission failed after it was journaled; it is resolved by "
-                    "querying the venue at the next start",
-                )
-            sub.finish()
+            self._dedup.settle(key, sub)
 
     async def _checked_send(self, req: OrderRequest, trace_id: str, sub: Submission) -> OrderResult:
         adapter = self._adapters.get(req.provider)

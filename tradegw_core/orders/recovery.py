@@ -15,7 +15,8 @@ import anyio
 from opentelemetry import trace
 
 from tradegw_core.clock import Clock
-from tradegw_core.contracts import OrderAdapter, Telemetry
+from tradegw_core.contracts import Telemetry
+from tradegw_core.contracts_orders import OrderAdapter
 from tradegw_core.observability.tracing import span
 from tradegw_core.orders.settings import OrderPathSettings
 from tradegw_core.orders.state import TrackedOrder

@@ -17,7 +17,8 @@ import msgspec
 from opentelemetry import trace
 
 from tradegw_core.clock import Clock
-from tradegw_core.contracts import OrderAdapter, Telemetry
+from tradegw_core.contracts import Telemetry
+from tradegw_core.contracts_orders import OrderAdapter
 from tradegw_core.errors import VenueRejectedError
 from tradegw_core.journal import JournalRecord, OrderJournal, OrderPhase
 from tradegw_core.observability.tracing import span

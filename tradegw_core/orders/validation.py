@@ -15,7 +15,7 @@ from typing import Any
 
 import pydantic
 
-from tradegw_core.contracts import OrderAdapter
+from tradegw_core.contracts_orders import OrderAdapter
 from tradegw_core.errors import OrderValidationError
 from tradegw_core.schema.orders import OrderRequest
 from tradegw_core.schema.symbols import Instrument, Symbol

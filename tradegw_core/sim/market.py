@@ -30,6 +30,7 @@ import anyio
 
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.schema.events import Side
+from tradegw_core.sim.ladder import LadderBook, jitter, randint, recenter, within
 from tradegw_core.sim.specs import (
     BookDelta,
     BookSnapshot,
@@ -58,35 +59,6 @@ __all__ = [
 ]
 
 _MIN_MID_TICKS = 1000
-
-
-class _Book:
-    """One venue's book for one symbol, in ticks and lots, with its ladder ranges."""
-
-    __slots__ = ("asks", "bids", "center", "holes", "max_lots", "ranges", "seq", "spec", "trade_id")
-
-    def __init__(self, spec: SymbolSpec) -> None:
-        self.spec = spec
-        self.max_lots = spec.max_level_lots
-        self.bids: dict[int, int] = {}
-        self.asks: dict[int, int] = {}
-        self.center = 0
-        self.seq = 0
-        self.trade_id = 0
-        # (lo, hi) of the bid ladder and of the ask ladder; empty ranges before the first fill
-        self.ranges: tuple[tuple[int, int], tuple[int, int]] = ((0, -1), (0, -1))
-        self.holes: set[tuple[Side, int]] = set()
-
-    def remove(self, side: Side, price: int, lots: int) -> int:
-        """Take ``lots`` at ``price``; returns what is left (a level at 0 is deleted)."""
-        levels = self.bids if side is Side.BUY else self.asks
-        left = levels[price] - lots
-        if left:
-            levels[price] = left
-        else:
-            del levels[price]
-            self.holes.add((side, price))
-        return left
 
 
 class MarketSimulator:
@@ -126,7 +98,7 @@ class MarketSimulator:
         self._mid = {s.symbol: int(s.price / s.tick) for s in self.specs.values()}
         self._profiles: dict[str, VenueProfile] = {}
         self._vrng: dict[str, random.Random] = {}
-        self._books: dict[tuple[str, str], _Book] = {}
+        self._books: dict[tuple[str, str], LadderBook] = {}
         self._listeners: list[tuple[str | None, MarketListener]] = []
         # drained before _emit returns: holds at most the events of one step plus what its
         # listeners cause (re-entrant emissions are queued, not recursed), so it needs no cap
@@ -141,8 +113,8 @@ class MarketSimulator:
         self._profiles[profile.name] = profile
         rng = self._vrng[profile.name] = random.Random(f"{self.seed}:{profile.name}")
         for symbol in self._order:
-            book = self._books[(profile.name, symbol)] = _Book(self.specs[symbol])
-            self._recenter(profile, rng, book, self._mid[symbol])
+            book = self._books[(profile.name, symbol)] = LadderBook(self.specs[symbol])
+            recenter(profile, rng, book, self._mid[symbol])
 
     @property
     def venues(self) -> list[str]:
@@ -201,16 +173,14 @@ class MarketSimulator:
         rng = self._rng
         symbol = self._order[rng.randrange(len(self._order))]
         spec = self.specs[symbol]
-        mid = max(
-            _MIN_MID_TICKS, self._mid[symbol] + _randint(rng, -spec.vol_ticks, spec.vol_ticks)
-        )
+        mid = max(_MIN_MID_TICKS, self._mid[symbol] + randint(rng, -spec.vol_ticks, spec.vol_ticks))
         self._mid[symbol] = mid
         out: list[MarketEvent] = []
         for name, profile in self._profiles.items():
             vrng = self._vrng[name]
             book = self._books[(name, symbol)]
-            changes = self._recenter(profile, vrng, book, mid)
-            changes.extend(self._jitter(profile, vrng, book))
+            changes = recenter(profile, vrng, book, mid)
+            changes.extend(jitter(profile, vrng, book))
             if changes:
                 out.append(self._delta(name, symbol, book, changes))
             if vrng.random() < profile.trade_prob:
@@ -280,7 +250,7 @@ class MarketSimulator:
         prices = sorted(levels, reverse=side is Side.BUY)
         out: list[tuple[int, int]] = []
         for price in prices:
-            if lots <= 0 or (limit is not None and not _within(side, price, limit)):
+            if lots <= 0 or (limit is not None and not within(side, price, limit)):
                 break
             take = min(lots, levels[price])
             out.append((price, take))
@@ -331,63 +301,20 @@ class MarketSimulator:
         return self.start_ns + self.step_count * self.step_ns + latency
 
     def _delta(
-        self, venue: str, symbol: str, book: _Book, changes: Sequence[LevelChange]
+        self, venue: str, symbol: str, book: LadderBook, changes: Sequence[LevelChange]
     ) -> BookDelta:
         book.seq += 1
         return BookDelta(venue, symbol, book.seq, self.step_count, self._ts(venue), tuple(changes))
 
-    def _recenter(
-        self, profile: VenueProfile, rng: random.Random, book: _Book, mid: int
-    ) -> list[LevelChange]:
-        """Move the ladder to the venue's mid; drop crossed or out-of-depth levels, fill holes.
-
-        Only the prices that enter or leave the ladder (and holes left by trades) are
-        touched, so a step costs O(shift), not O(depth).
-        """
-        noise = profile.noise_ticks
-        center = mid + (_randint(rng, -noise, noise) if noise else 0)
-        book.center = center
-        best_bid = center - profile.spread_ticks // 2
-        best_ask = best_bid + max(1, profile.spread_ticks)
-        new = ((best_bid - profile.depth + 1, best_bid), (best_ask, best_ask + profile.depth - 1))
-        raw: list[tuple[Side, int, int]] = []
-        for side, levels, (lo, hi), (old_lo, old_hi) in (
-            (Side.BUY, book.bids, new[0], book.ranges[0]),
-            (Side.SELL, book.asks, new[1], book.ranges[1]),
-        ):
-            for price in _outside(old_lo, old_hi, lo, hi):
-                if levels.pop(price, None) is not None:
-                    raw.append((side, price, 0))
-            fill = _outside(lo, hi, old_lo, old_hi)
-            if book.holes:
-                fill.extend(p for s, p in book.holes if s is side and lo <= p <= hi)
-                fill = sorted(set(fill))
-            for price in fill:
-                if price not in levels:
-                    lots = levels[price] = _randint(rng, 1, book.max_lots)
-                    raw.append((side, price, lots))
-        book.ranges = new
-        book.holes.clear()
-        return _changes(book.spec, raw)
-
-    def _jitter(self, profile: VenueProfile, rng: random.Random, book: _Book) -> list[LevelChange]:
-        levels = book.bids if rng.random() < 0.5 else book.asks
-        side = Side.BUY if levels is book.bids else Side.SELL
-        price = book.center + _randint(rng, -profile.depth, profile.depth)
-        if price not in levels:
-            return []
-        lots = levels[price] = _randint(rng, 1, book.max_lots)
-        return _changes(book.spec, [(side, price, lots)])
-
     def _market_trade(
-        self, venue: str, symbol: str, rng: random.Random, book: _Book
+        self, venue: str, symbol: str, rng: random.Random, book: LadderBook
     ) -> list[MarketEvent]:
         aggressor = Side.BUY if rng.random() < 0.5 else Side.SELL
         levels = book.asks if aggressor is Side.BUY else book.bids
         if not levels:
             return []
         price = min(levels) if aggressor is Side.BUY else max(levels)
-        lots = _randint(rng, 1, levels[price])
+        lots = randint(rng, 1, levels[price])
         side = Side.SELL if aggressor is Side.BUY else Side.BUY
         left = book.remove(side, price, lots)
         spec = book.spec
@@ -419,25 +346,3 @@ class MarketSimulator:
                         listener(event)
         finally:
             self._dispatching = False
-
-
-def _within(side: Side, price: int, limit: int) -> bool:
-    """True when a level on ``side`` at ``price`` is acceptable for a taker limited at ``limit``."""
-    return price >= limit if side is Side.BUY else price <= limit
-
-
-def _outside(lo: int, hi: int, keep_lo: int, keep_hi: int) -> list[int]:
-    """Prices in [lo, hi] that are not in [keep_lo, keep_hi]."""
-    if keep_lo > keep_hi or keep_hi < lo or keep_lo > hi:
-        return list(range(lo, hi + 1))
-    return [*range(lo, keep_lo), *range(keep_hi + 1, hi + 1)]
-
-
-def _changes(spec: SymbolSpec, raw: list[tuple[Side, int, int]]) -> list[LevelChange]:
-    tick, lot = spec.tick, spec.lot
-    return [LevelChange(s, tick * p, lot * q) for s, p, q in raw]
-
-
-def _randint(rng: random.Random, lo: int, hi: int) -> int:
-    """A uniform int in [lo, hi] from one ``random()`` draw (randint is 4x slower)."""
-    return lo + int(rng.random() * (hi - lo + 1))

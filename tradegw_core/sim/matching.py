@@ -19,9 +19,8 @@ FOK end ``expired``. A client order id is unique among an account's *open* order
 
 from __future__ import annotations
 
-import bisect
 import itertools
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from decimal import Decimal
@@ -40,6 +39,7 @@ from tradegw_core.sim.orders import (
     OrderState,
     RejectReason,
 )
+from tradegw_core.sim.resting import RestingBook, RestingOrder
 
 __all__ = [
     "ExecEvent",
@@ -55,19 +55,8 @@ __all__ = [
 _ZERO = Decimal(0)
 
 
-class _Order:
-    __slots__ = ("cum_lots", "event", "lots", "reserved", "ticks")
-
-    def __init__(self, event: ExecEvent, ticks: int | None, lots: int, reserved: Decimal) -> None:
-        self.event = event
-        self.ticks = ticks
-        self.lots = lots
-        self.cum_lots = 0
-        self.reserved = reserved
-
-
 # a planned fill: (price ticks, lots, resting user order or None for simulated liquidity)
-_Fill = tuple[int, int, "_Order | None"]
+_Fill = tuple[int, int, "RestingOrder | None"]
 
 
 class MatchingEngine:
@@ -98,9 +87,8 @@ class MatchingEngine:
         self._trade_ids = itertools.count(1)
         self._seq = itertools.count(1)
         self._listeners: list[ExecListener] = []
-        self._levels: dict[Side, dict[int, deque[_Order]]] = {Side.BUY: {}, Side.SELL: {}}
-        self._prices: dict[Side, list[int]] = {Side.BUY: [], Side.SELL: []}
-        self._open: dict[int, _Order] = {}
+        self._resting = RestingBook()
+        self._open: dict[int, RestingOrder] = {}
         self._by_client: dict[tuple[str, str], int] = {}
         # overflow policy ``evict_oldest``: final orders stay queryable, the oldest go first
         self._closed: OrderedDict[int, ExecEvent] = OrderedDict()
@@ -169,7 +157,7 @@ class MatchingEngine:
             asset, need = self.base, qty
         if not self.ledger.reserve(account, asset, need):
             return [self._reject(base, RejectReason.INSUFFICIENT_BALANCE, f"{asset} short")]
-        order = _Order(replace(base, order_id=next(self._order_ids)), limit, lots, need)
+        order = RestingOrder(replace(base, order_id=next(self._order_ids)), limit, lots, need)
         self._open[order.event.order_id] = order
         self._by_client[(account, client_order_id)] = order.event.order_id
         out = [self._emit(order, replace(order.event, seq=next(self._seq)))]
@@ -180,7 +168,7 @@ class MatchingEngine:
             out.extend(self._execute(order, ticks, n, maker))
         if order.event.state.is_open:
             if time_in_force is TimeInForce.GTC:
-                self._rest(order)
+                self._resting.rest(order)
             else:
                 out.append(self._finish(order, OrderState.EXPIRED))
         return out
@@ -244,13 +232,7 @@ class MatchingEngine:
         """The fills an order would get now (user orders first at an equal price)."""
         other = Side.SELL if side is Side.BUY else Side.BUY
         sim_fills = self.sim.peek(self.venue, self.symbol, other, limit, lots) if self.sim else []
-        best_first = self._prices[other] if side is Side.BUY else reversed(self._prices[other])
-        user = (
-            (p, o)
-            for p in best_first
-            if limit is None or (p <= limit if side is Side.BUY else p >= limit)
-            for o in self._levels[other][p]
-        )
+        user = self._resting.makers(side, limit)
         buying = side is Side.BUY
         out: list[_Fill] = []
         si, nxt = 0, next(user, None)
@@ -271,7 +253,7 @@ class MatchingEngine:
         return out
 
     def _execute(
-        self, taker: _Order, ticks: int, lots: int, maker: _Order | None
+        self, taker: RestingOrder, ticks: int, lots: int, maker: RestingOrder | None
     ) -> list[ExecEvent]:
         side = taker.event.side
         if maker is None and self.sim is not None:
@@ -289,7 +271,7 @@ class MatchingEngine:
         return next(self._trade_ids)
 
     def _fill(
-        self, order: _Order, ticks: int, lots: int, liquidity: Liquidity, trade_id: int
+        self, order: RestingOrder, ticks: int, lots: int, liquidity: Liquidity, trade_id: int
     ) -> ExecEvent:
         ev, spec = order.event, self.spec
         price, qty = spec.tick * ticks, spec.lot * lots
@@ -315,14 +297,14 @@ class MatchingEngine:
             seq=next(self._seq),
         )  # fmt: skip
         if done:
-            self._unrest(order)
+            self._resting.unrest(order)
             self._release(order, asset)
             self._close(order, event)
         return self._emit(order, event)
 
-    def _finish(self, order: _Order, state: OrderState) -> ExecEvent:
+    def _finish(self, order: RestingOrder, state: OrderState) -> ExecEvent:
         """Cancel or expire: release the lock, take off the book, emit."""
-        self._unrest(order)
+        self._resting.unrest(order)
         ev = order.event
         self._release(order, self.quote if ev.side is Side.BUY else self.base)
         event = replace(
@@ -332,12 +314,12 @@ class MatchingEngine:
         self._close(order, event)
         return self._emit(order, event)
 
-    def _release(self, order: _Order, asset: str) -> None:
+    def _release(self, order: RestingOrder, asset: str) -> None:
         if order.reserved > 0:
             self.ledger.release(order.event.account, asset, order.reserved)
         order.reserved = _ZERO
 
-    def _close(self, order: _Order, event: ExecEvent) -> None:
+    def _close(self, order: RestingOrder, event: ExecEvent) -> None:
         oid = event.order_id
         self._open.pop(oid, None)
         key = (event.account, event.client_order_id)
@@ -351,7 +333,7 @@ class MatchingEngine:
             if self._closed_by_client.get(old_key) == old_id:
                 del self._closed_by_client[old_key]
 
-    def _emit(self, order: _Order, event: ExecEvent) -> ExecEvent:
+    def _emit(self, order: RestingOrder, event: ExecEvent) -> ExecEvent:
         order.event = event
         if event.state is not OrderState.REJECTED:
             for listener in list(self._listeners):
@@ -360,28 +342,6 @@ class MatchingEngine:
 
     def _reject(self, base: ExecEvent, reason: RejectReason, message: str) -> ExecEvent:
         return replace(base, state=OrderState.REJECTED, reason=reason, message=message)
-
-    # ------------------------------------------------------------------ resting orders
-    def _rest(self, order: _Order) -> None:
-        assert order.ticks is not None
-        side = order.event.side
-        levels = self._levels[side]
-        if order.ticks not in levels:
-            levels[order.ticks] = deque()
-            bisect.insort(self._prices[side], order.ticks)
-        levels[order.ticks].append(order)
-
-    def _unrest(self, order: _Order) -> None:
-        side, ticks = order.event.side, order.ticks
-        if ticks is None:
-            return
-        queue = self._levels[side].get(ticks)
-        if queue is None or order not in queue:
-            return
-        queue.remove(order)
-        if not queue:
-            del self._levels[side][ticks]
-            self._prices[side].remove(ticks)
 
     def _on_market(self, event: MarketEvent) -> None:
         """Fill resting orders the simulated market moved through (at their own price)."""
@@ -396,9 +356,8 @@ class MatchingEngine:
     def _cross_book(self, side: Side) -> None:
         assert self.sim is not None
         other = Side.SELL if side is Side.BUY else Side.BUY
-        while self._prices[side]:
-            ticks = self._prices[side][-1 if side is Side.BUY else 0]
-            order = self._levels[side][ticks][0]
+        while (top := self._resting.top(side)) is not None:
+            ticks, order = top
             best = self.sim.best(self.venue, self.symbol, other)
             if best is None or (best[0] > ticks if side is Side.BUY else best[0] < ticks):
                 return

@@ -10,7 +10,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 from tradegw_binance.book import BinanceBookAssembler
-from tradegw_binance.parsing import decode_depth_snapshot, decode_stream_frame
+from tradegw_binance.decoding import decode_depth_snapshot, decode_stream_frame
 from tradegw_binance.schemas import BinanceDepthDiffMsg, BinanceDepthSnapshotMsg
 
 from tradegw_core.contracts import ResyncNeeded, ResyncReason

@@ -12,10 +12,11 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from tradegw_binance.decoding import decode_depth_snapshot, decode_execution_report
 from tradegw_binance.emulator import BinanceEmulator
 from tradegw_binance.emulator_wire import execution_report, reject_error
 from tradegw_binance.orders import BinanceOrderAdapter
-from tradegw_binance.parsing import BinanceParser, decode_depth_snapshot, decode_execution_report
+from tradegw_binance.parsing import BinanceParser
 from tradegw_binance.signing import HmacSigner, sign_rest, sign_ws_params
 from tradegw_binance.symbols import BinanceSymbolMap
 from websockets.asyncio.client import connect

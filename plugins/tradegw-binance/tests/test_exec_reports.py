@@ -10,13 +10,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from tradegw_binance.parsing import (
-    BinanceParser,
-    decode_execution_report,
-    decode_order,
-    decode_user_event,
-    map_exec_state,
-)
+from tradegw_binance.decoding import decode_execution_report, decode_order, decode_user_event
+from tradegw_binance.parsing import BinanceParser, map_exec_state
 
 from tradegw_core.schema.events import (
     ExecState,

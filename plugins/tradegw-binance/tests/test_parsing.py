@@ -10,12 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tradegw_binance.parsing import (
-    BinanceParser,
-    decode_market_payload,
-    decode_stream_frame,
-    split_stream_name,
-)
+from tradegw_binance.decoding import decode_market_payload, decode_stream_frame, split_stream_name
+from tradegw_binance.parsing import BinanceParser
 from tradegw_binance.schemas import (
     BinanceBookTickerMsg,
     BinanceDepthDiffMsg,

@@ -28,6 +28,7 @@ import httpx
 from anyio.abc import TaskStatus
 
 from tradegw_binance.config import BinanceSettings
+from tradegw_binance.decoding import decode_order
 from tradegw_binance.errors import BinanceRejectedError
 from tradegw_binance.http import (
     CANCEL_ORDER,
@@ -39,12 +40,13 @@ from tradegw_binance.http import (
     make_signer,
     make_venue_http,
 )
-from tradegw_binance.parsing import BinanceParser, decode_order
+from tradegw_binance.parsing import BinanceParser
 from tradegw_binance.signing import format_param
 from tradegw_binance.symbols import BinanceSymbolMap
 from tradegw_binance.user_stream import OrderTracker, UserStream
 from tradegw_core.clock import Clock, SystemClock
-from tradegw_core.contracts import SubmitAck, Telemetry
+from tradegw_core.contracts import Telemetry
+from tradegw_core.contracts_orders import SubmitAck
 from tradegw_core.errors import (
     AuthenticationError,
     ControlError,

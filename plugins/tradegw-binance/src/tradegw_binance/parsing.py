@@ -1,34 +1,27 @@
 """Binance wire messages -> canonical events (synchronous, hot path).
 
-Decoding is typed (msgspec straight into the Structs of ``schemas.py``); levels and prices
-stay strings until they are turned into ``Decimal`` here, once. Execution reports follow
-the state table of binance.md section 5.3.
+Decoding is typed (msgspec straight into the Structs of ``schemas.py``, in
+:mod:`tradegw_binance.decoding`); levels and prices stay strings until they are turned into
+``Decimal`` here, once. Execution reports follow the state table of binance.md section 5.3.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TypeVar
 
-import msgspec
-
+from tradegw_binance.decoding import MarketPayload
 from tradegw_binance.schemas import (
     BinanceAggTradeMsg,
     BinanceBookTickerMsg,
-    BinanceDepthDiffMsg,
-    BinanceDepthSnapshotMsg,
     BinanceExecutionReportMsg,
     BinanceKlineMsg,
     BinanceOrderMsg,
-    BinanceStreamFrame,
     BinanceTicker24hMsg,
     BinanceTradeMsg,
-    BinanceUserEventFrame,
     PriceLevel,
 )
 from tradegw_binance.symbols import BinanceSymbolMap
-from tradegw_core.errors import SchemaError
 from tradegw_core.schema.events import (
     EventType,
     ExecReport,
@@ -41,110 +34,10 @@ from tradegw_core.schema.events import (
     make_event_id,
 )
 
-__all__ = [
-    "BinanceParser",
-    "decode_depth_diff",
-    "decode_depth_snapshot",
-    "decode_execution_report",
-    "decode_market_payload",
-    "decode_order",
-    "decode_stream_frame",
-    "decode_user_event",
-    "levels",
-    "map_exec_state",
-    "split_stream_name",
-]
+__all__ = ["BinanceParser", "levels", "map_exec_state"]
 
 _MS_NS = 1_000_000
-_T = TypeVar("_T")
 _ZERO = Decimal(0)
-
-_frame_decoder = msgspec.json.Decoder(BinanceStreamFrame)
-_diff_decoder = msgspec.json.Decoder(BinanceDepthDiffMsg)
-_snapshot_decoder = msgspec.json.Decoder(BinanceDepthSnapshotMsg)
-_trade_decoder = msgspec.json.Decoder(BinanceTradeMsg)
-_agg_decoder = msgspec.json.Decoder(BinanceAggTradeMsg)
-_bbo_decoder = msgspec.json.Decoder(BinanceBookTickerMsg)
-_ticker_decoder = msgspec.json.Decoder(BinanceTicker24hMsg)
-_kline_decoder = msgspec.json.Decoder(BinanceKlineMsg)
-_exec_decoder = msgspec.json.Decoder(BinanceExecutionReportMsg)
-_user_frame_decoder = msgspec.json.Decoder(BinanceUserEventFrame)
-_order_decoder = msgspec.json.Decoder(BinanceOrderMsg)
-
-
-def _decode(decoder: msgspec.json.Decoder[_T], data: bytes | str, what: str) -> _T:
-    try:
-        return decoder.decode(data)
-    except msgspec.DecodeError as exc:
-        raise SchemaError(f"binance {what} does not fit the wire format: {exc}") from exc
-
-
-def decode_stream_frame(data: bytes | str) -> BinanceStreamFrame:
-    """One combined-stream frame (data, control ack or control error)."""
-    return _decode(_frame_decoder, data, "stream frame")
-
-
-def decode_depth_diff(data: bytes | str) -> BinanceDepthDiffMsg:
-    """A ``depthUpdate`` payload."""
-    return _decode(_diff_decoder, data, "depthUpdate")
-
-
-def decode_depth_snapshot(data: bytes | str) -> BinanceDepthSnapshotMsg:
-    """A REST depth snapshot body."""
-    return _decode(_snapshot_decoder, data, "depth snapshot")
-
-
-def decode_execution_report(data: bytes | str) -> BinanceExecutionReportMsg:
-    """An ``executionReport`` payload (unwrapped)."""
-    return _decode(_exec_decoder, data, "executionReport")
-
-
-def decode_user_event(data: bytes | str) -> BinanceUserEventFrame:
-    """A WS API user-data frame ``{"subscriptionId": n, "event": {...}}``."""
-    return _decode(_user_frame_decoder, data, "user data event")
-
-
-def decode_order(data: bytes | str) -> BinanceOrderMsg:
-    """A REST / WS API order answer."""
-    return _decode(_order_decoder, data, "order answer")
-
-
-MarketPayload = (
-    BinanceDepthDiffMsg
-    | BinanceTradeMsg
-    | BinanceAggTradeMsg
-    | BinanceBookTickerMsg
-    | BinanceTicker24hMsg
-    | BinanceKlineMsg
-)
-
-
-def decode_market_payload(channel: str, data: bytes | str) -> MarketPayload | None:
-    """Decode a combined-stream ``data`` by its channel (``depth@100ms``, ``trade``, ...).
-
-    None for a channel this adapter does not consume (e.g. ``avgPrice``).
-    """
-    if channel.startswith("depth") and not channel[5:6].isdigit():
-        return _decode(_diff_decoder, data, "depthUpdate")
-    if channel == "trade":
-        return _decode(_trade_decoder, data, "trade")
-    if channel == "aggTrade":
-        return _decode(_agg_decoder, data, "aggTrade")
-    if channel == "bookTicker":
-        return _decode(_bbo_decoder, data, "bookTicker")
-    if channel == "ticker":
-        return _decode(_ticker_decoder, data, "24hrTicker")
-    if channel.startswith("kline_"):
-        return _decode(_kline_decoder, data, "kline")
-    return None
-
-
-def split_stream_name(stream: str) -> tuple[str, str]:
-    """``btcusdt@depth@100ms`` -> (``BTCUSDT``, ``depth@100ms``)."""
-    venue_symbol, sep, channel = stream.partition("@")
-    if not sep:
-        raise SchemaError(f"binance stream name {stream!r} has no '@<channel>' part")
-    return venue_symbol.upper(), channel
 
 
 def levels(pairs: Sequence[PriceLevel]) -> tuple[Level, ...]:

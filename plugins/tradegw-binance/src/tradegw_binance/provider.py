@@ -23,13 +23,9 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from tradegw_binance.book import BinanceBookAssembler
 from tradegw_binance.config import BinanceSettings
+from tradegw_binance.decoding import decode_depth_snapshot, decode_market_payload, split_stream_name
 from tradegw_binance.http import EXCHANGE_INFO, depth_weight, make_venue_http
-from tradegw_binance.parsing import (
-    BinanceParser,
-    decode_depth_snapshot,
-    decode_market_payload,
-    split_stream_name,
-)
+from tradegw_binance.parsing import BinanceParser
 from tradegw_binance.schemas import BinanceDepthDiffMsg, BinanceDepthSnapshotMsg, BinanceStreamFrame
 from tradegw_binance.streams import StreamConnection
 from tradegw_binance.symbols import BinanceSymbolMap

@@ -18,7 +18,7 @@ import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
-from tradegw_binance.parsing import decode_stream_frame
+from tradegw_binance.decoding import decode_stream_frame
 from tradegw_binance.schemas import BinanceStreamFrame
 from tradegw_core.clock import Clock
 from tradegw_core.contracts import Telemetry

@@ -22,8 +22,9 @@ from typing import Any
 import anyio
 import msgspec
 
+from tradegw_binance.decoding import decode_execution_report
 from tradegw_binance.errors import error_from_code
-from tradegw_binance.parsing import BinanceParser, decode_execution_report
+from tradegw_binance.parsing import BinanceParser
 from tradegw_binance.schemas import BinanceEventHeader, BinanceWsApiFrame
 from tradegw_binance.signing import RequestSigner, sign_ws_params
 from tradegw_core.contracts import Telemetry

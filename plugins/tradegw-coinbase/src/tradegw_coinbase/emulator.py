@@ -18,8 +18,8 @@ Same wire surface as the venue (protocol notes section 7 checklist):
   (snapshot of open orders, at most 50 per message, then cumulative updates).
 * REST under ``/api/v3/brokerage``: public ``market/products``, ``market/product_book``,
   ``time``; JWT-signed orders (see :mod:`tradegw_coinbase.emulator_orders`). Every JWT is
-  verified (ES256 or EdDSA, ``uri`` against the request line, 120 s expiry); a bad or
-  expired one gets the venue's HTTP 401 ``Unauthorized``.
+  verified (:mod:`tradegw_coinbase.emulator_auth`); a bad or expired one gets the venue's
+  HTTP 401 ``Unauthorized``.
 
 Credentials: :class:`~tradegw_core.sim.emulator.ApiCredentials` whose ``api_key`` is the
 CDP key name and ``api_secret`` the private key PEM; the default key is derived from the
@@ -28,7 +28,6 @@ seed, so tests and the demo know it.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,9 +35,8 @@ from typing import Any
 
 import anyio
 import msgspec
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
+from tradegw_coinbase.emulator_auth import CdpAuth, seeded_cdp_credentials
 from tradegw_coinbase.emulator_orders import OrderDesk
 from tradegw_coinbase.emulator_wire import (
     CandleBuilder,
@@ -51,8 +49,6 @@ from tradegw_coinbase.emulator_wire import (
     trade_json,
     user_order_json,
 )
-from tradegw_coinbase.jwt import JwtError, PublicKey, format_uri, load_private_key, verify_jwt
-from tradegw_coinbase.jwt import unverified_header as jwt_header
 from tradegw_core.net.ratelimit import TokenBucket
 from tradegw_core.sim.connection import WsConnection
 from tradegw_core.sim.emulator import ApiCredentials, Emulator, HttpRequest, HttpResponse, Route
@@ -105,19 +101,14 @@ class CoinbaseEmulator(Emulator):
         self.desk = OrderDesk(self.engines)
         self.candles = CandleBuilder()
         self.volume: dict[str, Decimal] = {}
-        self.auth_failures = 0
+        self.auth = CdpAuth(self.credentials, self.clock, f"{config.host}")
         self._skip = 0
         self._heartbeats = 0
-        self._keys: dict[str, tuple[ApiCredentials, PublicKey]] = {}
-        for cred in self.credentials:
-            try:
-                key = load_private_key(cred.api_secret)
-            except JwtError as exc:
-                raise ValueError(
-                    f"the API secret of key {cred.api_key!r} is not a usable CDP private key "
-                    f"(PEM EC P-256 or Ed25519): {exc}"
-                ) from exc
-            self._keys[cred.api_key] = (cred, key.public_key())
+
+    @property
+    def auth_failures(self) -> int:
+        """JWTs refused so far (REST and WebSocket)."""
+        return self.auth.failures
 
     def client_settings(self, **overrides: Any) -> Any:
         """``CoinbaseSettings`` pointing at this emulator with its first test CDP key."""
@@ -138,43 +129,11 @@ class CoinbaseEmulator(Emulator):
     # ------------------------------------------------------------------ set-up
     def default_credentials(self) -> tuple[ApiCredentials, ...]:
         """One EC P-256 CDP key derived from the seed (deterministic)."""
-        digest = hashlib.sha256(f"{self.config.seed}:{self.venue}:cdp".encode()).digest()
-        key = ec.derive_private_key(int.from_bytes(digest, "big") % (2**255), ec.SECP256R1())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        ).decode()
-        return (ApiCredentials(f"organizations/emulator/apiKeys/{self.venue}-test-key", pem),)
+        return seeded_cdp_credentials(self.config.seed, self.venue)
 
     def skip_sequence(self, n: int = 1) -> None:
         """Fault: the next frame sent (on any connection) skips ``n`` sequence numbers."""
         self._skip += n
-
-    def _now_s(self) -> int:
-        return self.clock.time_ns() // 1_000_000_000
-
-    # ------------------------------------------------------------------ auth
-    def _check_jwt(self, token: str, uri: str | None) -> ApiCredentials | None:
-        entry = self._keys.get(str(jwt_header(token).get("kid", "")))
-        if entry is None:
-            self.auth_failures += 1
-            return None
-        cred, public = entry
-        try:
-            verify_jwt(token, public, now=self._now_s(), expected_uri=uri, key_name=cred.api_key)
-        except JwtError:
-            self.auth_failures += 1
-            return None
-        return cred
-
-    def _rest_auth(self, request: HttpRequest) -> ApiCredentials | None:
-        header = request.headers.get("authorization", "")
-        if not header.startswith("Bearer "):
-            self.auth_failures += 1
-            return None
-        host = request.headers.get("host", f"{self.config.host}")
-        return self._check_jwt(header[7:], format_uri(request.method, host, request.path))
 
     # ------------------------------------------------------------------ REST
     def http_routes(self) -> Sequence[Route]:
@@ -205,7 +164,7 @@ class CoinbaseEmulator(Emulator):
 
     def _signed(self, handler: Any) -> Any:
         async def run(request: HttpRequest) -> HttpResponse:
-            cred = self._rest_auth(request)
+            cred = self.auth.check_request(request)
             if cred is None:
                 return HttpResponse.text("Unauthorized", 401)
             return handler(request, cred.account)  # type: ignore[no-any-return]
@@ -301,7 +260,7 @@ class CoinbaseEmulator(Emulator):
             return
         token = msg.get("jwt")
         if channel == "user" or token is not None:
-            cred = self._check_jwt(str(token or ""), None)
+            cred = self.auth.check(str(token or ""), None)
             if cred is None:
                 self._error(conn, "authentication failure")
                 return

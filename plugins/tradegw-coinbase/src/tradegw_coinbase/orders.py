@@ -1,4 +1,4 @@
-"""The Coinbase order adapter (``OrderAdapter`` of ``tradegw_core.contracts``).
+"""The Coinbase order adapter (``OrderAdapter`` of ``tradegw_core.contracts_orders``).
 
 * ``submit``: ``POST /orders`` with a fresh JWT. A ``client_order_id`` is sent at most once
   per adapter: a repeat returns the first answer (or its error) without any request. The
@@ -15,9 +15,7 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -38,6 +36,7 @@ from tradegw_coinbase.http import (
     make_http,
     order_body,
 )
+from tradegw_coinbase.order_memory import OrderMemory, SentOrder
 from tradegw_coinbase.parsing import decode_frame, format_time
 from tradegw_coinbase.reports import (
     UserOrderTracker,
@@ -46,7 +45,8 @@ from tradegw_coinbase.reports import (
 )
 from tradegw_coinbase.schemas import CoinbaseOrderMsg, CoinbaseOtherMsg, CoinbaseUserMsg
 from tradegw_core.clock import Clock, SystemClock
-from tradegw_core.contracts import SubmitAck, Telemetry
+from tradegw_core.contracts import Telemetry
+from tradegw_core.contracts_orders import SubmitAck
 from tradegw_core.errors import (
     OrderOutcomeUnknownError,
     SchemaError,
@@ -63,16 +63,6 @@ __all__ = ["CoinbaseOrderAdapter"]
 
 _MAX_REMEMBERED = 50_000
 _MAX_SEARCH_PAGES = 10
-
-
-@dataclass
-class _Submission:
-    request: OrderRequest
-    body: dict[str, Any]
-    venue_order_id: str | None = None
-    ack: SubmitAck | None = None
-    error: VenueError | None = None
-    unknown: bool = False
 
 
 class CoinbaseOrderAdapter:
@@ -99,8 +89,7 @@ class CoinbaseOrderAdapter:
         )
         self._ws_options = dict(ws_options or {})
         self._instruments: dict[Symbol, Instrument] = {}
-        self._submissions: OrderedDict[str, _Submission] = OrderedDict()
-        self._venue_ids: dict[str, str] = {}
+        self._memory = OrderMemory(_MAX_REMEMBERED)
         self.tracker = UserOrderTracker(provider=provider)
         self._epochs = 0
         self._seq = ConnectionSequence(self._next_epoch)
@@ -162,7 +151,7 @@ class CoinbaseOrderAdapter:
         """Send a new order once; a repeated client order id is answered without sending."""
         self._require_client()
         coid = order.client_order_id
-        seen = self._submissions.get(coid)
+        seen = self._memory.submissions.get(coid)
         if seen is not None:
             self._tele("order.duplicate", client_order_id=coid)
             if seen.ack is not None:
@@ -173,8 +162,8 @@ class CoinbaseOrderAdapter:
                 f"client_order_id {coid!r} was sent and its outcome is unknown: query it",
                 venue=VENUE,
             )
-        sub = _Submission(order, order_body(order, self._product(order.symbol)))
-        self._remember(coid, sub)
+        sub = SentOrder(order, order_body(order, self._product(order.symbol)))
+        self._memory.remember(coid, sub)
         try:
             self.requests_sent += 1
             data = await self.http.request(CREATE_ORDER, json=sub.body)
@@ -197,7 +186,7 @@ class CoinbaseOrderAdapter:
                 )
                 raise sub.error
             venue_id = str(answer.get("order_id") or "")
-            self._venue_ids[coid] = venue_id
+            self._memory.venue_ids[coid] = venue_id
             sub.venue_order_id = venue_id
             sub.ack = SubmitAck(client_order_id=coid, venue_order_id=venue_id or None)
             return sub.ack
@@ -213,12 +202,6 @@ class CoinbaseOrderAdapter:
             return sub.ack
         sub.error = map_order_failure(data if isinstance(data, dict) else {})
         raise sub.error
-
-    def _remember(self, coid: str, sub: _Submission) -> None:
-        self._submissions[coid] = sub
-        while len(self._submissions) > _MAX_REMEMBERED:
-            old, _ = self._submissions.popitem(last=False)
-            self._venue_ids.pop(old, None)
 
     async def cancel(self, request: CancelRequest) -> ExecReport | None:
         """Cancel by client order id (the venue's id is looked up); None: the report follows
@@ -244,7 +227,7 @@ class CoinbaseOrderAdapter:
     async def query(self, symbol: Symbol, client_order_id: str) -> ExecReport | None:
         """The order's state on the venue, or None when the venue never saw it."""
         self._require_client()
-        venue_id = self._venue_ids.get(client_order_id)
+        venue_id = self._memory.venue_ids.get(client_order_id)
         if venue_id is not None:
             try:
                 data = await self.http.request(GET_ORDER, path_params={"order_id": venue_id})
@@ -258,17 +241,17 @@ class CoinbaseOrderAdapter:
             if found is None:
                 return None
             order = found
-            self._venue_ids[client_order_id] = order.order_id
+            self._memory.venue_ids[client_order_id] = order.order_id
         return report_from_rest_order(order, provider=self.provider)
 
     async def _venue_order_id(self, symbol: Symbol, coid: str) -> str | None:
-        known = self._venue_ids.get(coid)
+        known = self._memory.venue_ids.get(coid)
         if known is not None:
             return known
         found = await self._search(symbol, coid)
         if found is None:
             return None
-        self._venue_ids[coid] = found.order_id
+        self._memory.venue_ids[coid] = found.order_id
         return found.order_id
 
     async def _search(self, symbol: Symbol, coid: str) -> CoinbaseOrderMsg | None:
@@ -373,8 +356,8 @@ class CoinbaseOrderAdapter:
     def _deliver(self, reports: list[ExecReport]) -> None:
         for report in reports:
             if report.venue_order_id and report.client_order_id:
-                self._venue_ids.setdefault(report.client_order_id, report.venue_order_id)
-            sub = self._submissions.get(report.client_order_id)
+                self._memory.venue_ids.setdefault(report.client_order_id, report.venue_order_id)
+            sub = self._memory.submissions.get(report.client_order_id)
             if sub is not None:
                 report.consumer_id = sub.request.consumer_id
                 report.decision_id = sub.request.decision_id
@@ -387,7 +370,7 @@ class CoinbaseOrderAdapter:
 
     async def catch_up(self) -> None:
         """Re-read every unfinished order over REST and emit what the stream missed."""
-        unseen = [v for v in self._venue_ids.values() if v and self.tracker.known(v) is None]
+        unseen = [v for v in self._memory.venue_ids.values() if v and self.tracker.known(v) is None]
         for venue_id in dict.fromkeys([*self.tracker.unfinished(), *unseen]):
             try:
                 data = await self.http.request(GET_ORDER, path_params={"order_id": venue_id})

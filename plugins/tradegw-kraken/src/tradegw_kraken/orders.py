@@ -28,7 +28,8 @@ import msgspec
 from anyio.abc import TaskStatus
 
 from tradegw_core.clock import Clock
-from tradegw_core.contracts import SubmitAck, Telemetry
+from tradegw_core.contracts import Telemetry
+from tradegw_core.contracts_orders import SubmitAck
 from tradegw_core.errors import (
     AuthenticationError,
     ConfigError,
@@ -86,7 +87,7 @@ def validate_cl_ord_id(value: str) -> str | None:
 
 
 class KrakenOrderAdapter:
-    """Kraken orders; implements ``tradegw_core.contracts.OrderAdapter``."""
+    """Kraken orders; implements ``tradegw_core.contracts_orders.OrderAdapter``."""
 
     def __init__(
         self,
