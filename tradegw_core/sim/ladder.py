@@ -3,26 +3,66 @@
 The :class:`~tradegw_core.sim.market.MarketSimulator` owns one :class:`LadderBook` per
 (venue, symbol) and moves it with :func:`recenter` and :func:`jitter`; both draw only from
 the venue's seeded generator, so the same seed gives the same ladder.
+
+This is the simulator's hot path (50k+ steps/s for benchmarks): work stays in ints, a level
+becomes Decimal only when it is emitted, prices go through a bounded per-symbol cache of
+``tick * ticks`` (shared by every venue's book of that symbol, see :class:`LadderBook`), and
+changes are built straight into the output list without intermediate tuples or lists.
+
+Every uniform int in [lo, hi] is drawn inline as ``lo + int(rng.random() * (hi - lo + 1))``
+(one draw; ``Random.randint`` is 4x slower). Changing a draw changes what a seed produces:
+``tests/sim/test_market_speed.py`` pins a seed's sequence to catch that.
 """
 
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
 from tradegw_core.schema.events import Side
 from tradegw_core.sim.specs import LevelChange, SymbolSpec, VenueProfile
 
-__all__ = ["LadderBook", "jitter", "level_changes", "randint", "recenter", "within"]
+__all__ = ["PRICE_CACHE_MAX", "LadderBook", "jitter", "recenter", "within"]
+
+PRICE_CACHE_MAX = 4096
+"""Entries a price cache may hold before it is cleared (a random walk stays near its mid)."""
+
+_BUY = Side.BUY
+_SELL = Side.SELL
+_new = tuple.__new__  # builds a LevelChange without the namedtuple's Python-level __new__
 
 
 class LadderBook:
-    """One venue's book for one symbol, in ticks and lots, with its ladder ranges."""
+    """One venue's book for one symbol, in ticks and lots, with its ladder ranges.
 
-    __slots__ = ("asks", "bids", "center", "holes", "max_lots", "ranges", "seq", "spec", "trade_id")
+    ``prices`` maps ticks to the Decimal price ``spec.tick * ticks``; pass the same dict to
+    every book of one symbol to share it. Cached values are the very products the uncached
+    path would compute, so caching never changes an emitted value.
+    """
 
-    def __init__(self, spec: SymbolSpec) -> None:
+    __slots__ = (
+        "asks",
+        "bids",
+        "center",
+        "holes",
+        "lot",
+        "max_lots",
+        "prices",
+        "ranges",
+        "seq",
+        "spec",
+        "tick",
+        "trade_id",
+        "zero",
+    )
+
+    def __init__(self, spec: SymbolSpec, prices: dict[int, Decimal] | None = None) -> None:
         self.spec = spec
+        self.tick = spec.tick
+        self.lot = spec.lot
+        self.zero = spec.lot * 0
         self.max_lots = spec.max_level_lots
+        self.prices: dict[int, Decimal] = {} if prices is None else prices
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
         self.center = 0
@@ -31,6 +71,16 @@ class LadderBook:
         # (lo, hi) of the bid ladder and of the ask ladder; empty ranges before the first fill
         self.ranges: tuple[tuple[int, int], tuple[int, int]] = ((0, -1), (0, -1))
         self.holes: set[tuple[Side, int]] = set()
+
+    def price(self, ticks: int) -> Decimal:
+        """``spec.tick * ticks``, from the cache when possible."""
+        prices = self.prices
+        value = prices.get(ticks)
+        if value is None:
+            if len(prices) >= PRICE_CACHE_MAX:
+                prices.clear()
+            value = prices[ticks] = self.tick * ticks
+        return value
 
     def remove(self, side: Side, price: int, lots: int) -> int:
         """Take ``lots`` at ``price``; returns what is left (a level at 0 is deleted)."""
@@ -50,64 +100,98 @@ def recenter(
     """Move the ladder to the venue's mid; drop crossed or out-of-depth levels, fill holes.
 
     Only the prices that enter or leave the ladder (and holes left by trades) are
-    touched, so a step costs O(shift), not O(depth).
+    touched, so a step costs O(shift), not O(depth). Changes come bids first, then asks;
+    per side the dropped levels (ascending), then the filled ones (ascending).
     """
     noise = profile.noise_ticks
-    center = mid + (randint(rng, -noise, noise) if noise else 0)
+    center = mid + (-noise + int(rng.random() * (noise + noise + 1)) if noise else 0)
     book.center = center
-    best_bid = center - profile.spread_ticks // 2
-    best_ask = best_bid + max(1, profile.spread_ticks)
-    new = ((best_bid - profile.depth + 1, best_bid), (best_ask, best_ask + profile.depth - 1))
-    raw: list[tuple[Side, int, int]] = []
-    for side, levels, (lo, hi), (old_lo, old_hi) in (
-        (Side.BUY, book.bids, new[0], book.ranges[0]),
-        (Side.SELL, book.asks, new[1], book.ranges[1]),
-    ):
-        for price in _outside(old_lo, old_hi, lo, hi):
-            if levels.pop(price, None) is not None:
-                raw.append((side, price, 0))
-        fill = _outside(lo, hi, old_lo, old_hi)
-        if book.holes:
-            fill.extend(p for s, p in book.holes if s is side and lo <= p <= hi)
-            fill = sorted(set(fill))
+    spread = profile.spread_ticks
+    depth = profile.depth
+    best_bid = center - spread // 2
+    best_ask = best_bid + (spread if spread > 1 else 1)
+    bid_lo = best_bid - depth + 1
+    ask_hi = best_ask + depth - 1
+    (old_bid_lo, old_bid_hi), (old_ask_lo, old_ask_hi) = book.ranges
+    book.ranges = ((bid_lo, best_bid), (best_ask, ask_hi))
+    prices = book.prices
+    if len(prices) >= PRICE_CACHE_MAX:
+        prices.clear()
+    out: list[LevelChange] = []
+    holes = book.holes
+    _move(out, rng, book, _BUY, book.bids, bid_lo, best_bid, old_bid_lo, old_bid_hi, holes)
+    _move(out, rng, book, _SELL, book.asks, best_ask, ask_hi, old_ask_lo, old_ask_hi, holes)
+    if holes:
+        holes.clear()
+    return out
+
+
+def _move(
+    out: list[LevelChange],
+    rng: random.Random,
+    book: LadderBook,
+    side: Side,
+    levels: dict[int, int],
+    lo: int,
+    hi: int,
+    old_lo: int,
+    old_hi: int,
+    holes: set[tuple[Side, int]],
+) -> None:
+    """One side of :func:`recenter`: drop levels outside [lo, hi], fill the new ones."""
+    prices = book.prices
+    tick = book.tick
+    lot = book.lot
+    disjoint = old_hi < lo or old_lo > hi
+    gone: range | list[int]
+    fill: range | list[int]
+    if disjoint or lo > hi:
+        gone = range(old_lo, old_hi + 1)
+    else:
+        gone = [*range(old_lo, lo), *range(hi + 1, old_hi + 1)]
+    if disjoint or old_lo > old_hi:
+        fill = range(lo, hi + 1)
+    else:
+        fill = [*range(lo, old_lo), *range(old_hi + 1, hi + 1)]
+    if gone:
+        pop = levels.pop
+        zero = book.zero
+        for price in gone:
+            if pop(price, None) is not None:
+                value = prices.get(price)
+                if value is None:
+                    value = prices[price] = tick * price
+                out.append(_new(LevelChange, (side, value, zero)))
+    if holes:
+        extra = [p for s, p in holes if s is side and lo <= p <= hi]
+        if extra:
+            fill = sorted({*fill, *extra})
+    if fill:
+        random_ = rng.random
+        span = book.max_lots
         for price in fill:
             if price not in levels:
-                lots = levels[price] = randint(rng, 1, book.max_lots)
-                raw.append((side, price, lots))
-    book.ranges = new
-    book.holes.clear()
-    return level_changes(book.spec, raw)
+                lots = levels[price] = 1 + int(random_() * span)
+                value = prices.get(price)
+                if value is None:
+                    value = prices[price] = tick * price
+                out.append(_new(LevelChange, (side, value, lot * lots)))
 
 
 def jitter(profile: VenueProfile, rng: random.Random, book: LadderBook) -> list[LevelChange]:
     """Resize one random level near the centre (nothing when the drawn price is empty)."""
-    levels = book.bids if rng.random() < 0.5 else book.asks
-    side = Side.BUY if levels is book.bids else Side.SELL
-    price = book.center + randint(rng, -profile.depth, profile.depth)
+    if rng.random() < 0.5:
+        levels, side = book.bids, _BUY
+    else:
+        levels, side = book.asks, _SELL
+    depth = profile.depth
+    price = book.center - depth + int(rng.random() * (depth + depth + 1))
     if price not in levels:
         return []
-    lots = levels[price] = randint(rng, 1, book.max_lots)
-    return level_changes(book.spec, [(side, price, lots)])
+    lots = levels[price] = 1 + int(rng.random() * book.max_lots)
+    return [_new(LevelChange, (side, book.price(price), book.lot * lots))]
 
 
 def within(side: Side, price: int, limit: int) -> bool:
     """True when a level on ``side`` at ``price`` is acceptable for a taker limited at ``limit``."""
     return price >= limit if side is Side.BUY else price <= limit
-
-
-def _outside(lo: int, hi: int, keep_lo: int, keep_hi: int) -> list[int]:
-    """Prices in [lo, hi] that are not in [keep_lo, keep_hi]."""
-    if keep_lo > keep_hi or keep_hi < lo or keep_lo > hi:
-        return list(range(lo, hi + 1))
-    return [*range(lo, keep_lo), *range(keep_hi + 1, hi + 1)]
-
-
-def level_changes(spec: SymbolSpec, raw: list[tuple[Side, int, int]]) -> list[LevelChange]:
-    """(side, ticks, lots) triples as Decimal :class:`LevelChange` values."""
-    tick, lot = spec.tick, spec.lot
-    return [LevelChange(s, tick * p, lot * q) for s, p, q in raw]
-
-
-def randint(rng: random.Random, lo: int, hi: int) -> int:
-    """A uniform int in [lo, hi] from one ``random()`` draw (randint is 4x slower)."""
-    return lo + int(rng.random() * (hi - lo + 1))

@@ -30,7 +30,7 @@ import anyio
 
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.schema.events import Side
-from tradegw_core.sim.ladder import LadderBook, jitter, randint, recenter, within
+from tradegw_core.sim.ladder import LadderBook, jitter, recenter, within
 from tradegw_core.sim.specs import (
     BookDelta,
     BookSnapshot,
@@ -59,6 +59,8 @@ __all__ = [
 ]
 
 _MIN_MID_TICKS = 1000
+
+_VenueRow = tuple[str, VenueProfile, random.Random, LadderBook, int]
 
 
 class MarketSimulator:
@@ -99,6 +101,10 @@ class MarketSimulator:
         self._profiles: dict[str, VenueProfile] = {}
         self._vrng: dict[str, random.Random] = {}
         self._books: dict[tuple[str, str], LadderBook] = {}
+        # per symbol: one price cache shared by its books, and the (venue, profile, rng,
+        # book, latency_ns) rows step() walks, so the hot loop does no dict lookups
+        self._prices: dict[str, dict[int, Decimal]] = {s: {} for s in self._order}
+        self._rows: dict[str, list[_VenueRow]] = {s: [] for s in self._order}
         self._listeners: list[tuple[str | None, MarketListener]] = []
         # drained before _emit returns: holds at most the events of one step plus what its
         # listeners cause (re-entrant emissions are queued, not recursed), so it needs no cap
@@ -112,8 +118,11 @@ class MarketSimulator:
             return
         self._profiles[profile.name] = profile
         rng = self._vrng[profile.name] = random.Random(f"{self.seed}:{profile.name}")
+        latency_ns = profile.latency_ms * 1_000_000
         for symbol in self._order:
-            book = self._books[(profile.name, symbol)] = LadderBook(self.specs[symbol])
+            book = LadderBook(self.specs[symbol], self._prices[symbol])
+            self._books[(profile.name, symbol)] = book
+            self._rows[symbol].append((profile.name, profile, rng, book, latency_ns))
             recenter(profile, rng, book, self._mid[symbol])
 
     @property
@@ -169,23 +178,29 @@ class MarketSimulator:
     # ------------------------------------------------------------------ stepping
     def step(self) -> list[MarketEvent]:
         """Advance one step; deliver and return its events."""
-        self.step_count += 1
+        step = self.step_count = self.step_count + 1
         rng = self._rng
-        symbol = self._order[rng.randrange(len(self._order))]
-        spec = self.specs[symbol]
-        mid = max(_MIN_MID_TICKS, self._mid[symbol] + randint(rng, -spec.vol_ticks, spec.vol_ticks))
+        order = self._order
+        symbol = order[rng.randrange(len(order))]
+        vol = self.specs[symbol].vol_ticks
+        mid = max(_MIN_MID_TICKS, self._mid[symbol] - vol + int(rng.random() * (vol + vol + 1)))
         self._mid[symbol] = mid
+        base_ns = self.start_ns + step * self.step_ns
         out: list[MarketEvent] = []
-        for name, profile in self._profiles.items():
-            vrng = self._vrng[name]
-            book = self._books[(name, symbol)]
+        for name, profile, vrng, book, latency_ns in self._rows[symbol]:
             changes = recenter(profile, vrng, book, mid)
             changes.extend(jitter(profile, vrng, book))
             if changes:
-                out.append(self._delta(name, symbol, book, changes))
+                book.seq += 1
+                out.append(
+                    BookDelta(name, symbol, book.seq, step, base_ns + latency_ns, tuple(changes))
+                )
             if vrng.random() < profile.trade_prob:
                 out.extend(self._market_trade(name, symbol, vrng, book))
-        self._emit(out)
+        if self._listeners or self._dispatching:
+            self._emit(out)
+        else:
+            self._pending.clear()  # what _emit would do with nobody listening
         return out
 
     def events(self, n: int) -> list[MarketEvent]:
@@ -309,29 +324,25 @@ class MarketSimulator:
     def _market_trade(
         self, venue: str, symbol: str, rng: random.Random, book: LadderBook
     ) -> list[MarketEvent]:
-        aggressor = Side.BUY if rng.random() < 0.5 else Side.SELL
-        levels = book.asks if aggressor is Side.BUY else book.bids
+        if rng.random() < 0.5:
+            aggressor, side, levels = Side.BUY, Side.SELL, book.asks
+        else:
+            aggressor, side, levels = Side.SELL, Side.BUY, book.bids
         if not levels:
             return []
         price = min(levels) if aggressor is Side.BUY else max(levels)
-        lots = randint(rng, 1, levels[price])
-        side = Side.SELL if aggressor is Side.BUY else Side.BUY
+        lots = 1 + int(rng.random() * levels[price])
         left = book.remove(side, price, lots)
-        spec = book.spec
         book.trade_id += 1
         ts = self._ts(venue)
+        value = book.price(price)
+        lot = book.lot
         trade = SimTrade(
-            venue,
-            symbol,
-            book.trade_id,
-            self.step_count,
-            ts,
-            spec.tick * price,
-            spec.lot * lots,
-            aggressor,
+            venue, symbol, book.trade_id, self.step_count, ts, value, lot * lots, aggressor
         )
-        change = LevelChange(side, spec.tick * price, spec.lot * left)
-        return [trade, self._delta(venue, symbol, book, [change])]
+        book.seq += 1
+        change = LevelChange(side, value, lot * left)
+        return [trade, BookDelta(venue, symbol, book.seq, self.step_count, ts, (change,))]
 
     def _emit(self, events: list[MarketEvent]) -> None:
         self._pending.extend(events)
