@@ -3,17 +3,23 @@
 Not a test: it prints numbers. A synthetic provider turns Binance-shaped JSON frames
 (depth diffs and trades, as in ``docs/protocols/binance.md``) into canonical events: typed
 msgspec decoding, ``Decimal`` levels, then ``ProviderContext.emit`` inside the feeding task,
-exactly like a connection reader. The run goes through a real :class:`Gateway` to 1 and to
-10 consumers and reports events/s, the added latency (frame receipt to consumer callback)
-p50/p99, and the ratio to bare JSON decoding of the same frames measured in the same run.
-A paced run at 10k events/s shows the latency a lightly loaded gateway adds.
+exactly like a connection reader. The run goes through a real :class:`Gateway` to 1, 10
+and 100 consumers (then to 1 and 10 over 1000 symbols) and reports events/s, the gateway's
+cost per delivered event (the provider's own cost, measured alone, taken out: design
+section 13 wants it flat in consumers and symbols), the added latency (frame receipt to
+consumer callback) p50/p99, and the ratio to bare JSON decoding of the same frames
+measured in the same run. A paced run at 10k events/s shows the latency a lightly loaded
+gateway adds.
 
-Run: ``python -m tradegw_core.bench [--frames N] [--consumers 1,10]``.
+At the end it prints the market simulator's event rate (:mod:`tradegw_core.sim.bench`).
+
+Run: ``python -m tradegw_core.bench [--frames N] [--consumers 1,10,100] [--sim-steps N]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -57,6 +63,15 @@ class TradeMsg(msgspec.Struct, tag_field="e", tag="trade"):
 
 _BASES = ("BTC", "ETH", "SOL", "XRP", "ADA", "DOGE", "LTC", "DOT", "AVAX", "LINK")
 
+_WIDE_SYMBOLS = 1000
+"""The symbol count of the wide runs (cost per delivered event must not grow with it)."""
+
+
+def _pair(k: int) -> tuple[str, str]:
+    """Venue and canonical names of synthetic pair ``k``: BTCUSDT, ..., then BTC1USDT, ..."""
+    base = _BASES[k % len(_BASES)] + (str(k // len(_BASES)) if k >= len(_BASES) else "")
+    return f"{base}USDT", f"{base}-USDT"
+
 
 def make_frames(count: int, *, symbols: int = 10, seed: int = 7) -> list[bytes]:
     """Binance-like frames: about two depth diffs per trade, spread over ``symbols`` pairs."""
@@ -66,7 +81,7 @@ def make_frames(count: int, *, symbols: int = 10, seed: int = 7) -> list[bytes]:
     frames: list[bytes] = []
     for i in range(count):
         k = rng.randrange(symbols)
-        venue = f"{_BASES[k % len(_BASES)]}USDT"
+        venue = _pair(k)[0]
         mid = 100 + k
         if rng.random() < 0.66:
             first = update_id[k] + 1
@@ -108,10 +123,7 @@ class SyntheticProvider:
     def __init__(self, ctx: ProviderContext, symbols: int) -> None:
         self.ctx = ctx
         self._decoder = msgspec.json.Decoder(DepthMsg | TradeMsg)
-        self._symbols = {
-            f"{_BASES[k % len(_BASES)]}USDT": Symbol(f"{_BASES[k % len(_BASES)]}-USDT")
-            for k in range(symbols)
-        }
+        self._symbols = {venue: Symbol(sym) for venue, sym in (_pair(k) for k in range(symbols))}
         self._instruments = {
             sym: Instrument(
                 provider="synthetic",
@@ -222,9 +234,12 @@ async def _pipeline(
     from tradegw_core.gateway import Gateway
     from tradegw_core.plugin.registries import Registries
 
+    # Start clean: a full collection of what earlier runs left would otherwise land in this
+    # run's latency tail (tens of ms on this code base), whichever run it happens to hit.
+    gc.collect()
     made: list[SyntheticProvider] = []
     names = [f"c{i}" for i in range(consumers)]
-    sym_names = [f"{_BASES[k % len(_BASES)]}-USDT" for k in range(symbols)]
+    sym_names = [_pair(k)[1] for k in range(symbols)]
     sinks = {n: CountingConsumer(sym_names, len(frames)) for n in names}
     regs = Registries()
 
@@ -266,22 +281,64 @@ def _bare_decode(frames: list[bytes]) -> float:
     return time.perf_counter() - start
 
 
+class _NoEmit:
+    def emit(self, event: Event) -> None:
+        """Drop the event: measures the synthetic provider alone."""
+
+
+def _provider_ns(frames: list[bytes], symbols: int) -> float:
+    """Nanoseconds per frame of the synthetic provider alone (typed decode, Decimal, event)."""
+    provider = SyntheticProvider(_NoEmit(), symbols)  # type: ignore[arg-type]
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for frame in frames:
+            provider.feed(frame)
+        best = min(best, time.perf_counter() - start)
+    return best / len(frames) * 1e9
+
+
+async def _pipeline_line(
+    frames: list[bytes], consumers: int, symbols: int, batch: int, bare_rate: float, prov: float
+) -> str:
+    elapsed, lat = await _pipeline(frames, consumers, symbols, rate=None, batch=batch)
+    rate = len(frames) / elapsed
+    # What the gateway adds per delivered event: the provider's own cost taken out.
+    per_delivery = max(0.0, elapsed / len(frames) * 1e9 - prov) / consumers
+    return (
+        f"  pipeline -> {consumers:>3} consumer(s), {symbols:>4} symbols: {rate:9,.0f} events/s "
+        f"({rate * consumers:10,.0f} deliveries/s), {per_delivery:5.0f} ns per delivered event, "
+        f"latency p50 {_pct(lat, 0.5):7.1f} us p99 {_pct(lat, 0.99):7.1f} us, "
+        f"{rate / bare_rate:.1%} of bare decode"
+    )
+
+
 async def _main(frames_n: int, consumer_counts: list[int], symbols: int, batch: int) -> None:
     frames = make_frames(frames_n, symbols=symbols)
     bare = min(_bare_decode(frames) for _ in range(3))
     bare_rate = frames_n / bare
+    prov = _provider_ns(frames, symbols)
     print(
         f"tradegw bench: {frames_n} Binance-like frames (depth diffs + trades), {symbols} symbols"
     )
     print(f"  bare JSON decode (msgspec, untyped): {bare_rate:12,.0f} frames/s")
+    print(
+        f"  synthetic provider alone (typed decode, Decimal, events): {1e9 / prov:,.0f} frames/s"
+        f" ({prov:.0f} ns/frame, left out of the gateway's cost below)"
+    )
     for consumers in consumer_counts:
-        elapsed, lat = await _pipeline(frames, consumers, symbols, rate=None, batch=batch)
-        rate = frames_n / elapsed
-        print(
-            f"  pipeline -> {consumers:>2} consumer(s): {rate:12,.0f} events/s "
-            f"({rate * consumers:,.0f} deliveries/s), latency p50 {_pct(lat, 0.5):8.1f} us "
-            f"p99 {_pct(lat, 0.99):8.1f} us, {rate / bare_rate:.1%} of bare decode"
-        )
+        # Keep each run near a million deliveries at most: the cost per delivery is the figure.
+        n = min(frames_n, max(10_000, 1_000_000 // consumers))
+        print(await _pipeline_line(frames[:n], consumers, symbols, batch, bare_rate, prov))
+    if symbols < _WIDE_SYMBOLS:
+        wide = make_frames(frames_n, symbols=_WIDE_SYMBOLS)
+        wide_prov = _provider_ns(wide, _WIDE_SYMBOLS)
+        for consumers in (1, 10):
+            n = min(frames_n, max(10_000, 1_000_000 // consumers))
+            line = await _pipeline_line(
+                wide[:n], consumers, _WIDE_SYMBOLS, batch, bare_rate, wide_prov
+            )
+            print(line)
     paced_n = min(frames_n, 20_000)
     _, lat = await _pipeline(frames[:paced_n], 1, symbols, rate=10_000, batch=10)
     print(
@@ -294,12 +351,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m tradegw_core.bench``."""
     parser = argparse.ArgumentParser(prog="python -m tradegw_core.bench", description=__doc__)
     parser.add_argument("--frames", type=int, default=100_000)
-    parser.add_argument("--consumers", default="1,10", help="comma-separated consumer counts")
+    parser.add_argument("--consumers", default="1,10,100", help="comma-separated consumer counts")
     parser.add_argument("--symbols", type=int, default=10)
     parser.add_argument("--batch", type=int, default=256, help="frames per reader wake-up")
+    parser.add_argument(
+        "--sim-steps", type=int, default=None, help="simulator steps (default: frames / 5)"
+    )
     args = parser.parse_args(argv)
     counts = [int(c) for c in args.consumers.split(",") if c]
     anyio.run(_main, args.frames, counts, args.symbols, args.batch)
+    _simulator_figures(args.sim_steps or min(20_000, max(500, args.frames // 5)))
+
+
+def _simulator_figures(steps: int) -> None:
+    """The market simulator's generation rate (see :mod:`tradegw_core.sim.bench`)."""
+    from tradegw_core.sim.bench import report
+
+    print(f"tradegw simulator: {steps} steps per run, best of 3")
+    for line in report(steps):
+        print(line)
 
 
 if __name__ == "__main__":

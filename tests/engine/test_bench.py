@@ -28,7 +28,10 @@ def test_bench_prints_rates_latency_and_the_ratio(capsys: pytest.CaptureFixture[
     main(["--frames", "300", "--consumers", "1,2", "--batch", "50"])
     out = capsys.readouterr().out
     assert "bare JSON decode" in out
-    assert out.count("deliveries/s") == 2
+    # 1 and 2 consumers over the frames' symbols, then 1 and 10 consumers over 1000 symbols
+    assert out.count("deliveries/s") == 4
+    assert out.count("1000 symbols") == 2
+    assert out.count("ns per delivered event") == 4
     assert "of bare decode" in out
     assert "paced 10k events/s" in out
     assert "p99" in out

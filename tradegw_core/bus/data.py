@@ -74,26 +74,36 @@ class DeadLetterQueue:
 
 
 class LaneStats:
-    """Counters of one lane."""
+    """Counters of one lane.
+
+    ``enqueued`` is not bumped per event: every queued event is delivered, evicted by
+    ``drop_oldest`` or still queued, so it is derived from those (``queue``: the lane's
+    market-data deque).
+    """
 
     __slots__ = (
+        "_queue",
         "dead_lettered",
         "delivered",
         "dropped_newest",
         "dropped_oldest",
-        "enqueued",
         "exec_delivered",
         "exec_over_capacity",
     )
 
-    def __init__(self) -> None:
-        self.enqueued = 0
+    def __init__(self, queue: deque[Event] | None = None) -> None:
+        self._queue: deque[Event] = queue if queue is not None else deque()
         self.delivered = 0
         self.dropped_oldest = 0
         self.dropped_newest = 0
         self.dead_lettered = 0
         self.exec_delivered = 0
         self.exec_over_capacity = 0
+
+    @property
+    def enqueued(self) -> int:
+        """Market-data events the lane ever accepted."""
+        return self.delivered + self.dropped_oldest + len(self._queue)
 
     @property
     def dropped(self) -> int:
@@ -120,8 +130,8 @@ class Lane:
         self.exec_size = exec_size
         self.overflow = OverflowPolicy(overflow)
         self.dlq = dlq if dlq is not None else DeadLetterQueue()
-        self.stats = LaneStats()
         self._md: deque[Event] = deque()
+        self.stats = LaneStats(self._md)
         self._exec: deque[ExecReport] = deque()
         self._waiter: anyio.Event | None = None
         self._exec_room: anyio.Event | None = None
@@ -145,7 +155,6 @@ class Lane:
                 self.dlq.put(self.consumer_id, event)
                 return False
         md.append(event)
-        self.stats.enqueued += 1
         if self._waiter is not None:
             self._waiter.set()
             self._waiter = None
@@ -203,9 +212,10 @@ class Lane:
                 self._exec_room.set()
                 self._exec_room = None
             return report
-        if self._md:
+        md = self._md
+        if md:
             self.stats.delivered += 1
-            return self._md.popleft()
+            return md.popleft()
         return None
 
     @property

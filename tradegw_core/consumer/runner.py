@@ -42,11 +42,12 @@ async def run_consumer(
 ) -> None:
     """Start ``consumer`` and feed it from ``lane`` until the lane is closed and drained."""
     counters = stats if stats is not None else ConsumerStats()
+    pop = lane.pop_nowait
     try:
         await consumer.on_start(ctx)
         task_status.started()
         while True:
-            item = lane.pop_nowait()
+            item = pop()
             if item is None:
                 if lane.closed:
                     return

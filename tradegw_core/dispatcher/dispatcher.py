@@ -12,14 +12,14 @@ decide per consumer whether an event goes to the lane now, later, or merged), se
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from tradegw_core.bus.data import DeadLetterQueue, Lane, OverflowPolicy
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import Telemetry
 from tradegw_core.dispatcher.dedup import DedupWindow
-from tradegw_core.dispatcher.ordering import GapReport, OrderingBuffer, OrderingMode
+from tradegw_core.dispatcher.ordering import GapReport, OrderingBuffer, OrderingMode, StreamState
 from tradegw_core.dispatcher.routing import RouteChange, RoutingTable
 from tradegw_core.errors import ControlError
 from tradegw_core.schema.events import Event, EventType, ExecReport, StreamKey
@@ -56,8 +56,25 @@ class DispatcherStats:
         self.exec_unrouted = 0
 
 
+class _Slot:
+    """What the hot path needs about one routed stream, cached until routes change."""
+
+    __slots__ = ("key", "lanes", "puts", "stream")
+
+    def __init__(self, key: StreamKey, lanes: tuple[Lane, ...], stream: StreamState) -> None:
+        self.key = key
+        self.lanes = lanes
+        self.puts: tuple[Callable[[Event], bool], ...] = tuple(lane.put_nowait for lane in lanes)
+        self.stream = stream
+
+
 class Dispatcher:
-    """Dedup, ordering, routing table and consumer lanes of one gateway."""
+    """Dedup, ordering, routing table and consumer lanes of one gateway.
+
+    The hot path finds a stream's lanes and ordering state in one lookup keyed by the
+    event's own fields (class, provider, symbol): no StreamKey is built per event. That
+    cache is dropped whenever the routing table changes or ordering state is forgotten.
+    """
 
     def __init__(
         self,
@@ -87,12 +104,16 @@ class Dispatcher:
             max_held=max_held,
             default_mode=default_mode,
             on_gap=self._report_gap,
+            on_drop=self._drop_slots,
         )
         self.routing = RoutingTable()
         self.stats = DispatcherStats()
         self.admission = admission
         self._lanes: dict[str, Lane] = {}
         self._routes: dict[StreamKey, tuple[Lane, ...]] = {}
+        self._slots: dict[tuple[type[Event], str, str], _Slot] = {}
+        self._first_seen = self.dedup.first_seen
+        self._accept = self.ordering.accept
 
     # -- consumers and routes (control path) -----------------------------------------
 
@@ -168,21 +189,47 @@ class Dispatcher:
                 self._routes[key] = lanes
             else:
                 self._routes.pop(key, None)
+        self._slots.clear()
+
+    def _drop_slots(self) -> None:
+        self._slots.clear()
+
+    def _slot(self, event: Event) -> _Slot | None:
+        """Build the cached slot of ``event``'s stream (None: nobody listens)."""
+        key = event.stream_key
+        lanes = self._routes.get(key)
+        if lanes is None:
+            if key.type is not EventType.BOOK_SNAPSHOT:
+                return None
+            # Nobody listens; a snapshot still goes on, as it re-bases its update stream.
+            lanes = ()
+        slot = _Slot(key, lanes, self.ordering.stream(key))
+        self._slots[(type(event), event.provider, event.symbol)] = slot
+        return slot
 
     # -- hot path --------------------------------------------------------------------
 
     def dispatch(self, event: Event) -> None:
         """Take one canonical event (synchronous; called in the provider's reader task)."""
-        self.stats.received += 1
-        key = event.stream_key
-        if key not in self._routes and key.type is not EventType.BOOK_SNAPSHOT:
-            # Nobody listens; a snapshot still goes on, as it re-bases its update stream.
-            self.stats.unrouted += 1
+        stats = self.stats
+        stats.received += 1
+        slot = self._slots.get((type(event), event.provider, event.symbol))
+        if slot is None:
+            slot = self._slot(event)
+            if slot is None:
+                stats.unrouted += 1
+                return
+        if not self._first_seen(event.event_id):
+            stats.duplicates += 1
             return
-        if not self.dedup.first_seen(event.event_id):
-            self.stats.duplicates += 1
+        if not self._accept(slot.stream, event, event.ts_ingest or self._clock.monotonic_ns()):
+            return  # held, dropped as stale, or delivered by the ordering buffer itself
+        if self.admission is not None or not slot.puts:
+            self._route(slot.key, event)
             return
-        self.ordering.offer(key, event, event.ts_ingest or self._clock.monotonic_ns())
+        for put in slot.puts:
+            if not put(event):
+                self._backpressure(slot.lanes[slot.puts.index(put)], slot.key)
 
     def _route(self, key: StreamKey, event: Event) -> None:
         lanes = self._routes.get(key)
@@ -194,13 +241,16 @@ class Dispatcher:
             if admission is not None and admission.admit(lane, key, event):
                 continue
             if not lane.put_nowait(event):
-                self._telemetry.emit(
-                    "backpressure.triggered",
-                    consumer=lane.consumer_id,
-                    policy=lane.overflow.value,
-                    provider=key.provider,
-                    symbol=key.symbol,
-                )
+                self._backpressure(lane, key)
+
+    def _backpressure(self, lane: Lane, key: StreamKey) -> None:
+        self._telemetry.emit(
+            "backpressure.triggered",
+            consumer=lane.consumer_id,
+            policy=lane.overflow.value,
+            provider=key.provider,
+            symbol=key.symbol,
+        )
 
     def flush(self, now_ns: int | None = None) -> None:
         """Release held events whose lateness expired (the gateway's 50 ms tick)."""

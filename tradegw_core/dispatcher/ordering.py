@@ -44,7 +44,14 @@ import msgspec
 
 from tradegw_core.schema.events import BookUpdate, Event, EventType, StreamKey
 
-__all__ = ["GapReport", "OrderingBuffer", "OrderingMode", "OrderingStats", "declare_modes"]
+__all__ = [
+    "GapReport",
+    "OrderingBuffer",
+    "OrderingMode",
+    "OrderingStats",
+    "StreamState",
+    "declare_modes",
+]
 
 
 class OrderingMode(enum.StrEnum):
@@ -99,24 +106,15 @@ def declare_modes(ctx: object, modes: Mapping[EventType, OrderingMode]) -> bool:
     return True
 
 
-def _span(event: Event) -> tuple[int, int] | None:
-    if type(event) is BookUpdate and event.last_seq is not None:
-        lo = event.first_seq if event.first_seq is not None else event.last_seq
-        if event.prev_seq is not None and event.prev_seq < lo:
-            lo = event.prev_seq + 1
-        return lo, event.last_seq
-    seq = event.seq_provider
-    if seq is None:
-        return None
-    return seq, seq
+class StreamState:
+    """Ordering state of one stream (a handle for :meth:`OrderingBuffer.accept`)."""
 
-
-class _Stream:
-    __slots__ = ("gap_dirty", "gap_since", "heap", "key", "last", "last_ts", "mode")
+    __slots__ = ("gap_dirty", "gap_since", "heap", "key", "last", "last_ts", "mode", "snapshot")
 
     def __init__(self, key: StreamKey, mode: OrderingMode) -> None:
         self.key = key
         self.mode = mode
+        self.snapshot = key.type is EventType.BOOK_SNAPSHOT
         self.last: int | None = None
         self.last_ts = -1
         # (lo, tiebreak, hi, arrival_ns, event): a min-heap on lo.
@@ -139,7 +137,9 @@ class _Stream:
 class OrderingBuffer:
     """Ordering state of every stream; see the module docstring for the rules.
 
-    ``deliver`` receives each released event in order; ``on_gap`` each gap given up on.
+    ``deliver`` receives each released event in order; ``on_gap`` each gap given up on;
+    ``on_drop`` is called after :meth:`reset` or :meth:`forget` dropped stream states, so
+    whoever keeps :class:`StreamState` handles (the dispatcher) lets go of them.
     """
 
     def __init__(
@@ -150,16 +150,18 @@ class OrderingBuffer:
         max_held: int = 10_000,
         default_mode: OrderingMode = OrderingMode.MONOTONIC,
         on_gap: Callable[[GapReport], None] | None = None,
+        on_drop: Callable[[], None] | None = None,
     ) -> None:
         if lateness_ns < 0 or max_held < 1:
             raise ValueError("lateness_ns must be >= 0 and max_held >= 1")
         self._deliver = deliver
         self._on_gap = on_gap
+        self._on_drop = on_drop
         self.lateness_ns = lateness_ns
         self.max_held = max_held
         self.default_mode = default_mode
         self.stats = OrderingStats()
-        self._streams: dict[StreamKey, _Stream] = {}
+        self._streams: dict[StreamKey, StreamState] = {}
         self._modes: dict[tuple[str, EventType], OrderingMode] = {}
         self._pending: set[StreamKey] = set()
         self._tiebreak = count()
@@ -182,11 +184,15 @@ class OrderingBuffer:
 
         Held events are dropped with the state; a restarted feed re-sends what matters.
         """
+        dropped = False
         for key in [k for k in self._streams if k.provider == provider]:
             if symbol is None or key.symbol == symbol:
                 stream = self._streams.pop(key)
                 self.stats.held -= len(stream.heap)
                 self._pending.discard(key)
+                dropped = True
+        if dropped and self._on_drop is not None:
+            self._on_drop()
 
     def forget(self, key: StreamKey) -> None:
         """Drop one stream's state (its last consumer left)."""
@@ -194,6 +200,8 @@ class OrderingBuffer:
         if stream is not None:
             self.stats.held -= len(stream.heap)
             self._pending.discard(key)
+            if self._on_drop is not None:
+                self._on_drop()
 
     def last_seq(self, key: StreamKey) -> int | None:
         """The last seq delivered on ``key`` (None before the first)."""
@@ -211,49 +219,74 @@ class OrderingBuffer:
 
     # -- hot path --------------------------------------------------------------------
 
+    def stream(self, key: StreamKey) -> StreamState:
+        """The state of ``key``, created on first use (a handle for :meth:`accept`).
+
+        A handle is valid until ``on_drop`` is called.
+        """
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = StreamState(key, self.mode_of(key))
+        return stream
+
     def offer(self, key: StreamKey, event: Event, now_ns: int) -> None:
         """Take one event of stream ``key`` that arrived at ``now_ns``."""
         stream = self._streams.get(key)
         if stream is None:
-            stream = self._streams[key] = _Stream(key, self.mode_of(key))
-        if key.type is EventType.BOOK_SNAPSHOT:
-            self._emit(stream, event)
-            if event.seq_provider is not None:
-                self._rebase(
-                    StreamKey(key.provider, key.symbol, EventType.BOOK_UPDATE),
-                    event.seq_provider,
-                )
-            return
-        span = _span(event)
-        if span is None:
-            if event.ts_ingest < stream.last_ts:
-                self.stats.stale_dropped += 1
-                return
-            stream.last_ts = event.ts_ingest
-            self._emit(stream, event)
-            return
-        lo, hi = span
+            stream = self._streams[key] = StreamState(key, self.mode_of(key))
+        if self.accept(stream, event, now_ns):
+            self._deliver(key, event)
+
+    def accept(self, stream: StreamState, event: Event, now_ns: int) -> bool:
+        """:meth:`offer` on a stream handle, leaving the common case to the caller.
+
+        True means: ``event`` is next in order and nothing waits behind it, the caller
+        delivers it now (it is already counted as delivered). False means the buffer took
+        care of it: delivered through ``deliver`` (with whatever it released), held, or
+        dropped as stale.
+        """
+        if stream.snapshot:
+            self._snapshot(stream, event)
+            return False
+        if type(event) is BookUpdate and event.last_seq is not None:
+            hi = event.last_seq
+            lo = event.first_seq if event.first_seq is not None else hi
+            if event.prev_seq is not None and event.prev_seq < lo:
+                lo = event.prev_seq + 1
+        else:
+            seq = event.seq_provider
+            if seq is None:
+                if event.ts_ingest < stream.last_ts:
+                    self.stats.stale_dropped += 1
+                    return False
+                stream.last_ts = event.ts_ingest
+                self.stats.delivered += 1
+                return True
+            lo = hi = seq
         last = stream.last
         if last is None or (lo <= last + 1 and hi > last):
             stream.last = hi
-            self._emit(stream, event)
             if stream.heap:
+                self._emit(stream, event)
                 self._release_fitting(stream)
-            return
+                return False
+            self.stats.delivered += 1
+            return True
         if hi <= last:
             self.stats.stale_dropped += 1
-            return
+            return False
         if stream.mode is OrderingMode.MONOTONIC:
             stream.last = hi
-            self._emit(stream, event)
-            return
+            self.stats.delivered += 1
+            return True
         heapq.heappush(stream.heap, (lo, next(self._tiebreak), hi, now_ns, event))
         if stream.gap_since is None or now_ns < stream.gap_since:
             stream.gap_since = now_ns
         self.stats.held += 1
-        self._pending.add(key)
+        self._pending.add(stream.key)
         if len(stream.heap) > self.max_held:
             self._release_gap(stream, now_ns, "overflow")
+        return False
 
     def flush(self, now_ns: int) -> None:
         """Release held events whose lateness tolerance has expired (the 50 ms tick)."""
@@ -279,11 +312,11 @@ class OrderingBuffer:
 
     # -- internals -------------------------------------------------------------------
 
-    def _emit(self, stream: _Stream, event: Event) -> None:
+    def _emit(self, stream: StreamState, event: Event) -> None:
         self.stats.delivered += 1
         self._deliver(stream.key, event)
 
-    def _release_fitting(self, stream: _Stream) -> None:
+    def _release_fitting(self, stream: StreamState) -> None:
         heap = stream.heap
         while heap:
             lo, _, hi, _, event = heap[0]
@@ -305,7 +338,7 @@ class OrderingBuffer:
             self._pending.discard(stream.key)
 
     def _release_gap(
-        self, stream: _Stream, now_ns: int, reason: str, since: int | None = None
+        self, stream: StreamState, now_ns: int, reason: str, since: int | None = None
     ) -> None:
         lo, _, hi, arrival, event = heapq.heappop(stream.heap)
         self.stats.held -= 1
@@ -331,10 +364,18 @@ class OrderingBuffer:
             self._emit(stream, event)
         self._release_fitting(stream)
 
+    def _snapshot(self, stream: StreamState, event: Event) -> None:
+        self._emit(stream, event)
+        if event.seq_provider is not None:
+            key = stream.key
+            self._rebase(
+                StreamKey(key.provider, key.symbol, EventType.BOOK_UPDATE), event.seq_provider
+            )
+
     def _rebase(self, key: StreamKey, seq: int) -> None:
         stream = self._streams.get(key)
         if stream is None:
-            stream = self._streams[key] = _Stream(key, self.mode_of(key))
+            stream = self._streams[key] = StreamState(key, self.mode_of(key))
         stream.last = seq
         if stream.heap:
             self._release_fitting(stream)

@@ -33,20 +33,26 @@ class Orchestrator:
     """Pass-through between providers and the dispatcher."""
 
     def __init__(self, dispatcher: Dispatcher, *, merge: MergeStage | None = None) -> None:
-        self.dispatcher = dispatcher
+        self._dispatcher = dispatcher
+        self._routing = dispatcher.routing
+        self._dispatch = dispatcher.dispatch
         self.merge = merge
-        self._prefix = secrets.token_hex(4)
+        self._prefix = f"{secrets.token_hex(4)}-"
         self._counter = 0
         self.forwarded = 0
 
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The dispatcher events are forwarded to."""
+        return self._dispatcher
+
     def emit(self, event: Event) -> None:
         """Stamp ``event`` and forward it (never awaits)."""
-        dispatcher = self.dispatcher
-        event.routing_version = dispatcher.routing.version
+        event.routing_version = self._routing.version
         if not event.trace_id:
-            self._counter += 1
-            event.trace_id = f"{self._prefix}-{self._counter:x}"
+            self._counter = counter = self._counter + 1
+            event.trace_id = f"{self._prefix}{counter:x}"
         if self.merge is not None:
             self.merge.offer(event)
         self.forwarded += 1
-        dispatcher.dispatch(event)
+        self._dispatch(event)
