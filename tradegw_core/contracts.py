@@ -47,6 +47,7 @@ __all__ = [
     "ResyncReason",
     "StreamSpec",
     "Telemetry",
+    "VenueContext",
 ]
 
 SnapT = TypeVar("SnapT", contravariant=True)
@@ -183,8 +184,8 @@ class BookStageFactory(Protocol):
         ...
 
 
-class ProviderContext(Protocol):
-    """What the gateway hands a provider: its settings and the way into the core."""
+class VenueContext(Protocol):
+    """What the gateway hands every venue-side object: its name, settings, clock, telemetry."""
 
     @property
     def provider_id(self) -> str:
@@ -205,6 +206,10 @@ class ProviderContext(Protocol):
     def telemetry(self) -> Telemetry:
         """The ops-only telemetry bus."""
         ...
+
+
+class ProviderContext(VenueContext, Protocol):
+    """What the gateway hands a provider: its settings and the way into the core."""
 
     @property
     def metrics(self) -> Any:

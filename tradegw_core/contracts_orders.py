@@ -7,13 +7,12 @@ market-data and consumer contracts are in :mod:`tradegw_core.contracts`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 import msgspec
 from anyio.abc import TaskStatus
 
-from tradegw_core.clock import Clock
-from tradegw_core.contracts import Telemetry
+from tradegw_core.contracts import VenueContext
 from tradegw_core.schema.events import ExecReport
 from tradegw_core.schema.orders import CancelRequest, OrderRequest
 from tradegw_core.schema.symbols import Instrument, Symbol
@@ -69,28 +68,8 @@ class OrderAdapter(Protocol):
         ...
 
 
-class OrderAdapterContext(Protocol):
-    """What the gateway hands an order adapter."""
-
-    @property
-    def provider_id(self) -> str:
-        """The provider name the adapter serves."""
-        ...
-
-    @property
-    def settings(self) -> Any:
-        """The provider's validated settings section."""
-        ...
-
-    @property
-    def clock(self) -> Clock:
-        """The gateway clock."""
-        ...
-
-    @property
-    def telemetry(self) -> Telemetry:
-        """The ops-only telemetry bus."""
-        ...
+class OrderAdapterContext(VenueContext, Protocol):
+    """What the gateway hands an order adapter (the provider's name, settings, clock...)."""
 
 
 OrderAdapterFactory = Callable[[OrderAdapterContext], OrderAdapter]

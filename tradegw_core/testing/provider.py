@@ -28,6 +28,8 @@ from tradegw_core.testing.recorders import EventRecorder
 
 if TYPE_CHECKING:
     from tradegw_core.book.stage import BookStages, BookStageSettings
+    from tradegw_core.dispatcher import Dispatcher
+    from tradegw_core.orchestrator.context import GatewayProviderContext
 
 __all__ = ["RecordingProviderContext"]
 
@@ -86,3 +88,43 @@ class RecordingProviderContext:
                 yield provider
             finally:
                 tg.cancel_scope.cancel()
+
+
+def dispatching_context(
+    provider: str, settings: Any, *, consumer_id: str = "c"
+) -> tuple[GatewayProviderContext, Dispatcher]:
+    """The gateway's real provider context over a dispatcher with one consumer.
+
+    What a provider emits goes through the real orchestrator and dispatcher (ordering
+    modes the provider declares included) into ``consumer_id``'s lane; read it back with
+    :func:`drain_lane`. The clock is a :class:`~tradegw_core.clock.FakeClock`.
+    """
+    from tradegw_core.clock import FakeClock
+    from tradegw_core.dispatcher import Dispatcher
+    from tradegw_core.observability.metrics import Metrics
+    from tradegw_core.orchestrator.context import GatewayProviderContext
+    from tradegw_core.orchestrator.orchestrator import Orchestrator
+    from tradegw_core.testing.recorders import TelemetryRecorder
+
+    clock = FakeClock()
+    dispatcher = Dispatcher(clock=clock)
+    dispatcher.add_consumer(consumer_id)
+    ctx = GatewayProviderContext(
+        provider,
+        settings,
+        clock=clock,
+        telemetry=TelemetryRecorder(),
+        metrics=Metrics(),
+        orchestrator=Orchestrator(dispatcher),
+        dispatcher=dispatcher,
+    )
+    return ctx, dispatcher
+
+
+def drain_lane(dispatcher: Dispatcher, consumer_id: str = "c") -> list[Event]:
+    """Everything queued for ``consumer_id``, in delivery order (the lane is emptied)."""
+    lane = dispatcher.lane(consumer_id)
+    out: list[Event] = []
+    while (item := lane.pop_nowait()) is not None:
+        out.append(item)
+    return out

@@ -15,40 +15,10 @@ from tradegw_binance.config import BinanceSettings
 from tradegw_binance.provider import ORDERING_MODES, BinanceProvider
 from tradegw_binance.schemas import BinanceDepthDiffMsg, BinanceDepthSnapshotMsg
 
-from tradegw_core.clock import FakeClock
-from tradegw_core.dispatcher import Dispatcher, OrderingMode
-from tradegw_core.observability.metrics import Metrics
-from tradegw_core.orchestrator.context import GatewayProviderContext
-from tradegw_core.orchestrator.orchestrator import Orchestrator
-from tradegw_core.schema.events import BookSnapshot, BookUpdate, Event, EventType, StreamKey
+from tradegw_core.dispatcher import OrderingMode
+from tradegw_core.schema.events import BookSnapshot, BookUpdate, EventType, StreamKey
 from tradegw_core.schema.symbols import Symbol
-from tradegw_core.testing.recorders import TelemetryRecorder
-
-
-def gateway_context(provider: str, settings: Any) -> tuple[GatewayProviderContext, Dispatcher]:
-    """The gateway's real provider context over a dispatcher with one consumer ``c``."""
-    clock = FakeClock()
-    dispatcher = Dispatcher(clock=clock)
-    dispatcher.add_consumer("c")
-    ctx = GatewayProviderContext(
-        provider,
-        settings,
-        clock=clock,
-        telemetry=TelemetryRecorder(),
-        metrics=Metrics(),
-        orchestrator=Orchestrator(dispatcher),
-        dispatcher=dispatcher,
-    )
-    return ctx, dispatcher
-
-
-def delivered(dispatcher: Dispatcher) -> list[Event]:
-    """Everything queued for consumer ``c``."""
-    lane = dispatcher.lane("c")
-    out: list[Event] = []
-    while (item := lane.pop_nowait()) is not None:
-        out.append(item)
-    return out
+from tradegw_core.testing.provider import dispatching_context, drain_lane
 
 
 def _diff(first: int, last: int, bids: list[list[str]]) -> BinanceDepthDiffMsg:
@@ -57,7 +27,7 @@ def _diff(first: int, last: int, bids: list[list[str]]) -> BinanceDepthDiffMsg:
 
 
 def test_the_provider_declares_contiguous_books_and_monotonic_trades() -> None:
-    ctx, dispatcher = gateway_context("binance", BinanceSettings())
+    ctx, dispatcher = dispatching_context("binance", BinanceSettings())
     BinanceProvider(ctx)
     mode = dispatcher.ordering.mode_of
     assert mode(StreamKey("binance", "BTC-USDT", EventType.BOOK_UPDATE)) is OrderingMode.CONTIGUOUS
@@ -67,7 +37,7 @@ def test_the_provider_declares_contiguous_books_and_monotonic_trades() -> None:
 
 
 def test_a_book_update_lost_on_one_socket_is_filled_from_the_other() -> None:
-    ctx, dispatcher = gateway_context("binance", BinanceSettings())
+    ctx, dispatcher = dispatching_context("binance", BinanceSettings())
     BinanceProvider(ctx)
     dispatcher.subscribe("c", [StreamKey("binance", "BTC-USDT", EventType.BOOK_UPDATE)])
     asm = BinanceBookAssembler(Symbol("BTC-USDT"), "BTCUSDT", provider_id="binance")
@@ -91,6 +61,6 @@ def test_a_book_update_lost_on_one_socket_is_filled_from_the_other() -> None:
     for event in (u1, u3, u1, u2, u3):  # socket A lost u2; socket B delivers it late
         ctx.emit(event)
         dispatcher.flush()
-    got = [e for e in delivered(dispatcher) if isinstance(e, BookUpdate)]
+    got = [e for e in drain_lane(dispatcher) if isinstance(e, BookUpdate)]
     assert [e.last_seq for e in got] == [102, 106, 108]
     assert dispatcher.ordering.stats.gaps == 0

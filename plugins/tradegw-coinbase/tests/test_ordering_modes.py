@@ -8,44 +8,13 @@ cannot fill a gap. Nothing is held; later copies of what was passed are dropped.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from tradegw_coinbase.config import CoinbaseSettings
 from tradegw_coinbase.provider import ORDERING_MODES, CoinbaseProvider
 
-from tradegw_core.clock import FakeClock
-from tradegw_core.dispatcher import Dispatcher, OrderingMode
-from tradegw_core.observability.metrics import Metrics
-from tradegw_core.orchestrator.context import GatewayProviderContext
-from tradegw_core.orchestrator.orchestrator import Orchestrator
-from tradegw_core.schema.events import Event, EventType, StreamKey, Trade
-from tradegw_core.testing.recorders import TelemetryRecorder
-
-
-def gateway_context(provider: str, settings: Any) -> tuple[GatewayProviderContext, Dispatcher]:
-    """The gateway's real provider context over a dispatcher with one consumer ``c``."""
-    clock = FakeClock()
-    dispatcher = Dispatcher(clock=clock)
-    dispatcher.add_consumer("c")
-    ctx = GatewayProviderContext(
-        provider,
-        settings,
-        clock=clock,
-        telemetry=TelemetryRecorder(),
-        metrics=Metrics(),
-        orchestrator=Orchestrator(dispatcher),
-        dispatcher=dispatcher,
-    )
-    return ctx, dispatcher
-
-
-def delivered(dispatcher: Dispatcher) -> list[Event]:
-    """Everything queued for consumer ``c``."""
-    lane = dispatcher.lane("c")
-    out: list[Event] = []
-    while (item := lane.pop_nowait()) is not None:
-        out.append(item)
-    return out
+from tradegw_core.dispatcher import OrderingMode
+from tradegw_core.schema.events import EventType, StreamKey, Trade
+from tradegw_core.testing.provider import dispatching_context, drain_lane
 
 
 def _trade(seq: int) -> Trade:
@@ -62,7 +31,7 @@ def _trade(seq: int) -> Trade:
 
 
 def test_the_provider_declares_every_stream_monotonic() -> None:
-    ctx, dispatcher = gateway_context("coinbase", CoinbaseSettings())
+    ctx, dispatcher = dispatching_context("coinbase", CoinbaseSettings())
     CoinbaseProvider(ctx)
     assert set(ORDERING_MODES.values()) == {OrderingMode.MONOTONIC}
     for type_ in (EventType.BOOK_UPDATE, EventType.TRADE, EventType.TICKER):
@@ -71,11 +40,11 @@ def test_the_provider_declares_every_stream_monotonic() -> None:
 
 
 def test_monotonic_never_holds_and_cannot_fill_a_gap_from_the_other_socket() -> None:
-    ctx, dispatcher = gateway_context("coinbase", CoinbaseSettings())
+    ctx, dispatcher = dispatching_context("coinbase", CoinbaseSettings())
     CoinbaseProvider(ctx)
     dispatcher.subscribe("c", [StreamKey("coinbase", "BTC-USD", EventType.TRADE)])
     for seq in (1, 3, 2):  # 2 comes late from the other socket
         ctx.emit(_trade(seq))
-    assert [e.seq_provider for e in delivered(dispatcher)] == [1, 3]
+    assert [e.seq_provider for e in drain_lane(dispatcher)] == [1, 3]
     assert dispatcher.ordering.held(StreamKey("coinbase", "BTC-USD", EventType.TRADE)) == 0
     assert dispatcher.ordering.stats.stale_dropped == 1

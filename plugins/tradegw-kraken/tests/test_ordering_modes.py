@@ -14,39 +14,9 @@ from tradegw_kraken.config import KrakenSettings
 from tradegw_kraken.parsing import KrakenDecoders, trade_event
 from tradegw_kraken.provider import KrakenProvider
 
-from tradegw_core.clock import FakeClock
-from tradegw_core.dispatcher import Dispatcher, OrderingMode
-from tradegw_core.observability.metrics import Metrics
-from tradegw_core.orchestrator.context import GatewayProviderContext
-from tradegw_core.orchestrator.orchestrator import Orchestrator
-from tradegw_core.schema.events import Event, EventType, StreamKey, Trade
-from tradegw_core.testing.recorders import TelemetryRecorder
-
-
-def gateway_context(provider: str, settings: Any) -> tuple[GatewayProviderContext, Dispatcher]:
-    """The gateway's real provider context over a dispatcher with one consumer ``c``."""
-    clock = FakeClock()
-    dispatcher = Dispatcher(clock=clock)
-    dispatcher.add_consumer("c")
-    ctx = GatewayProviderContext(
-        provider,
-        settings,
-        clock=clock,
-        telemetry=TelemetryRecorder(),
-        metrics=Metrics(),
-        orchestrator=Orchestrator(dispatcher),
-        dispatcher=dispatcher,
-    )
-    return ctx, dispatcher
-
-
-def delivered(dispatcher: Dispatcher) -> list[Event]:
-    """Everything queued for consumer ``c``."""
-    lane = dispatcher.lane("c")
-    out: list[Event] = []
-    while (item := lane.pop_nowait()) is not None:
-        out.append(item)
-    return out
+from tradegw_core.dispatcher import OrderingMode
+from tradegw_core.schema.events import EventType, StreamKey, Trade
+from tradegw_core.testing.provider import dispatching_context, drain_lane
 
 
 def _fixture_trades(shared_data: Path) -> list[Trade]:
@@ -58,7 +28,7 @@ def _fixture_trades(shared_data: Path) -> list[Trade]:
 
 
 def test_the_provider_declares_contiguous_trades() -> None:
-    ctx, dispatcher = gateway_context("kraken", KrakenSettings())
+    ctx, dispatcher = dispatching_context("kraken", KrakenSettings())
     KrakenProvider(ctx)
     mode = dispatcher.ordering.mode_of
     assert mode(StreamKey("kraken", "BTC-USD", EventType.TRADE)) is OrderingMode.CONTIGUOUS
@@ -73,11 +43,11 @@ def test_a_trade_lost_on_one_socket_is_delivered_from_the_other_in_order(
     t207: Any = msgspec.structs.replace(
         t208, seq_provider=10218207, event_id="kraken:BTC-USD:Trade:10218207"
     )
-    ctx, dispatcher = gateway_context("kraken", KrakenSettings())
+    ctx, dispatcher = dispatching_context("kraken", KrakenSettings())
     KrakenProvider(ctx)
     dispatcher.subscribe("c", [StreamKey("kraken", "BTC-USD", EventType.TRADE)])
     for event in (t207, t209, t207, t208, t209):  # socket A lost 208, socket B has it
         ctx.emit(event)
         dispatcher.flush()
-    assert [e.seq_provider for e in delivered(dispatcher)] == [10218207, 10218208, 10218209]
+    assert [e.seq_provider for e in drain_lane(dispatcher)] == [10218207, 10218208, 10218209]
     assert dispatcher.ordering.stats.gaps == 0
