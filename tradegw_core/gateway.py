@@ -41,7 +41,7 @@ from tradegw_core.dispatcher.dispatcher import Dispatcher
 from tradegw_core.dispatcher.metrics import DispatcherMetrics
 from tradegw_core.errors import ProviderFailedError
 from tradegw_core.net.backoff import Backoff
-from tradegw_core.observability.metrics import Metrics
+from tradegw_core.observability.metrics import Metrics, MetricsExporter
 from tradegw_core.orchestrator.context import (
     BookStageParts,
     GatewayProviderContext,
@@ -207,6 +207,8 @@ class Gateway:
             ControlApi.from_settings(self, api) if api is not None and api.enabled else None
         )
         """The HTTP control API (``[api] enabled``), started last, after the consumers."""
+        self.metrics_url: str | None = None
+        """Where Prometheus scrapes this gateway, when :func:`run_gateway` serves metrics."""
 
     # -- control ---------------------------------------------------------------------
 
@@ -340,14 +342,33 @@ async def run_gateway(
     """Run a gateway until SIGINT/SIGTERM or ``duration`` seconds; return the exit code.
 
     0 after a clean stop; 1 when a required provider failed (the error is logged and
-    printed). ``options`` go to :class:`Gateway`; ``started`` is called once it runs.
+    printed); 2 when ``[metrics]`` is enabled and its port cannot be served. ``options`` go
+    to :class:`Gateway`; ``started`` is called once it runs. With ``[metrics] enabled`` the
+    Prometheus exporter serves the gateway's registry on ``host:port`` for the whole run.
     """
+    exporter: MetricsExporter | None = None
+    if settings.metrics.enabled:
+        metrics = options.setdefault("metrics", Metrics())
+        try:
+            exporter = MetricsExporter(metrics, settings.metrics.host, settings.metrics.port)
+            exporter.start()
+        except OSError as exc:
+            where = f"{settings.metrics.host}:{settings.metrics.port}"
+            print(
+                f"tradegw: cannot serve metrics on {where} ({exc}); set [metrics] port "
+                "to a free port or enabled = false",
+                file=sys.stderr,
+            )
+            return 2
+        _log.info("metrics on http://%s:%s/metrics", exporter.host, exporter.port)
     try:
         async with (
             Gateway(settings, registries, **options) as gateway,
             anyio.create_task_group() as tg,
         ):
             await tg.start(_watch_signals, gateway)
+            if exporter is not None:
+                gateway.metrics_url = f"http://{exporter.host}:{exporter.port}/metrics"
             if started is not None:
                 started(gateway)
             with anyio.move_on_after(duration):
@@ -357,4 +378,7 @@ async def run_gateway(
         _log.error("%s", exc)
         print(f"tradegw: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if exporter is not None:
+            exporter.close()
     return 0

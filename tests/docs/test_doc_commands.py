@@ -229,7 +229,7 @@ def verify_run(_: list[str], tmp_path: Path) -> None:
     proc, venues = _emulators()
     try:
         b, k = venues["binance"], venues["kraken"]
-        b_ws = b["ws"].removesuffix("/").removesuffix("/stream")  # ws_url is the base
+        b_ws = b["ws"]  # ws_url is the combined-stream endpoint the emulator prints
         env = {
             **{key: value for key, value in os.environ.items() if not key.startswith("TRADEGW_")},
             "TRADEGW_PROVIDERS__BINANCE__REST_URL": b["rest"],
@@ -242,6 +242,7 @@ def verify_run(_: list[str], tmp_path: Path) -> None:
             "TRADEGW_PROVIDERS__KRAKEN__WS_AUTH_URL": k["ws"],
             "TRADEGW_PROVIDERS__KRAKEN__API_KEY": k["api_key"],
             "TRADEGW_PROVIDERS__KRAKEN__API_SECRET": k["api_secret"],
+            "TRADEGW_METRICS__PORT": "0",  # the exporter runs, on a free port
         }
         run = subprocess.run(
             [str(BIN / "tradegw"), "run", "--config", "settings.toml", "--duration", "1.5"],

@@ -9,7 +9,12 @@ from typing import Any
 import anyio
 import pytest
 
-from tradegw_core.config.models import DispatcherSettings, GatewaySettings, Settings
+from tradegw_core.config.models import (
+    DispatcherSettings,
+    GatewaySettings,
+    MetricsSettings,
+    Settings,
+)
 from tradegw_core.contracts import StreamSpec
 from tradegw_core.gateway import Gateway
 from tradegw_core.orchestrator.supervisor import Backoff
@@ -48,6 +53,7 @@ def make(
             providers=("fake",), consumers=consumers, required_providers=required
         ),
         dispatcher=DispatcherSettings(**dispatcher),
+        metrics=MetricsSettings(enabled=False),
     )
     return settings, regs, tracker, made
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
+import socket
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
+from tradegw_core.config.models import MetricsSettings
 from tradegw_core.dispatcher.ordering import OrderingMode
 from tradegw_core.errors import ProviderFailedError
 from tradegw_core.gateway import Gateway, run_gateway
+from tradegw_core.observability.metrics import Metrics
 from tradegw_core.schema.events import EventType
 
 from .conftest import ProviderTracker, exec_report, trade
@@ -157,3 +162,53 @@ async def test_the_flush_tick_releases_a_gap_by_itself() -> None:
         assert (
             gw.dispatcher.ordering.last_seq(next(iter(gw.subscriptions.streams_of("rec")))) is None
         )
+
+
+@pytest.mark.anyio
+async def test_run_serves_prometheus_metrics_while_it_runs() -> None:
+    settings, regs, _tracker, _made = make()
+    settings = settings.model_copy(
+        update={"metrics": MetricsSettings(enabled=True, host="127.0.0.1", port=0)}
+    )
+    metrics = Metrics()
+    running = anyio.Event()
+    gateways: list[Gateway] = []
+
+    def started(gw: Gateway) -> None:
+        gateways.append(gw)
+        running.set()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                functools.partial(run_gateway, settings, regs, started=started, metrics=metrics)
+            )
+            await running.wait()
+            url = gateways[0].metrics_url
+            assert url is not None
+            assert url.startswith("http://127.0.0.1:")
+            gateways[0].metrics.inc("tradegw_probe_total", 1)  # the gateway's own registry
+            async with httpx.AsyncClient() as client:
+                page = await client.get(url)
+            gateways[0].stop()
+    assert page.status_code == 200
+    assert "tradegw_probe_total 1.0" in page.text
+
+
+@pytest.mark.anyio
+async def test_run_refuses_a_metrics_port_it_cannot_serve(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings, regs, _tracker, made = make()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        settings = settings.model_copy(
+            update={"metrics": MetricsSettings(enabled=True, host="127.0.0.1", port=port)}
+        )
+        with anyio.fail_after(2):
+            code = await run_gateway(settings, regs, duration=0.05)
+    assert code == 2
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert "rec" not in made  # nothing started

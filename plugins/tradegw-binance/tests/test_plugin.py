@@ -39,7 +39,7 @@ def test_hooks_register_settings_assembler_and_factories() -> None:
 def test_settings_defaults_are_production() -> None:
     s = BinanceSettings()
     assert s.rest_url == "https://api.binance.com"
-    assert s.ws_url == "wss://stream.binance.com:9443"
+    assert s.ws_url == "wss://stream.binance.com:9443/stream"
     assert s.ws_api_url == "wss://ws-api.binance.com:443/ws-api/v3"
     assert s.depth_stream_suffix == "depth@100ms"
     assert not s.can_trade

@@ -51,8 +51,8 @@ class BinanceSettings(BaseModel):
 
     rest_url: str = "https://api.binance.com"
     """REST base URL (orders, exchangeInfo, depth snapshots)."""
-    ws_url: str = "wss://stream.binance.com:9443"
-    """Market-data WebSocket base; the provider opens ``<ws_url>/stream?streams=...``."""
+    ws_url: str = "wss://stream.binance.com:9443/stream"
+    """Combined-stream market-data endpoint; streams are subscribed on it at run time."""
     ws_api_url: str = "wss://ws-api.binance.com:443/ws-api/v3"
     """WebSocket API endpoint (user data stream via ``userDataStream.subscribe.signature``)."""
 

@@ -108,7 +108,7 @@ class BinanceEmulator(BinanceRestMixin, Emulator):
         cred = self.credentials[0]
         base: dict[str, Any] = {
             "rest_url": self.rest_url,
-            "ws_url": self.ws_url,
+            "ws_url": f"{self.ws_url}/stream",
             "ws_api_url": self.ws_api_url,
             "api_key": cred.api_key,
             "api_secret": cred.api_secret,

@@ -1,6 +1,6 @@
 """One combined-stream market-data connection with live SUBSCRIBE / UNSUBSCRIBE and acks.
 
-Each :class:`StreamConnection` owns a core ``WsClient`` on ``<ws_url>/stream`` (combined
+Each :class:`StreamConnection` owns a core ``WsClient`` on ``ws_url`` (the ``/stream`` combined
 framing without streams in the URL, so the stream set can change at run time). Control
 messages carry integer ids and wait for ``{"result": null, "id": n}``; the client's send
 limiter keeps them under the venue's 5 messages/s. After every (re)connect the connection
@@ -66,7 +66,7 @@ class StreamConnection:
         self._next_ready = anyio.Event()
         """Set when the next (re)connection has subscribed every stream."""
         self.ws = WsClient(
-            f"{ws_url}/stream",
+            ws_url,
             on_frame=self._on_frame,
             on_connect=self._on_connect,
             name=name,
