@@ -11,7 +11,7 @@ from tradegw_core.dispatcher import DedupWindow, Dispatcher, OrderingMode, Routi
 from tradegw_core.errors import ControlError
 from tradegw_core.schema.events import Event, EventType, StreamKey
 
-from .conftest import exec_report, trade
+from .conftest import exec_report, snapshot, trade, update
 
 KEY = StreamKey("fake", "BTC-USDT", EventType.TRADE)
 ETH = StreamKey("fake", "ETH-USDT", EventType.TRADE)
@@ -279,3 +279,24 @@ def test_metrics_export_publishes_drops_depths_and_held_streams() -> None:
     exporter.export()
     assert metrics.value("tradegw_dispatcher_stream_held", **held) == 0
     assert metrics.value("tradegw_dispatcher_received_total") == 5
+
+
+def test_every_resync_snapshot_reaches_consumers_even_at_the_same_seq() -> None:
+    d = Dispatcher(clock=FakeClock())
+    d.add_consumer("c")
+    keys = [
+        StreamKey("fake", "BTC-USDT", EventType.BOOK_SNAPSHOT),
+        StreamKey("fake", "BTC-USDT", EventType.BOOK_UPDATE),
+    ]
+    d.subscribe("c", keys)
+    d.dispatch(snapshot(10))
+    d.dispatch(update(11, 11))
+    d.dispatch(update(11, 11))  # an A/B copy: dropped
+    d.dispatch(snapshot(11))  # a resync while the venue did not move: same event_id
+    got = drain(d, "c")
+    assert [(type(e).__name__, e.seq_provider) for e in got] == [
+        ("BookSnapshot", 10),
+        ("BookUpdate", 11),
+        ("BookSnapshot", 11),
+    ]
+    assert d.stats.duplicates == 1

@@ -59,10 +59,14 @@ class DispatcherStats:
 class _Slot:
     """What the hot path needs about one routed stream, cached until routes change."""
 
-    __slots__ = ("key", "lanes", "puts", "stream")
+    __slots__ = ("dedup", "key", "lanes", "puts", "stream")
 
     def __init__(self, key: StreamKey, lanes: tuple[Lane, ...], stream: StreamState) -> None:
         self.key = key
+        # A BookSnapshot is made once per (re)sync by the provider's book stage, never copied
+        # by A/B connections; a resync that lands on the same seq must still reach consumers
+        # (design s6: a BookSnapshot after every resync), so snapshots skip the dedup window.
+        self.dedup = key.type is not EventType.BOOK_SNAPSHOT
         self.lanes = lanes
         self.puts: tuple[Callable[[Event], bool], ...] = tuple(lane.put_nowait for lane in lanes)
         self.stream = stream
@@ -219,7 +223,7 @@ class Dispatcher:
             if slot is None:
                 stats.unrouted += 1
                 return
-        if not self._first_seen(event.event_id):
+        if slot.dedup and not self._first_seen(event.event_id):
             stats.duplicates += 1
             return
         if not self._accept(slot.stream, event, event.ts_ingest or self._clock.monotonic_ns()):
