@@ -7,7 +7,7 @@ import itertools
 import msgspec
 import pytest
 
-from tradegw_core.bench import DepthMsg, TradeMsg, main, make_frames
+from tradegw_core.bench.pipeline import DepthMsg, TradeMsg, main, make_frames
 
 
 def test_frames_follow_the_binance_shapes_and_sequences() -> None:
