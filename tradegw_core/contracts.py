@@ -81,6 +81,7 @@ class ResyncReason(enum.StrEnum):
     STALE = "stale"
     RECONNECT = "reconnect"
     INITIAL = "initial"
+    REJECTED = "rejected"
 
 
 class ResyncNeeded(msgspec.Struct, frozen=True, kw_only=True):
@@ -205,6 +206,25 @@ class VenueContext(Protocol):
     @property
     def telemetry(self) -> Telemetry:
         """The ops-only telemetry bus."""
+        ...
+
+    def reject_frame(
+        self,
+        reason: str,
+        *,
+        detail: str = "",
+        symbol: Symbol | None = None,
+        exc: BaseException | None = None,
+    ) -> None:
+        """Drop a frame that cannot be used; never raises, never restarts anything.
+
+        Counts ``tradegw_provider_frames_rejected_total{provider,reason}`` (``reason`` a
+        short token such as ``decode``, ``schema``, ``value``, ``unknown_symbol``,
+        ``crossed``: see :data:`tradegw_core.observability.rejects.REASONS`), logs at a
+        bounded rate (provider, reason, truncated secret-free ``detail``, the traceback of
+        ``exc`` if given) and, when ``symbol``'s book is served, resyncs that one book
+        (``book.resync`` with reason ``rejected``).
+        """
         ...
 
 

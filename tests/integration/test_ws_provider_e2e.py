@@ -271,23 +271,3 @@ async def test_a_book_unsubscribed_and_subscribed_again_starts_from_a_fresh_snap
         assert second.seq_provider is not None
         assert second.seq_provider > missed
         assert book_of([second]) == venue_book(venue, "BTCUSDT")
-
-
-async def test_a_provider_that_chokes_on_a_frame_is_restarted_and_resubscribed() -> None:
-    async with loopback_venue() as venue, running(venue) as h:
-        rec = h.consumers["rec"]
-        first = h.provider
-        with anyio.fail_after(1):
-            assert (await h.subscribe("rec", ["BTC-USDT"], TRADE)).ok
-            await venue.send_raw(1, "{not json")  # the provider's parser raises
-            await venue.wait_for(lambda v: v.ops("subscribe", socket=2) != [])
-            await venue.wait_for(lambda v: 1 in v.close_codes)
-            seq = await venue.trade("BTCUSDT")
-            await rec.wait_for(lambda r: seq in r.trades())
-        assert h.provider is not first  # a new instance, resubscribed by the gateway
-        assert venue.ops("subscribe", socket=2) == [["trade:BTCUSDT"]]
-        failures = h.telemetry("provider.failed")
-        assert len(failures) == 1
-        assert failures[0]["provider"] == "wsfeed"
-        assert h.gw.providers["wsfeed"].restarts == 1
-        assert venue.close_codes[1] == 1000  # the failed instance closed its socket

@@ -64,6 +64,7 @@ class WsFeedSettings(BaseModel):
     url: str
     symbols: tuple[str, ...] = ("BTC-USDT", "ETH-USDT")
     stale_after_s: float | None = None
+    max_frame_bytes: int = 2**20
     backoff_base_s: float = 0.01
     backoff_cap_s: float = 0.05
     ack_timeout_s: float = 1.0
@@ -188,7 +189,11 @@ class _BookFeed:
 
 
 def _levels(raw: Sequence[Sequence[str]]) -> tuple[Level, ...]:
-    return tuple(Level(Decimal(p), Decimal(q)) for p, q in raw)
+    levels = tuple(Level(Decimal(p), Decimal(q)) for p, q in raw)
+    for level in levels:
+        if not (level.price.is_finite() and level.qty.is_finite()) or level.price <= 0:
+            raise ValueError(f"bad level {level.price} x {level.qty}")
+    return levels
 
 
 def _channel(spec: StreamSpec, venue_symbol: str) -> str:
@@ -234,6 +239,8 @@ class WsFeedProvider:
             stale_after_s=settings.stale_after_s,
             backoff=self.backoff,
             close_timeout_s=1.0,
+            max_frame_bytes=settings.max_frame_bytes,
+            on_reject=ctx.reject_frame,
         )
 
     # -- contracts.Provider ----------------------------------------------------------
@@ -359,11 +366,16 @@ class WsFeedProvider:
         if feed is None:
             return  # a frame that was in flight when the channel was unsubscribed
         snapshot = msg["type"] == "snapshot"
+        try:
+            bids, asks = _levels(msg["bids"]), _levels(msg["asks"])
+        except (ValueError, ArithmeticError) as exc:  # poisoned: drop it, resync that book
+            self.ctx.reject_frame("value", detail=str(exc), symbol=symbol)
+            return
         book = BookMsg(
             first=msg["seq"] if snapshot else msg["first"],
             last=msg["seq"] if snapshot else msg["last"],
-            bids=_levels(msg["bids"]),
-            asks=_levels(msg["asks"]),
+            bids=bids,
+            asks=asks,
         )
         if snapshot:
             feed.stage.on_snapshot(book, ts_ingest)

@@ -356,17 +356,86 @@ async def test_context_manager_sends_json_pings_and_closes_cleanly() -> None:
     assert v.close_codes[1] == 1000  # a clean close on cancel
 
 
-async def test_a_failing_frame_handler_ends_run_with_its_error() -> None:
+async def test_a_failing_frame_handler_is_a_rejected_frame_and_reading_goes_on() -> None:
     async def behaviour(v: Venue, n: int, ws: ServerConnection) -> None:
         await ws.send("boom")
+        await ws.send("fine")
+        await ws.wait_closed()
+
+    seen: list[bytes | str] = []
+    rejects: list[tuple[str, str, BaseException | None]] = []
+    fine = anyio.Event()
 
     def on_frame(data: bytes | str, ts: int) -> None:
-        raise ValueError(f"cannot parse {data!r}")
+        if data == "boom":
+            raise ValueError(f"cannot parse {data!r}")
+        seen.append(data)
+        fine.set()
+
+    def on_reject(reason: str, *, detail: str = "", exc: BaseException | None = None) -> None:
+        rejects.append((reason, detail, exc))
 
     async with venue(behaviour) as v:
-        client = WsClient(v.url, on_frame=on_frame)
-        with anyio.fail_after(5), pytest.raises(ValueError, match="cannot parse 'boom'"):
-            await client.run()
+        client = WsClient(v.url, on_frame=on_frame, on_reject=on_reject)
+        async with client:
+            with anyio.fail_after(5):
+                await fine.wait()
+        assert seen == ["fine"]
+        assert v.count == 1
+        assert client.stats.rejected == 1
+        [(reason, detail, exc)] = rejects
+        assert reason == "handler_error"
+        assert "cannot parse 'boom'" in detail
+        assert isinstance(exc, ValueError)
+
+
+async def test_a_venue_error_from_the_frame_handler_replaces_the_socket() -> None:
+    async def behaviour(v: Venue, n: int, ws: ServerConnection) -> None:
+        await ws.send(f"frame {n}")
+        await ws.wait_closed()
+
+    second = anyio.Event()
+
+    def on_frame(data: bytes | str, ts: int) -> None:
+        if data == "frame 1":
+            raise VenueConnectionError("the venue said: reconnect")
+        second.set()
+
+    async with venue(behaviour) as v:
+        client = WsClient(v.url, on_frame=on_frame, backoff=fast_backoff())
+        async with client:
+            with anyio.fail_after(5):
+                await second.wait()
+        assert v.count == 2
+        assert client.stats.rejected == 0
+
+
+async def test_a_frame_over_max_size_closes_the_socket_and_is_counted_too_large() -> None:
+    async def behaviour(v: Venue, n: int, ws: ServerConnection) -> None:
+        await ws.send("x" * 5000 if n == 1 else "after")
+        await ws.wait_closed()
+
+    after = anyio.Event()
+    reasons: list[str] = []
+
+    def on_frame(data: bytes | str, ts: int) -> None:
+        after.set()
+
+    async with venue(behaviour) as v:
+        client = WsClient(
+            v.url,
+            on_frame=on_frame,
+            on_reject=lambda reason, **kw: reasons.append(reason),
+            max_size=4096,
+            max_frame_bytes=1024,
+            backoff=fast_backoff(),
+        )
+        async with client:
+            with anyio.fail_after(5):
+                await after.wait()
+        assert reasons == ["too_large"]
+        assert v.count == 2
+        assert v.close_codes[1] == 1009  # "message too big", said by the client
 
 
 async def test_run_twice_is_refused() -> None:

@@ -240,6 +240,14 @@ class BookStages:
         """The live stage of ``symbol``, if any."""
         return self._stages.get(symbol)
 
+    def resync(self, symbol: str, reason: ResyncReason, detail: str = "") -> bool:
+        """Resync ``symbol``'s book if it is served (False when it is not)."""
+        stage = self._stages.get(symbol)
+        if stage is None or stage.closed:
+            return False
+        stage.request_resync(reason, detail)
+        return True
+
     def discard(self, symbol: str, stage: SymbolBookStage | None = None) -> None:
         """Forget the stage of ``symbol`` (only if it is ``stage``, when given)."""
         current = self._stages.get(symbol)

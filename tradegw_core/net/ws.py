@@ -18,6 +18,15 @@ hop). It keeps going until cancelled:
   :meth:`WsClient.request_rollover`): the new socket is opened and read and gets
   ``on_connect`` first, then the old one is closed. Frames from both arrive meanwhile:
   downstream dedup by ``event_id`` drops the copies;
+* hostile frames never take the reader down: a frame longer than ``max_frame_bytes``
+  (characters for text frames) is rejected with reason ``too_large`` before anyone parses
+  it (past ``max_size`` websockets closes the socket with 1009, also counted as
+  ``too_large``); a ``RecursionError`` from ``on_frame`` (JSON nested deeper than the
+  decoder's limit, about 1,000 levels for msgspec) is rejected as ``too_deep``, and any other
+  exception that escapes ``on_frame`` as ``handler_error`` (logged with its traceback). Each
+  goes to ``on_reject`` (pass ``ctx.reject_frame``: counted per provider and reason, logged
+  at a bounded rate) and reading goes on: nothing restarts. A ``VenueError`` raised by
+  ``on_frame`` still replaces the socket (the venue asked for it);
 * telemetry ``ws.reconnect{provider,reason}``, ``ws.stale{provider}``,
   ``ws.rollover{provider}``, ``ws.connect_failed{provider,error}``; counters in ``stats``.
 
@@ -31,7 +40,8 @@ Usage::
         await conn.send({"method": "SUBSCRIBE", "params": sorted(wanted), "id": 1})
 
     ws = WsClient(url, on_frame=parser.feed, on_connect=on_connect, name="binance",
-                  telemetry=ctx.telemetry, stale_after_s=30, max_lifetime_s=24 * 3600)
+                  telemetry=ctx.telemetry, stale_after_s=30, max_lifetime_s=24 * 3600,
+                  on_reject=ctx.reject_frame)
     await task_group.start(ws.run)        # returns once connected and subscribed
     await ws.send({"method": "UNSUBSCRIBE", "params": ["btcusdt@trade"], "id": 2})
 """
@@ -74,6 +84,7 @@ from tradegw_core.net.wsconn import (
     WsStats,
     handshake_error,
 )
+from tradegw_core.observability.rejects import FrameRejects, RejectHandler
 
 __all__ = ["ConnectHandler", "FrameHandler", "Message", "WsClient", "WsConnection", "WsStats"]
 
@@ -102,6 +113,8 @@ class WsClient:
         open_timeout_s: float = 10.0,
         close_timeout_s: float = 5.0,
         max_size: int | None = 2**22,
+        max_frame_bytes: int = 2**20,
+        on_reject: RejectHandler | None = None,
         headers: Mapping[str, str] | None = None,
         send_limiter: AsyncRateLimiter | None = None,
         connect_kwargs: Mapping[str, Any] | None = None,
@@ -124,6 +137,11 @@ class WsClient:
         self._app_ping_interval_s = app_ping_interval_s
         self._close_timeout_s = close_timeout_s
         self._limiter = send_limiter
+        self._max_frame = max_frame_bytes
+        self._max_size = max_size
+        self._reject: RejectHandler = (
+            on_reject if on_reject is not None else FrameRejects(name, now_ns=self._now_ns).reject
+        )
         self._connect_kwargs: dict[str, Any] = {
             "open_timeout": open_timeout_s,
             "ping_interval": ping_interval_s,
@@ -308,6 +326,8 @@ class WsClient:
         mono_ns = time.monotonic_ns
         stats = self.stats
         stale = self._stale_after_s
+        max_frame = self._max_frame
+        reject = self._reject
         # Moving a cancel-scope deadline costs ~3 us (a timer reschedule), too much per
         # frame: move it at most every stale/8, to stale * 9/8 after the latest move. The
         # feed is then declared stale between stale and 1.125 * stale after its last frame.
@@ -331,9 +351,25 @@ class WsClient:
                             refresh_at = tick + slack_ns
                             scope.deadline = anyio.current_time() + budget_s
                     stats.frames += 1
-                    on_frame(data, ts)
+                    if len(data) > max_frame:
+                        stats.rejected += 1
+                        reject("too_large", detail=f"{len(data)} > max_frame_bytes {max_frame}")
+                    else:
+                        try:  # zero cost while nothing raises (Python >= 3.11)
+                            on_frame(data, ts)
+                        except VenueError:
+                            raise  # the venue's own words: replace the socket
+                        except RecursionError:
+                            stats.rejected += 1
+                            reject("too_deep", detail=f"{len(data)} chars nested too deep")
+                        except Exception as exc:
+                            stats.rejected += 1
+                            reject("handler_error", detail=f"{exc!r}", exc=exc)
                     data = await recv()
             except ConnectionClosed as exc:
+                if exc.sent is not None and exc.sent.code == 1009:  # websockets: over max_size
+                    stats.rejected += 1
+                    reject("too_large", detail=f"a frame over max_size {self._max_size} closed it")
                 if not conn.retired:
                     kind = "closed" if isinstance(exc, ConnectionClosedOK) else "broken"
                     conn.error = VenueConnectionError(

@@ -69,6 +69,7 @@ class WsStats:
     rollovers: int = 0
     connect_failures: int = 0
     frames: int = 0
+    rejected: int = 0
     last_error: VenueError | None = None
 
 

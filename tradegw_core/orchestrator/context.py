@@ -6,10 +6,11 @@ import importlib
 from typing import Any
 
 from tradegw_core.clock import Clock
-from tradegw_core.contracts import BookStage, BookStageFactory, EventSink, Telemetry
+from tradegw_core.contracts import BookStage, BookStageFactory, EventSink, ResyncReason, Telemetry
 from tradegw_core.dispatcher.dispatcher import Dispatcher
 from tradegw_core.dispatcher.ordering import OrderingMode
 from tradegw_core.errors import ConfigError
+from tradegw_core.observability.rejects import FrameRejects
 from tradegw_core.orchestrator.orchestrator import Orchestrator
 from tradegw_core.schema.events import EventType
 
@@ -77,13 +78,34 @@ class BookStageParts:
 
 
 class _VenueScopedContext:
-    """What both contexts share: the provider's name, settings section, clock, telemetry."""
+    """What both contexts share: the provider's name, settings section, clock, telemetry.
 
-    def __init__(self, provider_id: str, settings: Any, *, clock: Clock, telemetry: Telemetry):
+    And the rejected-frame accounting (``reject_frame``, ``rejects``): one
+    :class:`FrameRejects` per context, counting into ``metrics`` when given.
+    """
+
+    def __init__(
+        self,
+        provider_id: str,
+        settings: Any,
+        *,
+        clock: Clock,
+        telemetry: Telemetry,
+        metrics: Any = None,
+    ) -> None:
         self._provider_id = provider_id
         self._settings = settings
         self._clock = clock
         self._telemetry = telemetry
+        self.rejects = FrameRejects(
+            provider_id, metrics=metrics, now_ns=clock.monotonic_ns, resync=self._resync_book
+        )
+        """Rejected frames of this provider (``counts`` by reason)."""
+        self.reject_frame = self.rejects.reject
+        """``contracts.VenueContext.reject_frame`` (a bound method: no extra call frame)."""
+
+    def _resync_book(self, symbol: str, detail: str) -> None:
+        """Resync ``symbol``'s book after a rejected frame (no book here: nothing to do)."""
 
     @property
     def provider_id(self) -> str:
@@ -126,14 +148,20 @@ class GatewayProviderContext(_VenueScopedContext):
         dispatcher: Dispatcher,
         book_stage: BookStageFactory | None = None,
     ) -> None:
-        super().__init__(provider_id, settings, clock=clock, telemetry=telemetry)
+        self.book_stage: BookStageFactory = (
+            book_stage if book_stage is not None else MissingBookStage()
+        )
+        super().__init__(provider_id, settings, clock=clock, telemetry=telemetry, metrics=metrics)
         self._metrics = metrics
         self._dispatcher = dispatcher
         # The hot path: a bound method, no extra frame per event.
         self.emit = orchestrator.emit
-        self.book_stage: BookStageFactory = (
-            book_stage if book_stage is not None else MissingBookStage()
-        )
+
+    def _resync_book(self, symbol: str, detail: str) -> None:
+        """Resync ``symbol``'s book when this provider serves it."""
+        resync = getattr(self.book_stage, "resync", None)  # absent: MissingBookStage
+        if resync is not None:
+            resync(symbol, ResyncReason.REJECTED, detail)
 
     @property
     def metrics(self) -> Any:

@@ -91,6 +91,7 @@ class OrderPath:
                         section(settings, "providers", name),
                         clock=clock,
                         telemetry=telemetry,
+                        metrics=metrics,
                     )
                     try:
                         adapter = registries.order_adapters.get(name)(ctx)

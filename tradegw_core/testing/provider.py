@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 
 from tradegw_core.clock import Clock, SystemClock
-from tradegw_core.contracts import Provider, Telemetry
+from tradegw_core.contracts import Provider, ResyncReason, Telemetry
+from tradegw_core.observability.rejects import FrameRejects
 from tradegw_core.schema.events import Event
 from tradegw_core.testing.recorders import EventRecorder
 
@@ -41,7 +42,9 @@ class RecordingProviderContext:
 
     ``events`` records every emitted event (and the telemetry, when ``telemetry`` is not
     given); ``book_stage`` is a real ``BookStages`` for ``provider_id`` built with
-    ``book_settings``; ``clock`` defaults to the system clock.
+    ``book_settings``; ``clock`` defaults to the system clock. ``reject_frame`` is the
+    gateway's real accounting (:class:`FrameRejects`): ``rejects.counts`` holds the totals
+    by reason, and a rejection naming a served symbol resyncs that book.
     """
 
     def __init__(
@@ -70,6 +73,13 @@ class RecordingProviderContext:
             clock=self.clock,
             settings=book_settings,
         )
+        self.rejects = FrameRejects(
+            provider_id, metrics=metrics, now_ns=self.clock.monotonic_ns, resync=self._resync
+        )
+        self.reject_frame = self.rejects.reject
+
+    def _resync(self, symbol: str, detail: str) -> None:
+        self.book_stage.resync(symbol, ResyncReason.REJECTED, detail)
 
     def emit(self, event: Event) -> None:
         """Record one event (what the orchestrator would receive)."""
