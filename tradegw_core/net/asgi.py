@@ -167,14 +167,23 @@ class Router:
     """An ASGI app dispatching each request to the first route matching its path and method.
 
     ``label`` names the server in logs and 500 answers; ``max_body`` bounds what one
-    request may send (a larger body is answered 413 without being read further).
+    request may send (a larger body is answered 413 without being read further);
+    ``fallback`` answers a request no route takes (when it returns None: the generic
+    404 / 405).
     """
 
     label = "handler"
 
-    def __init__(self, routes: Sequence[Route], *, max_body: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        routes: Sequence[Route],
+        *,
+        max_body: int = 1 << 20,
+        fallback: Callable[[HttpRequest], HttpResponse | None] | None = None,
+    ) -> None:
         self.routes = list(routes)
         self.max_body = max_body
+        self.fallback = fallback
         self.requests = 0
 
     def close(self) -> None:
@@ -219,6 +228,9 @@ class Router:
             except Exception as exc:
                 log.exception("%s %s %s failed", self.label, request.method, request.path)
                 return HttpResponse.json({"error": f"{self.label} failed: {exc}"}, 500)
+        answer = self.fallback(request) if self.fallback is not None else None
+        if answer is not None:
+            return answer
         if allowed:
             return HttpResponse.json({"error": "method not allowed"}, 405)
         return HttpResponse.json({"error": f"no route for {request.path}"}, 404)

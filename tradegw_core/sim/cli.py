@@ -2,9 +2,16 @@
 
 Prints one line per venue, ``VENUE rest=http://127.0.0.1:PORT ws=ws://127.0.0.1:PORT/...``
 followed by any further ``name=url`` endpoints of the venue (:meth:`Emulator.endpoints`),
-then one line per test API key (``--api-key VENUE=KEY --api-secret VENUE=SECRET`` set
-them per venue; a secret the venue cannot use exits 2 with ``tradegw emulate: VENUE:
-reason``), then serves until Ctrl-C (exit 0) or ``--duration``.
+then one line per test API key under the provider settings' names (``VENUE
+account=main api_key=... api_secret=...``; newlines written ``\\n``;
+``--api-key VENUE=KEY --api-secret VENUE=SECRET`` set them per venue; a secret the venue
+cannot use exits 2 with ``tradegw emulate: VENUE: reason``), then serves until Ctrl-C
+(exit 0) or ``--duration``.
+
+``--port VENUE=PORT`` fixes a venue's ports (REST on PORT, WebSocket on PORT+1);
+``--state-dir DIR`` keeps orders, balances and fills there across restarts;
+``--print-settings DIR`` writes ``DIR/settings.toml`` and ``DIR/.secrets.toml`` for
+``tradegw run`` (see :mod:`tradegw_core.sim.settings_out`).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import argparse
 import math
 import signal
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
@@ -21,6 +29,7 @@ from tradegw_core.errors import RegistryError, SchemaError
 from tradegw_core.schema.symbols import split_symbol
 from tradegw_core.sim.emulator import DEFAULT_SYMBOLS, ApiCredentials, EmulatorFactory
 from tradegw_core.sim.group import EmulatorStartError, start_emulators
+from tradegw_core.sim.settings_out import credential_lines, write_settings
 
 __all__ = ["add_arguments", "main", "run_emulators"]
 
@@ -51,6 +60,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="VENUE=SECRET",
         help="test API secret of one venue, in that venue's format (repeatable)",
+    )
+    parser.add_argument(
+        "--port",
+        action="append",
+        default=[],
+        metavar="VENUE=PORT",
+        help="fixed ports of one venue: REST on PORT, WebSocket on PORT+1 (repeatable)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep orders, balances and fills in DIR across restarts",
+    )
+    parser.add_argument(
+        "--print-settings",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write DIR/settings.toml and DIR/.secrets.toml for 'tradegw run'",
     )
     parser.add_argument(
         "--duration", type=float, default=None, help="stop after N seconds (default: never)"
@@ -97,6 +127,7 @@ async def run_emulators(
         for symbol in symbols:
             split_symbol(symbol)
         factories = [(venue, registries.emulators.get(venue)) for venue in args.venues]
+        plugins = [registries.emulators.owner(venue) for venue in args.venues]
     except (RegistryError, SchemaError) as exc:
         print(f"tradegw emulate: {exc}", file=err)
         return 2
@@ -105,12 +136,13 @@ async def run_emulators(
         return 2
     try:
         credentials = _credentials(args)
+        ports = _ports(args)
     except ValueError as exc:
         print(f"tradegw emulate: {exc}", file=err)
         return 2
     failures: list[BaseException] = []
     try:
-        await _serve(args, factories, symbols, credentials, out, stop)
+        await _serve(args, factories, plugins, symbols, credentials, ports, out, stop)
     except* EmulatorStartError as group:
         failures.extend(group.exceptions)
     for failure in failures:
@@ -132,6 +164,16 @@ def _pairs(values: list[str], flag: str, venues: list[str]) -> dict[str, str]:
     return out
 
 
+def _ports(args: argparse.Namespace) -> dict[str, int]:
+    """Per-venue fixed ports from ``--port VENUE=PORT``."""
+    out: dict[str, int] = {}
+    for venue, value in _pairs(args.port, "--port", args.venues).items():
+        if not value.isdigit() or not 0 < int(value) < 65535:
+            raise ValueError(f"--port {venue}={value}: PORT must be 1..65534")
+        out[venue] = int(value)
+    return out
+
+
 def _credentials(args: argparse.Namespace) -> dict[str, tuple[ApiCredentials, ...]]:
     """Per-venue test keys from ``--api-key VENUE=KEY --api-secret VENUE=SECRET``."""
     keys = _pairs(args.api_key, "--api-key", args.venues)
@@ -145,8 +187,10 @@ def _credentials(args: argparse.Namespace) -> dict[str, tuple[ApiCredentials, ..
 async def _serve(
     args: argparse.Namespace,
     factories: list[tuple[str, EmulatorFactory]],
+    plugins: list[str],
     symbols: tuple[str, ...],
     credentials: dict[str, tuple[ApiCredentials, ...]],
+    ports: dict[str, int],
     out: TextIO,
     stop: anyio.Event | None,
 ) -> None:
@@ -159,19 +203,18 @@ async def _serve(
             rate=args.rate,
             host=args.host,
             credentials=credentials,
+            ports=ports,
+            state_dir=args.state_dir,
         )
         for emu in emulators:
             urls = " ".join(f"{name}={url}" for name, url in emu.endpoints().items())
             print(f"{emu.venue} {urls}", file=out, flush=True)
         for emu in emulators:
-            for cred in emu.credentials:
-                secret = cred.api_secret.replace("\n", "\\n")
-                print(
-                    f"{emu.venue} account={cred.account} api_key={cred.api_key} "
-                    f"api_secret={secret}",
-                    file=out,
-                    flush=True,
-                )
+            for line in credential_lines(emu):
+                print(line, file=out, flush=True)
+        if args.print_settings is not None:
+            paths = write_settings(emulators, plugins, args.print_settings)
+            print(f"settings {paths[0]} secrets {paths[1]}", file=out, flush=True)
         with anyio.move_on_after(math.inf if args.duration is None else args.duration):
             await (stop.wait() if stop is not None else anyio.sleep_forever())
         tg.cancel_scope.cancel()

@@ -46,9 +46,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
@@ -65,10 +67,13 @@ from tradegw_core.sim.http import HttpRequest, HttpResponse, Route, RouterApp, s
 from tradegw_core.sim.market import (
     MarketEvent,
     MarketSimulator,
+    SimTrade,
     VenueProfile,
     default_symbol_spec,
 )
 from tradegw_core.sim.matching import ExecEvent, Ledger, MatchingEngine
+from tradegw_core.sim.state import load_state, save_state
+from tradegw_core.sim.tape import Tape
 
 __all__ = [
     "DEFAULT_SYMBOLS",
@@ -106,7 +111,8 @@ class EmulatorConfig:
     ``balances`` is what every account starts with (default: per symbol, 1,000,000 of the
     quote asset and about as much worth of the base). ``connection_lifetime_s`` overrides
     the venue's own limit (``Emulator.connection_lifetime_s``, e.g. 24 h compressed to
-    seconds in tests). ``options`` carries venue knobs.
+    seconds in tests). ``state_dir`` keeps orders, balances and fills across restarts
+    (:mod:`tradegw_core.sim.state`). ``options`` carries venue knobs.
     """
 
     venue: str
@@ -123,7 +129,23 @@ class EmulatorConfig:
     faults: FaultPlan | None = None
     connection_lifetime_s: float | None = None
     ws_buffer: int = 10_000
+    state_dir: Path | None = None
+    state_interval_s: float = 0.5
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class _Ids:
+    """The venue-wide order id counter; :meth:`advance` skips ids a restored state used."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def __iter__(self) -> _Ids:
+        return self
+
+    def __next__(self) -> int:
+        self.last += 1
+        return self.last
 
 
 class Emulator:
@@ -131,13 +153,17 @@ class Emulator:
 
     Attributes ready after ``__init__``: ``config``, ``venue``, ``clock``, ``sim``,
     ``ledger``, ``engines`` (symbol -> MatchingEngine), ``faults``, ``credentials``,
-    ``connections`` (id -> WsConnection, live ones). After start: ``rest_url``, ``ws_url``.
+    ``connections`` (id -> WsConnection, live ones), ``tape`` (recent public trades,
+    candles, running stats) and ``fills`` (the latest 10,000 user fills, oldest first).
+    After start: ``rest_url``, ``ws_url``.
     """
 
     ws_path: ClassVar[str] = "/"
     connection_lifetime_s: ClassVar[float | None] = None
     ws_ping_interval: ClassVar[float | None] = 20.0
     ws_ping_timeout: ClassVar[float | None] = 60.0
+    secret_settings: ClassVar[tuple[str, ...]] = ()
+    """Provider settings ``--print-settings`` writes to the secrets file besides SecretStrs."""
     maker_fee: ClassVar[Decimal] = Decimal("0.001")
     taker_fee: ClassVar[Decimal] = Decimal("0.001")
 
@@ -161,7 +187,12 @@ class Emulator:
         for account in sorted({c.account for c in self.credentials}):
             for asset, amount in balances.items():
                 self.ledger.deposit(account, asset, amount)
-        order_ids = itertools.count(1)
+        self._order_ids = order_ids = _Ids()
+        self.tape = Tape()
+        # overflow policy ``evict_oldest``: the venues' fill history endpoints page back
+        # over a bounded window too
+        self.fills: deque[ExecEvent] = deque(maxlen=10_000)
+        self._dirty = False
         self.engines: dict[str, MatchingEngine] = {}
         for symbol in self.symbols:
             engine = MatchingEngine(
@@ -236,6 +267,25 @@ class Emulator:
     async def background(self) -> None:
         """Run venue timers here (heartbeats...); cancelled when the emulator stops."""
 
+    def unknown_route(self, request: HttpRequest) -> HttpResponse | None:
+        """The venue's answer to a path or method it does not serve (None: generic 404/405)."""
+        return None
+
+    def extra_state(self) -> dict[str, Any]:
+        """Venue state kept by ``--state-dir`` besides orders, balances and fills."""
+        return {}
+
+    def restore_extra(self, data: Mapping[str, Any]) -> None:
+        """Take back what :meth:`extra_state` gave, after a restart."""
+
+    def advance_order_ids(self, last: int) -> None:
+        """Make new order ids follow ``last`` (used when restoring a state)."""
+        self._order_ids.last = max(self._order_ids.last, last)
+
+    def mark_dirty(self) -> None:
+        """Say the account state changed (``--state-dir`` writes it soon)."""
+        self._dirty = True
+
     def client_settings(self, **overrides: Any) -> Any:
         """The venue plugin's provider settings pointing a client at this running emulator.
 
@@ -290,7 +340,11 @@ class Emulator:
     ) -> None:
         """Run both servers until cancelled; ``task_status.started(self)`` once listening."""
         cfg = self.config
-        app = RouterApp([*self.http_routes(), *control_routes(self)], self.faults)
+        if cfg.state_dir is not None:
+            load_state(self, cfg.state_dir)
+        app = RouterApp(
+            [*self.http_routes(), *control_routes(self)], self.faults, self.unknown_route
+        )
         unsubscribe = self.sim.subscribe(self._market_event, venue=self.venue)
         try:
             async with anyio.create_task_group() as tg:
@@ -309,6 +363,8 @@ class Emulator:
                     if self._owns_sim:
                         tg.start_soon(self.sim.run)
                     tg.start_soon(self.background)
+                    if cfg.state_dir is not None:
+                        tg.start_soon(self._keep_state, cfg.state_dir)
                     task_status.started(self)
                     await anyio.sleep_forever()
                 finally:
@@ -319,6 +375,8 @@ class Emulator:
             unsubscribe()
             self._ports = None
             self._tg = None
+            if cfg.state_dir is not None:
+                save_state(self, cfg.state_dir)
 
     async def __aenter__(self) -> Self:
         self._outer = anyio.create_task_group()
@@ -342,13 +400,30 @@ class Emulator:
         return await outer.__aexit__(exc_type, exc, tb)
 
     # ------------------------------------------------------------------ internals
+    async def _keep_state(self, directory: Path) -> None:
+        """Write the state at most every ``state_interval_s`` while it changes."""
+        while True:
+            await anyio.sleep(self.config.state_interval_s)
+            if self._dirty:
+                self._dirty = False
+                try:
+                    save_state(self, directory)
+                except OSError:
+                    log.exception("%s emulator: cannot write its state to %s", self.venue,
+                                  directory)  # fmt: skip
+
     def _market_event(self, event: MarketEvent) -> None:
+        if isinstance(event, SimTrade):
+            self.tape.add(event)
         try:
             self.on_market_event(event)
         except Exception:
             log.exception("%s emulator: on_market_event failed", self.venue)
 
     def _exec_event(self, event: ExecEvent) -> None:
+        self._dirty = True
+        if event.last_qty > 0:
+            self.fills.append(event)
         try:
             self.on_exec_event(event)
         except Exception:

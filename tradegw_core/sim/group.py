@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from anyio.abc import TaskGroup
 
@@ -44,14 +45,20 @@ async def start_emulators(
     credentials: tuple[ApiCredentials, ...] | Mapping[str, tuple[ApiCredentials, ...]] = (),
     clock: Clock | None = None,
     drive: bool = True,
+    ports: Mapping[str, int] | None = None,
+    state_dir: Path | None = None,
 ) -> tuple[MarketSimulator, list[Emulator]]:
     """Start one emulator per (venue, factory) in ``tg``, all on one new simulator.
 
     ``credentials`` is one tuple for every venue, or a mapping venue -> tuple (a venue
     missing from it gets its default test keys). Every emulator is built before any
-    starts, so a bad secret fails before a port is opened. Raises
+    starts, so a bad secret fails before a port is opened. ``ports`` gives a venue fixed
+    ports: REST on the port, WebSocket on the next one (others get free ports);
+    ``state_dir`` keeps each venue's orders and balances there (see
+    :mod:`tradegw_core.sim.state`). Raises
     :class:`EmulatorStartError` (naming the venue) when a factory rejects its config
-    (``ValueError``, ``ConfigError``) or a server cannot listen (``OSError``).
+    (``ValueError``, ``ConfigError``), a server cannot listen (``OSError``) or a state
+    file cannot be read (``ValueError``).
 
     Returns once every emulator listens. With ``drive`` the simulator steps at ``rate`` in
     ``tg`` too (pass False to step it yourself, e.g. ``sim.events(n)`` in a test). Cancel
@@ -72,6 +79,9 @@ async def start_emulators(
             credentials=creds,
             simulator=sim,
             clock=clock,
+            rest_port=(ports or {}).get(venue, 0),
+            ws_port=(ports or {}).get(venue, -1) + 1,
+            state_dir=state_dir,
         )
         try:
             built.append((venue, factory(config)))
@@ -81,7 +91,7 @@ async def start_emulators(
     for venue, emu in built:
         try:
             emulators.append(await tg.start(emu.serve))
-        except* OSError as group:
+        except* (OSError, ValueError) as group:
             reason = "; ".join(str(exc) for exc in _leaves(group))
             raise EmulatorStartError(venue, reason) from group
     if drive:
@@ -89,7 +99,7 @@ async def start_emulators(
     return sim, emulators
 
 
-def _leaves(group: BaseExceptionGroup[OSError]) -> list[BaseException]:
+def _leaves(group: BaseExceptionGroup[OSError | ValueError]) -> list[BaseException]:
     out: list[BaseException] = []
     for exc in group.exceptions:
         out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])

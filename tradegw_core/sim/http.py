@@ -8,7 +8,7 @@ control endpoint under :data:`CONTROL_PREFIX`, which faults never touch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import anyio
 
@@ -46,8 +46,13 @@ class RouterApp(Router):
 
     label = "emulator handler"
 
-    def __init__(self, routes: Sequence[Route], faults: FaultPlan) -> None:
-        super().__init__(routes)
+    def __init__(
+        self,
+        routes: Sequence[Route],
+        faults: FaultPlan,
+        fallback: Callable[[HttpRequest], HttpResponse | None] | None = None,
+    ) -> None:
+        super().__init__(routes, fallback=fallback)
         self.faults = faults
         self._closing = anyio.Event()
 

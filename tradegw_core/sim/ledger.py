@@ -83,3 +83,14 @@ class Ledger:
             raise LedgerError(f"{account}/{asset}: cannot credit a negative amount {amount}")
         key = (account, asset)
         self._free[key] = self._free.get(key, _ZERO) + amount
+
+    def dump(self) -> list[list[str]]:
+        """Every balance as ``[account, asset, free, locked]`` rows (JSON-ready)."""
+        keys = sorted({*self._free, *self._locked})
+        return [[acc, asset, str(self._free.get((acc, asset), _ZERO)),
+                 str(self._locked.get((acc, asset), _ZERO))] for acc, asset in keys]  # fmt: skip
+
+    def load(self, rows: list[list[str]]) -> None:
+        """Replace every balance with a :meth:`dump`."""
+        self._free = {(acc, asset): Decimal(free) for acc, asset, free, _ in rows}
+        self._locked = {(acc, asset): Decimal(locked) for acc, asset, _, locked in rows}

@@ -306,6 +306,15 @@ class MarketSimulator:
         self._emit([trade])
         return book.trade_id
 
+    def last_trade_id(self, venue: str, symbol: str) -> int:
+        """The id of the venue's last trade in ``symbol`` (0 before the first)."""
+        return self._books[(venue, symbol)].trade_id
+
+    def advance_trade_id(self, venue: str, symbol: str, at_least: int) -> None:
+        """Make the venue's next trade ids in ``symbol`` follow ``at_least`` (a restart)."""
+        book = self._books[(venue, symbol)]
+        book.trade_id = max(book.trade_id, at_least)
+
     # ------------------------------------------------------------------ internals
     def _side(self, venue: str, symbol: str, side: Side) -> dict[int, int]:
         book = self._books[(venue, symbol)]

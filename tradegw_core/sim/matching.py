@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.schema.events import Side
@@ -205,6 +206,49 @@ class MatchingEngine:
     def open_orders(self, account: str | None = None) -> list[ExecEvent]:
         """Latest events of open orders (of ``account`` if given), oldest first."""
         return [o.event for o in self._open.values() if account in (None, o.event.account)]
+
+    def closed_orders(self, account: str | None = None) -> list[ExecEvent]:
+        """Final events of the orders still in history (of ``account``), oldest first."""
+        return [e for e in self._closed.values() if account in (None, e.account)]
+
+    def dump(self) -> dict[str, Any]:
+        """Open orders (queue order kept) and history as JSON values (see sim/state.py)."""
+        from tradegw_core.sim.state import event_to_json
+
+        return {
+            "open": [
+                {"event": event_to_json(o.event), "ticks": o.ticks, "lots": o.lots,
+                 "cum_lots": o.cum_lots, "reserved": str(o.reserved)}
+                for o in self._open.values()
+            ],
+            "closed": [event_to_json(e) for e in self._closed.values()],
+        }  # fmt: skip
+
+    def load(self, data: Mapping[str, Any]) -> int:
+        """Replace orders with a :meth:`dump`; returns the highest order id seen (0: none)."""
+        from tradegw_core.sim.state import event_from_json
+
+        self._resting = RestingBook()
+        self._open.clear()
+        self._by_client.clear()
+        self._closed.clear()
+        self._closed_by_client.clear()
+        top = 0
+        for item in data["closed"]:
+            ev = event_from_json(item)
+            self._closed[ev.order_id] = ev
+            self._closed_by_client[(ev.account, ev.client_order_id)] = ev.order_id
+            top = max(top, ev.order_id)
+        for item in data["open"]:
+            ev = event_from_json(item["event"])
+            order = RestingOrder(ev, item["ticks"], item["lots"], Decimal(item["reserved"]))
+            order.cum_lots = item["cum_lots"]
+            self._open[ev.order_id] = order
+            self._by_client[(ev.account, ev.client_order_id)] = ev.order_id
+            if ev.time_in_force is TimeInForce.GTC and order.ticks is not None:
+                self._resting.rest(order)
+            top = max(top, ev.order_id)
+        return top
 
     # ------------------------------------------------------------------ validation
     def _validate(self, intent: OrderIntent) -> tuple[RejectReason, str] | None:
