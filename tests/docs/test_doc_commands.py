@@ -267,6 +267,55 @@ def verify_run(_: list[str], tmp_path: Path) -> None:
     assert (tmp_path / "tradegw-journal.sqlite3").is_file()
 
 
+def _free_port_pair() -> int:
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = int(a.getsockname()[1])
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise AssertionError("no two free adjacent ports")
+
+
+def verify_rehearsal(commands: list[str], tmp_path: Path) -> None:
+    """The documented emulate flags, run as shown (on a free port), then the documented run."""
+    (emulate,) = [c for c in commands if c.startswith("tradegw emulate")]
+    port = _free_port_pair()
+    argv = shlex.split(re.sub(r"binance=\d+", f"binance={port}", emulate))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEGW_")}
+    proc = subprocess.Popen(
+        [str(BIN / "tradegw"), *argv[1:], "--duration", "40"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(5)]  # 2 URL lines, 2 key lines, files
+        assert lines[0].startswith(f"binance rest=http://127.0.0.1:{port} "), lines
+        assert lines[4].startswith("settings "), lines
+        run = subprocess.run(
+            [str(BIN / "tradegw"), "run", "--config", "rehearsal/settings.toml",
+             "--duration", "1.5"],
+            cwd=tmp_path, env={**env, "TRADEGW_METRICS__PORT": "0"}, capture_output=True,
+            text=True, timeout=40,
+        )  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert run.returncode == 0, run.stderr[-3000:]
+    secrets = tomllib.loads((tmp_path / "rehearsal" / ".secrets.toml").read_text())
+    assert secrets["providers"]["binance"]["api_secret"] not in run.stderr
+    assert (tmp_path / "rehearsal" / "state" / "binance.json").is_file()
+    assert (tmp_path / "rehearsal" / "state" / "kraken.json").is_file()
+
+
 def verify_curl_metrics(commands: list[str]) -> None:
     from tradegw_core.config.models import MetricsSettings
 
@@ -411,6 +460,12 @@ COMMANDS: tuple[Entry, ...] = (
         r"tradegw run( --config settings\.toml)?|tradegw emulate( binance kraken| <venue>)?",
         "the README's settings run end to end against 'tradegw emulate binance kraken'",
         verify_run,
+    ),
+    Entry(
+        r"tradegw emulate binance kraken --port binance=\d+ --state-dir rehearsal/state "
+        r"--print-settings rehearsal|tradegw run --config rehearsal/settings\.toml",
+        "emulate writes the settings (fixed port, state dir) and 'tradegw run' runs on them",
+        verify_rehearsal,
     ),
     Entry(
         r"curl -s http://127\.0\.0\.1:9090/metrics",

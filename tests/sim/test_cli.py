@@ -6,17 +6,23 @@ import argparse
 import io
 import re
 import signal
+import socket
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
+from pydantic import BaseModel, SecretStr
 from websockets.asyncio.client import connect
 
 from tradegw_core.plugin.registries import Registries
 from tradegw_core.sim import ApiCredentials, Emulator, EmulatorConfig
 from tradegw_core.sim.cli import add_arguments, main, run_emulators
+from tradegw_core.sim.settings_out import toml_value
 
 LINE = re.compile(
     r"^(\w+) rest=http://127\.0\.0\.1:(\d+) ws=ws://127\.0\.0\.1:(\d+)(/\S*)((?: \w+=\S+)*)$"
@@ -213,3 +219,120 @@ def test_main_exits_0_on_ctrl_c_or_sigterm(sig: signal.Signals) -> None:
         child.send_signal(sig)
         _, err = child.communicate(timeout=10)
     assert child.returncode == 0, err
+
+
+class _Settings(BaseModel):
+    rest_url: str = ""
+    ws_url: str = ""
+    key_name: str = ""
+    private_key: SecretStr | None = None
+    symbols: tuple[str, ...] = ()
+    depth: int = 10
+
+
+class SettingsEmulator(PathEmulator):
+    """Says how its provider connects, with a key name kept with the secrets."""
+
+    secret_settings = ("key_name",)
+
+    def client_settings(self, **overrides: Any) -> Any:
+        cred = self.credentials[0]
+        return _Settings(
+            rest_url=self.rest_url,
+            ws_url=self.ws_url,
+            key_name=cred.api_key,
+            private_key=cred.api_secret,
+            symbols=tuple(self.symbols),
+        )
+
+
+def _free_port_pair() -> int:
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = int(a.getsockname()[1])
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise AssertionError("no two free adjacent ports")
+
+
+def test_fixed_ports_state_dir_and_printed_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registries = _registries()
+    registries.emulators.add("gamma", SettingsEmulator, plugin_id="gamma-plugin")
+    port = _free_port_pair()
+    args = _args(
+        "gamma",
+        "--duration",
+        "0",
+        "--port",
+        f"gamma={port}",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--print-settings",
+        str(tmp_path / "cfg"),
+    )
+    assert main(args, registries) == 0
+    lines = capsys.readouterr().out.splitlines()
+    match = LINE.match(lines[0])
+    assert match is not None
+    assert (int(match.group(2)), int(match.group(3))) == (port, port + 1)
+    assert lines[1] == (
+        "gamma account=acct key_name=k1 private_key=-----BEGIN-----\\nabc\\n-----END-----"
+    )
+    assert lines[2] == f"settings {tmp_path / 'cfg' / 'settings.toml'} secrets " + str(
+        tmp_path / "cfg" / ".secrets.toml"
+    )
+    assert (tmp_path / "state" / "gamma.json").is_file()  # written on stop
+    settings = tomllib.loads((tmp_path / "cfg" / "settings.toml").read_text())
+    secrets = tomllib.loads((tmp_path / "cfg" / ".secrets.toml").read_text())
+    assert settings["plugins"] == {"enabled": ["gamma-plugin"]}
+    assert settings["gateway"] == {"providers": ["gamma"]}
+    assert settings["providers"]["gamma"] == {
+        "rest_url": f"http://127.0.0.1:{port}",
+        "ws_url": f"ws://127.0.0.1:{port + 1}/ws/v1",
+        "symbols": ["BTC-USDT", "ETH-USDT"],
+    }
+    assert secrets["providers"]["gamma"] == {
+        "key_name": "k1",
+        "private_key": "-----BEGIN-----\nabc\n-----END-----",
+    }
+    assert (
+        '"""\n-----BEGIN-----\nabc\n-----END-----"""'
+        in (tmp_path / "cfg" / ".secrets.toml").read_text()
+    )  # the PEM printed as lines, not escaped
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (True, "true"),
+        (3, "3"),
+        (1.5, "1.5"),
+        ('a"b', '"a\\"b"'),
+        (["x", 2], '["x", 2]'),
+        ('x\n"""', '"x\\n\\"\\"\\""'),
+    ],
+)
+def test_toml_values_read_back(value: Any, text: str) -> None:
+    assert toml_value(value) == text
+    assert tomllib.loads(f"v = {text}")["v"] == value
+
+
+@pytest.mark.parametrize("port", ["abc", "0", "65535"])
+def test_bad_ports_exit_2(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(_args("alpha", "--port", f"alpha={port}"), _registries()) == 2
+    assert "PORT must be 1..65534" in capsys.readouterr().err
+
+
+def test_a_state_file_of_another_venue_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "alpha.json").write_text('{"version": 1, "venue": "beta"}')
+    assert main(_args("alpha", "--state-dir", str(tmp_path)), _registries()) == 2
+    assert "tradegw emulate: alpha: " in capsys.readouterr().err

@@ -179,12 +179,16 @@ def _move(
 
 
 def jitter(profile: VenueProfile, rng: random.Random, book: LadderBook) -> list[LevelChange]:
-    """Resize one random level near the centre (nothing when the drawn price is empty)."""
+    """Resize one random level near the centre (nothing when the drawn price is empty).
+
+    The level is drawn within ``profile.jitter_ticks`` of the centre (default: the whole
+    depth), so a deep book can still move at its top.
+    """
     if rng.random() < 0.5:
         levels, side = book.bids, _BUY
     else:
         levels, side = book.asks, _SELL
-    depth = profile.depth
+    depth = profile.jitter_ticks or profile.depth
     price = book.center - depth + int(rng.random() * (depth + depth + 1))
     if price not in levels:
         return []

@@ -207,6 +207,18 @@ class MatchingEngine:
         """Latest events of open orders (of ``account`` if given), oldest first."""
         return [o.event for o in self._open.values() if account in (None, o.event.account)]
 
+    def qty_for_quote(self, side: Side, quote: Decimal) -> Decimal:
+        """The base quantity (whole lots) a market order worth ``quote`` would trade now."""
+        book = self.sim.book(self.venue, self.symbol) if self.sim is not None else None
+        levels = (book.asks if side is Side.BUY else book.bids) if book is not None else ()
+        qty, left = _ZERO, quote
+        for price, size in levels:
+            take = min(size, (left / price // self.spec.lot) * self.spec.lot)
+            qty, left = qty + take, left - take * price
+            if take < size:
+                break
+        return qty
+
     def closed_orders(self, account: str | None = None) -> list[ExecEvent]:
         """Final events of the orders still in history (of ``account``), oldest first."""
         return [e for e in self._closed.values() if account in (None, e.account)]

@@ -78,6 +78,8 @@ class VenueProfile:
     latency_ms: int = 0
     depth: int = 20
     trade_prob: float = 0.3
+    jitter_ticks: int | None = None
+    """Resize levels only this close to the centre (None: anywhere within ``depth``)."""
 
 
 class LevelChange(NamedTuple):

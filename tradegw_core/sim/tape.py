@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -185,7 +186,12 @@ class Tape:
                 for t in self._trades.get(symbol, ())
             ]
         else:
-            parts = list(self._minutes.get(symbol, ()))
+            minutes = self._minutes.get(symbol, ())
+            if start_ms is None and end_ms is None and limit is not None:
+                tail = (limit + 1) * (interval_s // 60)  # the latest candles need no more
+                parts = list(itertools.islice(reversed(minutes), tail))[::-1]
+            else:
+                parts = list(minutes)
         width = interval_s * 1000
         out: list[Candle] = []
         for part in parts:

@@ -25,8 +25,11 @@ from typing import Any, ClassVar
 import anyio
 import msgspec
 
+from tradegw_binance.emulator_account import BinanceAccountMixin
+from tradegw_binance.emulator_market import BinanceMarketMixin
 from tradegw_binance.emulator_rest import BinanceRestMixin
 from tradegw_binance.emulator_wire import (
+    dec,
     depth_update,
     execution_report,
     stream_frame,
@@ -35,7 +38,7 @@ from tradegw_binance.emulator_wire import (
 from tradegw_binance.signing import format_param, ws_api_payload
 from tradegw_core.schema.events import Side
 from tradegw_core.sim.emulator import ApiCredentials, Emulator, EmulatorConfig, WsConnection
-from tradegw_core.sim.market import BookDelta, MarketEvent, SimTrade
+from tradegw_core.sim.market import BookDelta, MarketEvent, SimTrade, VenueProfile
 from tradegw_core.sim.matching import ExecEvent, OrderState
 
 __all__ = ["BinanceEmulator"]
@@ -70,7 +73,10 @@ class _PendingDepth:
     levels: dict[tuple[Side, Decimal], Decimal] = field(default_factory=dict)
 
 
-class BinanceEmulator(BinanceRestMixin, Emulator):
+_PARTIAL_LEVELS = (5, 10, 20)
+
+
+class BinanceEmulator(BinanceRestMixin, BinanceMarketMixin, BinanceAccountMixin, Emulator):
     """The Binance spot emulator (see the module docstring).
 
     ``options``: ``messages_per_second`` (5), ``depth_interval_s`` (0.1),
@@ -91,6 +97,11 @@ class BinanceEmulator(BinanceRestMixin, Emulator):
         self._fast: dict[str, _PendingDepth] = {}
         self._slow: dict[str, _PendingDepth] = {}
         self.by_venue_symbol = {venue_symbol(s): s for s in self.symbols}
+
+    def venue_profile(self) -> VenueProfile:
+        """1000 levels a side (``GET /api/v3/depth`` up to limit 1000 is full; a larger
+        limit answers every level there is), resized near the top like a real book."""
+        return VenueProfile(self.venue, depth=1000, jitter_ticks=20)
 
     @property
     def ws_api_url(self) -> str:
@@ -285,23 +296,23 @@ class BinanceEmulator(BinanceRestMixin, Emulator):
         spec = self.sim.specs[delta.symbol]
         self._publish(name, {
             "u": delta.seq, "s": venue_symbol(delta.symbol),
-            "b": str(spec.tick * bid[0]), "B": str(spec.lot * bid[1]),
-            "a": str(spec.tick * ask[0]), "A": str(spec.lot * ask[1]),
+            "b": dec(spec.tick * bid[0]), "B": dec(spec.lot * bid[1]),
+            "a": dec(spec.tick * ask[0]), "A": dec(spec.lot * ask[1]),
         })  # fmt: skip
 
     def _trade(self, trade: SimTrade) -> None:
         sym = venue_symbol(trade.symbol)
         ms = trade.ts_ns // _MS
         self._publish(f"{sym.lower()}@trade", {
-            "e": "trade", "E": ms, "s": sym, "t": trade.trade_id, "p": str(trade.price),
-            "q": str(trade.qty), "T": ms, "m": trade.aggressor is Side.SELL, "M": True,
+            "e": "trade", "E": ms, "s": sym, "t": trade.trade_id, "p": dec(trade.price),
+            "q": dec(trade.qty), "T": ms, "m": trade.aggressor is Side.SELL, "M": True,
         })  # fmt: skip
         self._publish(f"{sym.lower()}@aggTrade", {
-            "e": "aggTrade", "E": ms, "s": sym, "a": trade.trade_id, "p": str(trade.price),
-            "q": str(trade.qty), "f": trade.trade_id, "l": trade.trade_id, "T": ms,
+            "e": "aggTrade", "E": ms, "s": sym, "a": trade.trade_id, "p": dec(trade.price),
+            "q": dec(trade.qty), "f": trade.trade_id, "l": trade.trade_id, "T": ms,
             "m": trade.aggressor is Side.SELL, "M": True,
         })  # fmt: skip
-        self.update_kline(trade, self._publish)
+        self.publish_trade_figures(trade, self._publish)
 
     def flush_depth(self, slow: bool = False) -> int:
         """Send the batched diffs of one speed; returns how many frames were built."""
@@ -315,6 +326,20 @@ class BinanceEmulator(BinanceRestMixin, Emulator):
             self._publish(f"{venue_symbol(symbol).lower()}@{suffix}", data)
             built += 1
         pending.clear()
+        return built + self.flush_partial_depth(slow)
+
+    def flush_partial_depth(self, slow: bool = False) -> int:
+        """Publish ``@depth<5|10|20>`` (``slow``) or ``...@100ms`` to their subscribers."""
+        wanted = {s for c in self.connections.values() if isinstance(c.state, _MarketConn)
+                  for s in c.subscriptions}  # fmt: skip
+        built = 0
+        for symbol in self.symbols:
+            low = venue_symbol(symbol).lower()
+            for levels in _PARTIAL_LEVELS:
+                name = f"{low}@depth{levels}" + ("" if slow else "@100ms")
+                if name in wanted:
+                    self._publish(name, self.partial_depth(symbol, levels))
+                    built += 1
         return built
 
     async def background(self) -> None:

@@ -1,7 +1,11 @@
 """The REST half of the Binance emulator: ``/api/v3/*`` with signatures, weights, orders.
 
 A mixin for :class:`~tradegw_binance.emulator.BinanceEmulator` (it uses the kit's
-``sim``, ``engines``, ``clock`` and credentials). Also keeps the running klines.
+``sim``, ``engines``, ``clock`` and credentials). Signed requests are checked over
+``totalParams``: the query string (without ``signature``) concatenated with no separator
+to the form body (without ``signature``), the ``signature`` parameter taken from either;
+on a name in both, the query string's value wins (rest-api.md "SIGNED Endpoint Examples
+for POST /api/v3/order", examples 1-3).
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from tradegw_binance.emulator_wire import (
+    dec,
     error_body,
     exchange_info,
     order_json,
     reject_error,
-    venue_symbol,
 )
 from tradegw_binance.signing import verify_ed25519, verify_hmac
 from tradegw_core.clock import Clock
@@ -30,14 +34,14 @@ from tradegw_core.net.ratelimit import TokenBucket
 from tradegw_core.schema.events import Side
 from tradegw_core.schema.orders import OrderType, TimeInForce
 from tradegw_core.sim.emulator import ApiCredentials, HttpRequest, HttpResponse, Route
-from tradegw_core.sim.market import MarketSimulator, SimTrade
+from tradegw_core.sim.market import MarketSimulator
 from tradegw_core.sim.matching import MatchingEngine, OrderState
 
 __all__ = ["BinanceRestMixin"]
 
 _MS = 1_000_000
 _CID = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
-_KLINE_MS = 60_000
+_SIGNATURE = re.compile(r"(?:^|&)signature=([^&]*)")
 
 Answer = tuple[int, Any]
 """(HTTP status, JSON body) of an order action."""
@@ -63,6 +67,9 @@ class BinanceRestMixin:
     symbols: list[str]
     by_venue_symbol: dict[str, str]
     account_for_key: Callable[[str], ApiCredentials | None]
+    order_view: Callable[[Any], dict[str, Any]]
+    market_routes: Callable[[], list[Route]]
+    account_routes: Callable[[], list[Route]]
 
     def init_rest(self, weight_per_minute: int) -> None:
         """Set up the weight budget, id counters and kline state."""
@@ -72,8 +79,6 @@ class BinanceRestMixin:
         self.rest_calls: Counter[str] = Counter()
         """Signed REST requests received, by ``"METHOD /path"`` (for tests)."""
         self._cancel_ids = itertools.count(1)
-        self._klines: dict[str, dict[str, Any]] = {}
-        self._tickers: dict[str, dict[str, Any]] = {}
 
     # -- routes ---------------------------------------------------------------------------
     def http_routes(self) -> Sequence[Route]:
@@ -87,7 +92,13 @@ class BinanceRestMixin:
             Route("DELETE", "/api/v3/order", self._cancel_order),
             Route("GET", "/api/v3/order", self._query_order),
             Route("GET", "/api/v3/openOrders", self._open_orders),
+            *self.market_routes(),
+            *self.account_routes(),
         ]
+
+    def unknown_route(self, request: HttpRequest) -> HttpResponse:
+        """Binance's error object for a path or method it does not serve."""
+        return _err(404, -1020, "This operation is not supported.")
 
     def _spend(self, weight: int) -> HttpResponse | None:
         now = self.clock.monotonic_ns()
@@ -137,11 +148,11 @@ class BinanceRestMixin:
         cred = self.account_for_key(key)
         if cred is None:
             return _err(401, -2015, "Invalid API-key, IP, or permissions for action.")
-        query, sep, signature = request.query_string.rpartition("&signature=")
-        if not sep:
-            query, signature = request.query_string, ""
-        body = request.body.decode()
-        if not self.verify_signature(cred, query + body, unquote(signature)):
+        query, body = request.query_string, request.body.decode()
+        found = _SIGNATURE.search(query) or _SIGNATURE.search(body)
+        signature = unquote(found.group(1)) if found is not None else ""
+        query, body = _SIGNATURE.sub("", query), _SIGNATURE.sub("", body)
+        if not self.verify_signature(cred, query + body, signature):
             self.requests_refused["signature"] = self.requests_refused.get("signature", 0) + 1
             return _err(400, -1022, "Signature for this request is not valid.")
         params = {**request.form(), **request.query()}
@@ -187,8 +198,8 @@ class BinanceRestMixin:
         book = self.sim.book(self.venue, symbol, depth=limit)
         return HttpResponse.json({
             "lastUpdateId": book.seq,
-            "bids": [[str(p), str(qty)] for p, qty in book.bids],
-            "asks": [[str(p), str(qty)] for p, qty in book.asks],
+            "bids": [[dec(p), dec(qty)] for p, qty in book.bids],
+            "asks": [[dec(p), dec(qty)] for p, qty in book.asks],
         })  # fmt: skip
 
     async def _new_order(self, request: HttpRequest) -> HttpResponse:
@@ -230,7 +241,12 @@ class BinanceRestMixin:
         try:
             side = {"BUY": Side.BUY, "SELL": Side.SELL}[p["side"]]
             otype = OrderType(p["type"])
-            qty = Decimal(p["quantity"])
+            quote = Decimal(p["quoteOrderQty"]) if "quoteOrderQty" in p else None
+            if quote is not None and otype is OrderType.MARKET and "quantity" not in p:
+                qty = engine.qty_for_quote(side, quote)
+            else:
+                quote = None
+                qty = Decimal(p["quantity"])
             price = Decimal(p["price"]) if "price" in p else None
             tif = TimeInForce(p.get("timeInForce", "GTC"))
         except (KeyError, ValueError, InvalidOperation):
@@ -243,12 +259,14 @@ class BinanceRestMixin:
         events = engine.place(account, cid, side, qty, price, order_type=otype, time_in_force=tif)
         if events[0].state is OrderState.REJECTED:
             return 400, error_body(*reject_error(events[0]))
-        resp_type = p.get("newOrderRespType", "RESULT")
+        resp_type = p.get("newOrderRespType", "FULL")  # LIMIT and MARKET default to FULL
         out = order_json(events[-1], resp_type=resp_type)
         out["transactTime"] = events[0].ts_ns // _MS
+        if quote is not None and resp_type != "ACK":
+            out["origQuoteOrderQty"] = dec(quote)
         if resp_type == "FULL":
             out["fills"] = [
-                {"price": str(e.last_price), "qty": str(e.last_qty), "commission": str(e.fee),
+                {"price": dec(e.last_price), "qty": dec(e.last_qty), "commission": dec(e.fee),
                  "commissionAsset": e.fee_asset, "tradeId": e.trade_id}
                 for e in events if e.last_qty > 0
             ]  # fmt: skip
@@ -264,8 +282,12 @@ class BinanceRestMixin:
         if ev.state is OrderState.REJECTED:
             return 400, error_body(-2011, "Unknown order sent.")
         out = order_json(ev, orig_client_order_id=ev.client_order_id)
-        out["clientOrderId"] = p.get("newClientOrderId") or f"cancel{next(self._cancel_ids)}"
+        out["clientOrderId"] = self.cancel_id(p.get("newClientOrderId"))
         return 200, out
+
+    def cancel_id(self, given: str | None) -> str:
+        """The cancel's own ``clientOrderId`` (given, or generated)."""
+        return given or f"cancel{next(self._cancel_ids)}"
 
     def query_order(self, account: str, p: dict[str, str]) -> Answer:
         """``GET /api/v3/order`` / ``order.status``."""
@@ -276,7 +298,7 @@ class BinanceRestMixin:
         ev = engine.order(account, client_order_id=p.get("origClientOrderId"), order_id=order_id)
         if ev is None:
             return 400, error_body(-2013, "Order does not exist.")
-        return 200, self._order_view(ev)
+        return 200, self.order_view(ev)
 
     async def _open_orders(self, request: HttpRequest) -> HttpResponse:
         checked = self._signed(request, 6)
@@ -290,68 +312,5 @@ class BinanceRestMixin:
                 return engine
             engines = [engine]
         return HttpResponse.json(
-            [self._order_view(ev) for e in engines for ev in e.open_orders(account)]
+            [self.order_view(ev) for e in engines for ev in e.open_orders(account)]
         )
-
-    def _order_view(self, ev: Any) -> dict[str, Any]:
-        out = order_json(ev)
-        out.update({"time": ev.created_ns // _MS, "updateTime": ev.ts_ns // _MS,
-                    "isWorking": ev.state.is_open, "stopPrice": "0",
-                    "icebergQty": "0"})  # fmt: skip
-        return out
-
-    # -- klines -----------------------------------------------------------------------------
-    def update_kline(self, trade: SimTrade, publish: Callable[[str, dict[str, Any]], None]) -> None:
-        """Fold a trade into the 1m candle (a new minute first publishes the closed one)
-        and the rolling ticker."""
-        sym = venue_symbol(trade.symbol)
-        ms = trade.ts_ns // _MS
-        start = ms - ms % _KLINE_MS
-        name = f"{sym.lower()}@kline_1m"
-        k = self._klines.get(sym)
-        if k is not None and k["t"] != start:
-            k["x"] = True
-            publish(name, {"e": "kline", "E": ms, "s": sym, "k": dict(k)})
-            k = None
-        price, qty = str(trade.price), trade.qty
-        if k is None:
-            k = self._klines[sym] = {
-                "t": start, "T": start + _KLINE_MS - 1, "s": sym, "i": "1m",
-                "f": trade.trade_id, "L": trade.trade_id, "o": price, "c": price,
-                "h": price, "l": price, "v": "0", "n": 0, "x": False, "q": "0",
-            }  # fmt: skip
-        k["L"] = trade.trade_id
-        k["c"] = price
-        k["h"] = str(max(Decimal(k["h"]), trade.price))
-        k["l"] = str(min(Decimal(k["l"]), trade.price))
-        k["v"] = str(Decimal(k["v"]) + qty)
-        k["q"] = str(Decimal(k["q"]) + qty * trade.price)
-        k["n"] += 1
-        publish(name, {"e": "kline", "E": ms, "s": sym, "k": dict(k)})
-        self._ticker_24h(trade, sym, ms, publish)
-
-    def _ticker_24h(
-        self, trade: SimTrade, sym: str, ms: int, publish: Callable[[str, dict[str, Any]], None]
-    ) -> None:
-        """``<sym>@ticker``: running figures since the emulator started (not a true 24 h)."""
-        t = self._tickers.setdefault(
-            sym, {"o": trade.price, "h": trade.price, "l": trade.price, "v": Decimal(0),
-                  "q": Decimal(0), "n": 0, "F": trade.trade_id},
-        )  # fmt: skip
-        t["h"], t["l"] = max(t["h"], trade.price), min(t["l"], trade.price)
-        t["v"] += trade.qty
-        t["q"] += trade.qty * trade.price
-        t["n"] += 1
-        spec = self.sim.specs[trade.symbol]
-        bid = self.sim.best(self.venue, trade.symbol, Side.BUY) or (0, 0)
-        ask = self.sim.best(self.venue, trade.symbol, Side.SELL) or (0, 0)
-        change = trade.price - t["o"]
-        publish(f"{sym.lower()}@ticker", {
-            "e": "24hrTicker", "E": ms, "s": sym, "p": str(change),
-            "P": str((change / t["o"] * 100).quantize(Decimal("0.001"))),
-            "w": str(t["q"] / t["v"]), "x": str(t["o"]), "c": str(trade.price),
-            "Q": str(trade.qty), "b": str(spec.tick * bid[0]), "B": str(spec.lot * bid[1]),
-            "a": str(spec.tick * ask[0]), "A": str(spec.lot * ask[1]), "o": str(t["o"]),
-            "h": str(t["h"]), "l": str(t["l"]), "v": str(t["v"]), "q": str(t["q"]),
-            "O": ms - 86_400_000, "C": ms, "F": t["F"], "L": trade.trade_id, "n": t["n"],
-        })  # fmt: skip

@@ -51,8 +51,12 @@ _FILTER_BY_REASON: dict[RejectReason, str] = {
 
 
 def dec(value: Decimal | None) -> str:
-    """A Decimal as the venue prints it (plain notation; ``0`` for None)."""
-    return "0" if value is None else format(value, "f")
+    """A Decimal as the venue prints prices and quantities: 8 decimals (None: zero).
+
+    rest-api.md's answers and the stream examples render every price, quantity and
+    commission with 8 decimals (``"4.00000200"``, ``"0.00000000"``).
+    """
+    return f"{value if value is not None else 0:.8f}"
 
 
 def venue_symbol(symbol: str) -> str:
@@ -149,7 +153,7 @@ def order_json(
             "price": dec(ev.price),
             "origQty": dec(ev.qty),
             "executedQty": dec(ev.cum_qty),
-            "origQuoteOrderQty": "0",
+            "origQuoteOrderQty": dec(None),
             "cummulativeQuoteQty": dec(ev.cum_quote),
             "status": _X[ev.state][1],
             "timeInForce": ev.time_in_force.value,
@@ -176,8 +180,8 @@ def execution_report(ev: ExecEvent, exec_id: int) -> dict[str, Any]:
         "f": ev.time_in_force.value,
         "q": dec(ev.qty),
         "p": dec(ev.price),
-        "P": "0",
-        "F": "0",
+        "P": dec(None),
+        "F": dec(None),
         "g": -1,
         "C": "",
         "x": x,
@@ -198,7 +202,7 @@ def execution_report(ev: ExecEvent, exec_id: int) -> dict[str, Any]:
         "O": ev.created_ns // _MS,
         "Z": dec(ev.cum_quote),
         "Y": dec(ev.last_qty * ev.last_price),
-        "Q": "0",
+        "Q": dec(None),
         "W": ev.created_ns // _MS,
         "V": "NONE",
     }
