@@ -50,7 +50,11 @@ def test_an_ec_pem_key_given_per_venue_is_served(capsys: pytest.CaptureFixture[s
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("coinbase rest=http://127.0.0.1:")
     assert " ws=ws://127.0.0.1:" in lines[0]
-    assert lines[1].startswith("coinbase account=main api_key=organizations/o/apiKeys/k ")
+    # the settings' real names; the PEM's newlines written \n on the one line
+    assert (
+        lines[1]
+        == f"coinbase account=main api_key_name=organizations/o/apiKeys/k api_private_key={pem}"
+    )
 
 
 def test_the_emulator_refuses_a_bad_secret_at_construction() -> None:

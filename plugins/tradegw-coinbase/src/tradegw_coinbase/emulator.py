@@ -88,6 +88,7 @@ class _ConnState:
 class CoinbaseEmulator(Emulator):
     """Coinbase Advanced Trade over loopback (see the module docstring)."""
 
+    secret_settings = ("api_key_name",)
     ws_path = "/"
 
     def __init__(self, config: Any) -> None:
