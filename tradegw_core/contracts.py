@@ -323,6 +323,23 @@ class ConsumerContext(Protocol):
         """Unsubscribe; returns the control Ack."""
         ...
 
+    async def merged_subscribe(
+        self,
+        symbol: str,
+        type: EventType,
+        providers: Sequence[str],
+        *,
+        window_ms: int = 10_000,
+        max_count: int = 1000,
+    ) -> Ack:
+        """Ask for one MergedEvent per complete window of ``symbol``/``type`` from
+        ``providers`` (design section 7); returns the control Ack."""
+        ...
+
+    async def merged_unsubscribe(self, symbol: str, type: EventType) -> Ack:
+        """Stop the MergedEvents of ``symbol``/``type``; returns the control Ack."""
+        ...
+
     async def submit_order(self, order: OrderRequest) -> OrderResult:
         """Submit through the trading switch and order handler; the result says what happened."""
         ...

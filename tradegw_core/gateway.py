@@ -2,16 +2,18 @@
 
 Built from validated settings (only attribute access is used: ``settings.gateway`` with
 ``providers`` / ``consumers`` / ``required_providers``, ``settings.dispatcher`` with
-``lane_size`` / ``overflow`` / ``lateness_ms`` / ``flush_ms`` / ``dedup_window``, and plugin
+``lane_size`` / ``overflow`` / ``lateness_ms`` / ``flush_ms`` / ``dedup_window``, optionally
+``settings.merge`` (:class:`~tradegw_core.config.models.MergeSettings`), and plugin
 sections under ``settings.providers.<name>`` / ``settings.consumers.<name>``) and a frozen
 :class:`~tradegw_core.plugin.registries.Registries`.
 
 ``async with Gateway(...) as gw`` starts, in order: the control task, the 50 ms ordering
-flush tick, the order path (when configured), every provider (each under a
-:class:`Supervisor`), then every consumer (``on_start`` may subscribe right away), and
-last the HTTP control API when ``[api] enabled`` (its URL: :attr:`Gateway.api_url`). Leaving
-the block shuts down cleanly under a shielded, time-bounded scope: providers stop first, held
-events are flushed to the lanes, consumers drain their lanes and get ``on_stop``.
+flush tick (which also closes merge windows on time), the order path (when configured),
+every provider (each under a :class:`Supervisor`), then every consumer (``on_start`` may
+subscribe right away), and last the HTTP control API when ``[api] enabled`` (its URL:
+:attr:`Gateway.api_url`). Leaving the block shuts down cleanly under a shielded,
+time-bounded scope: providers stop first, held events are flushed to the lanes, consumers
+drain their lanes and get ``on_stop``.
 :func:`run_gateway` is what the CLI calls: it adds SIGINT/SIGTERM handling and a duration.
 """
 
@@ -49,6 +51,7 @@ from tradegw_core.orchestrator.context import (
     section,
 )
 from tradegw_core.orchestrator.control import ControlService
+from tradegw_core.orchestrator.merge_control import install_merges
 from tradegw_core.orchestrator.orchestrator import Orchestrator
 from tradegw_core.orchestrator.orders import OrderPath
 from tradegw_core.orchestrator.supervisor import Supervisor
@@ -133,6 +136,16 @@ class Gateway:
             telemetry=self.telemetry,
             call_timeout=provider_call_timeout,
         )
+        self.merge_stage = install_merges(
+            getattr(settings, "merge", None),
+            control=self.control,
+            orchestrator=self.orchestrator,
+            subscriptions=self.subscriptions,
+            clock=self.clock,
+            telemetry=self.telemetry,
+            metrics=self.metrics,
+        )
+        """Windowed multi-venue merges; in-flight windows live only as long as this gateway."""
         self.provider_contexts: dict[str, GatewayProviderContext] = {}
         self.book_stages: dict[str, Any] = {}
         parts = BookStageParts(
@@ -315,9 +328,11 @@ class Gateway:
         while True:
             await anyio.sleep(self.flush_s)
             self.dispatcher.flush()
+            self.merge_stage.tick()
             ticks += 1
             if ticks % every == 0:
                 self.dispatcher_metrics.export()
+                self.merge_stage.export()
 
 
 async def _watch_signals(

@@ -135,7 +135,7 @@ async def test_subscribe_delivers_and_unsubscribe_stops() -> None:
                 "type": "Trade",
                 "providers": ["fake", "x"],
             },
-            "merged subscriptions are not available",
+            "unknown provider 'x' (providers: fake)",
         ),
         (SetTradingMode(enabled=False), "trading is not configured"),
     ],

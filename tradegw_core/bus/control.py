@@ -28,16 +28,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from tradegw_core.schema.control import (
     Ack,
+    AnyControlMessage,
     ControlMessage,
-    MergedSubscribe,
-    SetTradingMode,
-    Subscribe,
-    Unsubscribe,
 )
 
 __all__ = ["AnyControl", "ControlBus", "ControlHandler", "parse_control_input"]
 
-AnyControl = Subscribe | Unsubscribe | MergedSubscribe | SetTradingMode
+AnyControl = AnyControlMessage
 ControlHandler = Callable[[AnyControl, float], Awaitable[Ack]]
 """``handler(msg, deadline)``: the Ack for ``msg``; after ``deadline`` (anyio clock) the client
 no longer waits, so a handler still busy then must undo its changes and answer an error."""
@@ -61,7 +58,7 @@ def _request_id_of(raw: object) -> str:
 
 def parse_control_input(raw: object) -> AnyControl | Ack:
     """A validated control message, or an error Ack saying what is wrong with ``raw``."""
-    if isinstance(raw, Subscribe | Unsubscribe | MergedSubscribe | SetTradingMode):
+    if isinstance(raw, AnyControl):
         return raw
     try:
         if isinstance(raw, str | bytes):

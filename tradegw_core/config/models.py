@@ -31,6 +31,7 @@ __all__ = [
     "DispatcherSettings",
     "GatewaySettings",
     "LoggingSettings",
+    "MergeSettings",
     "MetricsSettings",
     "OrdersSettings",
     "PluginsSettings",
@@ -109,6 +110,21 @@ class DispatcherSettings(BaseModel):
     """Tick of the flush that releases held events whose lateness expired."""
     dedup_window: int = Field(default=100_000, gt=0)
     """How many recent event ids are remembered to drop duplicates (e.g. A/B feeds)."""
+
+
+class MergeSettings(BaseModel):
+    """``[merge]``: windowed multi-venue merges (MergedSubscribe, design section 7)."""
+
+    model_config = _FROZEN
+
+    allowed_skew_ms: int = Field(default=1000, ge=0, le=60_000)
+    """Grace for venue clocks and feeds that lag: a window of event time ``[open, end)``
+    closes when the gateway clock passes ``end + allowed_skew_ms``; a fragment more than this
+    ahead of the gateway clock is rejected."""
+    max_merges: int = Field(default=64, ge=1, le=10_000)
+    """Merges (distinct symbol and type) that may run at once."""
+    max_open_windows: int = Field(default=8, ge=1, le=1000)
+    """Open windows per merge; beyond it the oldest closes early (bounds memory)."""
 
 
 class BookSettings(BaseModel):
@@ -203,6 +219,7 @@ class Settings(BaseModel):
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
     dispatcher: DispatcherSettings = DispatcherSettings()
+    merge: MergeSettings = MergeSettings()
     book: BookSettings = BookSettings()
     orders: OrdersSettings = OrdersSettings()
     api: ApiSettings = ApiSettings()
@@ -220,7 +237,7 @@ class Settings(BaseModel):
 
 
 CORE_SECTIONS = frozenset(
-    {"plugins", "gateway", "logging", "metrics", "dispatcher", "book", "orders", "api"}
+    {"plugins", "gateway", "logging", "metrics", "dispatcher", "merge", "book", "orders", "api"}
 )
 """Top-level sections no plugin may add to."""
 

@@ -153,6 +153,44 @@ class ConsumerContext:
             }
         )
 
+    async def merged_subscribe(
+        self,
+        symbol: str,
+        type: EventType | str,
+        providers: Sequence[str],
+        *,
+        window_ms: int = 10_000,
+        max_count: int = 1000,
+    ) -> Ack:
+        """Ask for MergedEvents of ``symbol``/``type`` from ``providers`` (design section 7).
+
+        One MergedEvent per window of ``window_ms`` (venue event time) holding fragments
+        from every provider; a window also closes at ``max_count`` fragments. The Ack is
+        ``ok`` or carries a clear ``error`` (and then nothing changed).
+        """
+        return await self._control.request(
+            {
+                "kind": "merged_subscribe",
+                "consumer_id": self._consumer_id,
+                "symbol": symbol,
+                "type": type,
+                "providers": tuple(providers),
+                "window_ms": window_ms,
+                "max_count": max_count,
+            }
+        )
+
+    async def merged_unsubscribe(self, symbol: str, type: EventType | str) -> Ack:
+        """Stop the MergedEvents of ``symbol``/``type``; the Ack is ``ok`` or an ``error``."""
+        return await self._control.request(
+            {
+                "kind": "merged_unsubscribe",
+                "consumer_id": self._consumer_id,
+                "symbol": symbol,
+                "type": type,
+            }
+        )
+
     def subscriptions(self) -> list[StreamKey]:
         """The streams this consumer receives now."""
         return [] if self._subscriptions is None else self._subscriptions(self._consumer_id)

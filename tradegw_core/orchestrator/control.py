@@ -30,13 +30,14 @@ from tradegw_core.orchestrator.supervisor import Supervisor
 from tradegw_core.schema.control import (
     Ack,
     MergedSubscribe,
+    MergedUnsubscribe,
     SetTradingMode,
     Subscribe,
     Unsubscribe,
 )
 from tradegw_core.schema.events import EventType, StreamKey
 
-__all__ = ["ControlService", "TradingModeHandler"]
+__all__ = ["ControlService", "MergeHandler", "TradingModeHandler"]
 
 _log = logging.getLogger("tradegw.control")
 
@@ -46,12 +47,24 @@ _NOT_SUBSCRIBABLE = {
 }
 
 
+class MergeHandler(Protocol):
+    """The merge side of the control bus (``orchestrator.merge_control.MergeControl``)."""
+
+    async def handle(self, msg: MergedSubscribe | MergedUnsubscribe, deadline: float) -> Ack:
+        """Apply a MergedSubscribe / MergedUnsubscribe; an error Ack changes nothing."""
+        ...
+
+
 class TradingModeHandler(Protocol):
     """The trading switch as the control bus uses it (``orders.switch.TradingSwitch``)."""
 
     def apply(self, msg: SetTradingMode) -> Ack:
         """Switch trading on or off; the Ack says what happened."""
         ...
+
+
+VenueCall = tuple[Provider, str, list[StreamKey]]
+"""(provider, its name, the streams asked of it)."""
 
 
 def _group(keys: Sequence[StreamKey]) -> dict[str, list[StreamKey]]:
@@ -80,6 +93,8 @@ class ControlService:
         self._telemetry = telemetry
         self.trading = trading
         """Handles SetTradingMode (None: trading is not configured)."""
+        self.merges: MergeHandler | None = None
+        """Handles MergedSubscribe / MergedUnsubscribe (None: merges are not configured)."""
         self._call_timeout = call_timeout
         self._locks: dict[str, anyio.Lock] = {}
 
@@ -101,8 +116,10 @@ class ControlService:
             return await self._subscribe(msg, deadline)
         if isinstance(msg, Unsubscribe):
             return await self._unsubscribe(msg, deadline)
-        if isinstance(msg, MergedSubscribe):
-            return self._error(msg, "merged subscriptions are not available in this version")
+        if isinstance(msg, MergedSubscribe | MergedUnsubscribe):
+            if self.merges is None:
+                return self._error(msg, "merged subscriptions are not configured in this gateway")
+            return await self.merges.handle(msg, deadline)
         if self.trading is None:
             return self._error(msg, "trading is not configured in this gateway")
         return self.trading.apply(msg)
@@ -117,16 +134,30 @@ class ControlService:
     # -- validation ------------------------------------------------------------------
 
     def _problems(self, msg: Subscribe | Unsubscribe, *, need_running: bool) -> list[str]:
+        return self.problems(
+            msg.consumer_id, msg.providers, msg.symbols, msg.types, need_running=need_running
+        )
+
+    def problems(
+        self,
+        consumer_id: str,
+        providers: Sequence[str],
+        symbols: Sequence[str],
+        types: Sequence[EventType],
+        *,
+        need_running: bool,
+    ) -> list[str]:
+        """What is wrong with asking for these streams for ``consumer_id`` (empty: nothing)."""
         problems: list[str] = []
-        if not self._dispatcher.has_consumer(msg.consumer_id):
+        if not self._dispatcher.has_consumer(consumer_id):
             known = ", ".join(sorted(self._dispatcher.lanes)) or "none"
-            problems.append(f"unknown consumer {msg.consumer_id!r} (consumers: {known})")
-        for type_ in msg.types:
+            problems.append(f"unknown consumer {consumer_id!r} (consumers: {known})")
+        for type_ in types:
             if type_ in _NOT_SUBSCRIBABLE:
                 problems.append(
                     f"type {type_.value!r} cannot be subscribed: {_NOT_SUBSCRIBABLE[type_]}"
                 )
-        for name in msg.providers:
+        for name in providers:
             sup = self._providers.get(name)
             if sup is None:
                 known = ", ".join(sorted(self._providers)) or "none"
@@ -141,11 +172,11 @@ class ControlService:
                     )
                 continue
             instruments = provider.instruments()
-            unknown = [s for s in msg.symbols if s not in instruments]
+            unknown = [s for s in symbols if s not in instruments]
             if unknown:
                 problems.append(f"unknown symbol(s) {', '.join(unknown)} on provider {name!r}")
             supported = provider.supported_types()
-            bad = [t.value for t in msg.types if t not in supported and t not in _NOT_SUBSCRIBABLE]
+            bad = [t.value for t in types if t not in supported and t not in _NOT_SUBSCRIBABLE]
             if bad:
                 have = ", ".join(sorted(t.value for t in supported)) or "none"
                 problems.append(
@@ -161,9 +192,24 @@ class ControlService:
         if problems:
             return self._error(msg, "; ".join(problems))
         change = self._subs.subscribe(msg.consumer_id, expand_streams(msg))
-        done: list[tuple[Provider, str, list[StreamKey]]] = []
+        failure, done = await self.subscribe_venues(change.first, deadline)
+        if failure:
+            self._subs.unsubscribe(msg.consumer_id, change.changed)
+            await self.undo_venues(done)
+            return self._error(msg, failure)
+        return Ack(request_id=msg.request_id, ok=True, routing_version=self._subs.routing_version)
+
+    async def subscribe_venues(
+        self, keys: Sequence[StreamKey], deadline: float
+    ) -> tuple[str, list[VenueCall]]:
+        """Subscribe ``keys`` on their venues by ``deadline``.
+
+        Returns ``("", done)`` on success, else the failure and what was (maybe) subscribed,
+        for :meth:`undo_venues`.
+        """
+        done: list[VenueCall] = []
         failure = ""
-        for name, keys in _group(change.first).items():
+        for name, group in _group(keys).items():
             provider = self._providers[name].current
             if provider is None:
                 failure = f"provider {name!r} stopped while subscribing"
@@ -172,10 +218,10 @@ class ControlService:
             try:
                 with anyio.fail_after(budget):
                     async with self.lock(name):
-                        await provider.subscribe(to_specs(keys))
+                        await provider.subscribe(to_specs(group))
             except TimeoutError:
                 # The venue may have taken the subscription after all: undo it there too.
-                done.append((provider, name, keys))
+                done.append((provider, name, group))
                 failure = (
                     f"provider {name!r} did not confirm the subscription within {budget:.3g} s"
                     + (" (the request's deadline)" if by_deadline else "")
@@ -184,15 +230,29 @@ class ControlService:
             except Exception as exc:
                 failure = f"provider {name!r} refused the subscription: {type(exc).__name__}: {exc}"
                 break
-            done.append((provider, name, keys))
+            done.append((provider, name, group))
         if not failure and anyio.current_time() >= deadline:
             failure = "the request's deadline passed before the subscription completed"
-        if failure:
-            self._subs.unsubscribe(msg.consumer_id, change.changed)
-            for prov, name, keys in done:
-                await self._venue_unsubscribe(prov, name, keys)
-            return self._error(msg, failure)
-        return Ack(request_id=msg.request_id, ok=True, routing_version=self._subs.routing_version)
+        return failure, done
+
+    async def undo_venues(self, done: Sequence[VenueCall]) -> None:
+        """Unsubscribe what :meth:`subscribe_venues` did (its request failed)."""
+        for prov, name, group in done:
+            await self._venue_unsubscribe(prov, name, group)
+
+    async def restore_venues(self, keys: Sequence[StreamKey]) -> None:
+        """Subscribe ``keys`` again after an unsubscribe that had to be undone."""
+        for name, group in _group(keys).items():
+            provider = self._providers[name].current
+            if provider is not None:
+                await self._venue_resubscribe(provider, name, group)
+
+    async def unsubscribe_venues(self, keys: Sequence[StreamKey]) -> None:
+        """Unsubscribe ``keys`` on their venues (failures are reported, not raised)."""
+        for name, group in _group(keys).items():
+            provider = self._providers[name].current
+            if provider is not None:
+                await self._venue_unsubscribe(provider, name, group)
 
     async def _unsubscribe(self, msg: Unsubscribe, deadline: float) -> Ack:
         problems = self._problems(msg, need_running=False)

@@ -5,28 +5,22 @@ Called through ``ProviderContext.emit`` inside the provider's reader task. It st
 ``trace_id`` when the provider set none; trace ids are a per-orchestrator random prefix
 plus a counter, unique per process run and far cheaper than a uuid per event.
 
-Seam for windowed merges (design section 7, a later issue): a :class:`MergeStage` set on
-``merge`` sees every event after stamping and may emit MergedEvents to the dispatcher
-itself; the event then continues to the dispatcher as usual.
+Windowed merges (design section 7): while at least one merge runs, the gateway's
+:class:`~tradegw_core.orchestrator.merge.MergeStage` is set on ``merge``; it sees every event
+after stamping and hands the MergedEvents of complete windows to the dispatcher itself; the
+event then continues to the dispatcher as usual. With no merge running, ``merge`` is None and
+events pay nothing for it.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Protocol
 
 from tradegw_core.dispatcher.dispatcher import Dispatcher
+from tradegw_core.orchestrator.merge import MergeStage
 from tradegw_core.schema.events import Event
 
-__all__ = ["MergeStage", "Orchestrator"]
-
-
-class MergeStage(Protocol):
-    """Windowed merge of several providers' fragments (filled in by the merge issue)."""
-
-    def offer(self, event: Event) -> None:
-        """See one stamped event (synchronous, hot path)."""
-        ...
+__all__ = ["Orchestrator"]
 
 
 class Orchestrator:
