@@ -78,7 +78,8 @@ def test_a_complete_window_reaches_the_subscribed_consumer_once_as_a_merged_even
     p.stage.tick()  # closes on time with no fragment arriving
     [merged] = p.delivered()
     assert isinstance(merged, MergedEvent)
-    assert merged.provider == "merge:Trade" and merged.symbol == "BTC-USDT"
+    assert merged.provider == "merge:Trade"
+    assert merged.symbol == "BTC-USDT"
     assert merged.merge_type is EventType.TRADE
     assert (merged.window_open, merged.window_close) == (t0, t0 + 100 * MS)
     assert {p_: [f.seq_provider for f in fs] for p_, fs in merged.fragments.items()} == {
@@ -86,7 +87,8 @@ def test_a_complete_window_reaches_the_subscribed_consumer_once_as_a_merged_even
         "kraken": [2],
     }
     assert merged.seq_provider == 1
-    assert merged.merge_id.startswith("BTC-USDT/Trade/") and merged.trace_id == merged.merge_id
+    assert merged.merge_id.startswith("BTC-USDT/Trade/")
+    assert merged.trace_id == merged.merge_id
     assert merged.routing_version == p.dispatcher.routing_version
     assert p.metrics.value("tradegw_merge_windows_emitted_total", merge_key="BTC-USDT/Trade") == 1
     p.stage.export()

@@ -5,6 +5,7 @@ Time comes from a :class:`FakeClock`; event times are venue timestamps set per f
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -51,9 +52,7 @@ def closed(out: Any) -> list[ClosedWindow]:
     return [o for o in out if isinstance(o, ClosedWindow)]
 
 
-def test_a_window_with_every_provider_is_complete_and_groups_by_provider_in_arrival_order() -> (
-    None
-):
+def test_a_window_with_every_provider_is_complete_and_groups_by_provider_in_arrival_order() -> None:
     clock = FakeClock()
     t0 = clock.time_ns()
     w = MergeWindows(spec(), allowed_skew_ns=200 * MS)
@@ -65,12 +64,14 @@ def test_a_window_with_every_provider_is_complete_and_groups_by_provider_in_arri
     assert w.tick(clock.time_ns()) == []  # the skew grace is not over yet
     clock.advance(ns=MS)
     [win] = closed(w.tick(clock.time_ns()))
-    assert win.complete and win.reason is CloseReason.TIME
+    assert win.complete
+    assert win.reason is CloseReason.TIME
     assert (win.open_ns, win.end_ns, win.seq) == (t0 + 10 * MS, t0 + 1010 * MS, 1)
     assert list(win.fragments) == list(PROVIDERS)
     assert [f.seq_provider for f in win.fragments["kraken"]] == [0, 2]
     assert [f.seq_provider for f in win.fragments["binance"]] == [1, 4]
-    assert w.stats.emitted == 1 and w.open_windows == 0
+    assert w.stats.emitted == 1
+    assert w.open_windows == 0
 
 
 def test_a_window_missing_a_provider_is_suppressed_even_with_no_fragment_arriving() -> None:
@@ -94,11 +95,14 @@ def test_count_close_and_the_next_window_opens_after_the_newest_fragment() -> No
     assert w.offer(frag("binance", t0, 1), t0) == ()
     assert w.offer(frag("coinbase", t0 + 5 * MS, 2), t0) == ()
     [win] = closed(w.offer(frag("kraken", t0 + 3 * MS, 3), t0))
-    assert win.complete and win.reason is CloseReason.COUNT and win.count == 3
+    assert win.complete
+    assert win.reason is CloseReason.COUNT
+    assert win.count == 3
     assert win.end_ns == t0 + 5 * MS + 1
     # Inside the closed window's time: late. After its newest fragment: a new window.
     [late] = w.offer(frag("kraken", t0 + 4 * MS, 4), t0)
-    assert isinstance(late, LateFragment) and late.provider == "kraken"
+    assert isinstance(late, LateFragment)
+    assert late.provider == "kraken"
     assert w.offer(frag("binance", t0 + 6 * MS, 5), t0) == ()
     assert w.open_windows == 1
 
@@ -110,9 +114,11 @@ def test_late_clock_ahead_and_duplicate_fragments_are_dropped() -> None:
     first = frag("binance", t0, 1)
     w.offer(first, t0)
     [dup] = w.offer(first, t0)
-    assert isinstance(dup, RejectedFragment) and dup.reason == "duplicate"
+    assert isinstance(dup, RejectedFragment)
+    assert dup.reason == "duplicate"
     [ahead] = w.offer(frag("kraken", t0 + 11 * MS, 2), t0)
-    assert isinstance(ahead, RejectedFragment) and ahead.reason == "clock_ahead"
+    assert isinstance(ahead, RejectedFragment)
+    assert ahead.reason == "clock_ahead"
     clock.advance(0.2)
     now = clock.time_ns()
     out = w.offer(frag("kraken", t0 + 50 * MS, 3), now)
@@ -135,7 +141,8 @@ def test_fragments_of_other_providers_and_venues_without_timestamps() -> None:
     w.offer(frag("binance", None, 2), now)  # no venue time: timed by its arrival
     w.offer(frag("kraken", now, 3), now + 99 * MS)
     [win] = closed(w.tick(now + 100 * MS))
-    assert win.complete and win.open_ns == now
+    assert win.complete
+    assert win.open_ns == now
 
 
 def test_reset_discards_in_flight_windows_and_eviction_bounds_them() -> None:
@@ -144,10 +151,12 @@ def test_reset_discards_in_flight_windows_and_eviction_bounds_them() -> None:
     w.offer(frag("binance", now - 100 * MS, 1), now)
     w.offer(frag("binance", now - 50 * MS, 2), now)
     [evicted] = closed(w.offer(frag("binance", now, 3), now))
-    assert evicted.reason is CloseReason.EVICTED and evicted.open_ns == now - 100 * MS
+    assert evicted.reason is CloseReason.EVICTED
+    assert evicted.open_ns == now - 100 * MS
     assert w.open_windows == 2
     assert w.reset() == 2
-    assert w.open_windows == 0 and w.stats.discarded == 2
+    assert w.open_windows == 0
+    assert w.stats.discarded == 2
     assert w.tick(now + 10**15) == []  # nothing replayed
 
 
@@ -219,7 +228,7 @@ def test_window_semantics_hold_for_any_input(ops: list[Any], max_count: int) -> 
                 assert o.lateness_ns == now - t
                 # Late only behind every window opened, or when its time is already over.
                 assert (frontier is not None and t < frontier) or t + WINDOW_MS * MS + skew <= now
-        ends.extend(win.end for win in w._open)  # noqa: SLF001 - the model's frontier
+        ends.extend(win.end for win in w._open)
         record(now, out)
     end = clock.time_ns() + 10 * WINDOW_MS * MS
     outs.extend((end, o) for o in w.tick(end))
@@ -234,7 +243,7 @@ def test_window_semantics_hold_for_any_input(ops: list[Any], max_count: int) -> 
     assert w.stats.fragments == len(in_windows)
     assert w.stats.late + w.stats.rejected == len(dropped)
     spans = sorted((win.open_ns, win.end_ns) for _, win in windows)
-    for (_, end_a), (open_b, _) in zip(spans, spans[1:], strict=False):
+    for (_, end_a), (open_b, _) in itertools.pairwise(spans):
         assert end_a <= open_b  # windows never overlap in event time
     assert [win.seq for _, win in windows] == list(range(1, len(windows) + 1))
     for now, win in windows:

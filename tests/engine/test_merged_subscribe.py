@@ -197,7 +197,12 @@ async def test_unsubscribe_stops_the_merge_when_its_last_consumer_leaves() -> No
         (merged_sub(max_count=10**9), "max_count"),
         (merged_sub(providers=["fake", "fake2", "nope"], max_count=2), "below the number"),
         (
-            {"kind": "merged_unsubscribe", "consumer_id": "ghost", "symbol": "X-Y", "type": "Trade"},
+            {
+                "kind": "merged_unsubscribe",
+                "consumer_id": "ghost",
+                "symbol": "X-Y",
+                "type": "Trade",
+            },
             "unknown consumer 'ghost'",
         ),
     ],
@@ -234,7 +239,9 @@ async def test_merged_subscribe_over_the_http_control_api() -> None:
             assert resp.json()["ok"] is True
             assert s.gw.merge_stage.get(KEY) is not None
             bad = await http.post(
-                "/v1/control", json=merged_sub(providers=["fake", "fake"], symbol="ETH-USDT"), headers=auth
+                "/v1/control",
+                json=merged_sub(providers=["fake", "fake"], symbol="ETH-USDT"),
+                headers=auth,
             )
             assert bad.status_code == 422
             assert "at least two distinct providers" in bad.json()["error"]
