@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 import msgspec
 from anyio.abc import TaskStatus
 
-from tradegw_core.book.orderbook import OrderBook
+from tradegw_core.book.orderbook import BookView
 from tradegw_core.clock import Clock
 from tradegw_core.schema.control import Ack
 from tradegw_core.schema.events import (
@@ -113,7 +113,7 @@ class BookAssembler(Protocol[SnapT, DiffT]):
         ...
 
     @property
-    def book(self) -> OrderBook:
+    def book(self) -> BookView:
         """The current local book (read-only use)."""
         ...
 

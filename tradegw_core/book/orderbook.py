@@ -5,10 +5,32 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Protocol
 
 from tradegw_core.schema.events import Level
 
-__all__ = ["OrderBook"]
+__all__ = ["BookView", "OrderBook"]
+
+
+class BookView(Protocol):
+    """Read access every assembler's book gives (``OrderBook``, ``TickBook``)."""
+
+    def top_bids(self, n: int | None = None) -> list[Level]:
+        """Best ``n`` bids (all when None), highest price first."""
+        ...
+
+    def top_asks(self, n: int | None = None) -> list[Level]:
+        """Best ``n`` asks (all when None), lowest price first."""
+        ...
+
+    def best_bid(self) -> Level | None:
+        """The highest bid, or None."""
+        ...
+
+    def best_ask(self) -> Level | None:
+        """The lowest ask, or None."""
+        ...
+
 
 _ZERO = Decimal(0)
 

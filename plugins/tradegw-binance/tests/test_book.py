@@ -136,10 +136,10 @@ def test_diffs_already_in_the_snapshot_are_dropped_not_reapplied() -> None:
     asm.apply_diff(diff(9, 10, [["99", "1"]]), 0)
     (ev,) = asm.apply_snapshot(snap(8, [["100", "0.5"]], [["101", "1"]]), 1)
     assert isinstance(ev, BookSnapshot)
-    assert asm.book.bids == {D(100): D("0.5"), D(99): D(1)}
+    assert asm.book.as_decimals()[0] == {D(100): D("0.5"), D(99): D(1)}
     # A duplicate of an applied diff is ignored once synced.
     assert asm.apply_diff(diff(9, 10, [["99", "5"]]), 2) == ()
-    assert asm.book.bids[D(99)] == D(1)
+    assert asm.book.as_decimals()[0][D(99)] == D(1)
 
 
 def test_gap_inside_buffered_diffs_is_detected_at_snapshot_time() -> None:
@@ -172,7 +172,7 @@ def test_buffer_overflow_drops_oldest_and_counts() -> None:
     assert isinstance(out, ResyncNeeded)
     (ok,) = asm.apply_snapshot(snap(2, [], []), 0)
     assert isinstance(ok, BookSnapshot)
-    assert asm.book.bids == {D(100): D(5)}
+    assert asm.book.as_decimals()[0] == {D(100): D(5)}
 
 
 def test_reset_forgets_the_book() -> None:
@@ -181,12 +181,13 @@ def test_reset_forgets_the_book() -> None:
     asm.reset()
     assert not asm.synced
     assert asm.last_update_id is None
-    assert not asm.book.bids
+    assert not asm.book.as_decimals()[0]
 
 
 def test_reconcile_counts_divergent_levels_after_rolling_the_snapshot_forward() -> None:
     asm = new_asm()
     asm.apply_snapshot(snap(10, [["100", "1"], ["99", "1"]], [["101", "1"], ["102", "1"]]), 0)
+    asm.record_history(True)  # the provider does this before fetching the fresh snapshot
     asm.apply_diff(diff(11, 11, [["100", "2"]]), 0)
     asm.apply_diff(diff(12, 12, [], [["101", "0"]]), 0)
     fresh_same = snap(11, [["100", "2"], ["99", "1"]], [["101", "1"], ["102", "1"]])
@@ -195,8 +196,10 @@ def test_reconcile_counts_divergent_levels_after_rolling_the_snapshot_forward() 
     # The venue says 99 has 3 and 98 exists (within the covered range): 2 divergences.
     fresh_bad = snap(12, [["100", "2"], ["99", "3"], ["98", "1"]], [["102", "1"]])
     assert asm.reconcile(fresh_bad) == 2
-    assert asm.book.bids == {D(100): D(2), D(99): D(1)}  # reconcile never changes the book
+    assert asm.book.as_decimals()[0] == {D(100): D(2), D(99): D(1)}  # reconcile: read-only
     assert not asm.can_reconcile(snap(13, [], []))  # ahead of the local book: wait
+    asm.record_history(False)  # no history kept outside a reconcile
+    assert not asm.can_reconcile(fresh_same)
 
 
 def test_reconcile_ignores_levels_beyond_the_snapshot_depth() -> None:
@@ -338,8 +341,8 @@ def test_real_capture_matches_a_naive_reference_book(
                             del side[D(p)]
         asm = results[sym].asm
         assert asm is not None
-        assert asm.book.bids == bids, sym
-        assert asm.book.asks == asks, sym
+        assert asm.book.as_decimals()[0] == bids, sym
+        assert asm.book.as_decimals()[1] == asks, sym
 
 
 def test_real_capture_with_one_dropped_diff_is_detected_as_a_gap(
@@ -361,7 +364,7 @@ def test_reconcile_against_the_same_real_snapshot_finds_no_divergence(
     asm = BinanceBookAssembler(Symbol("NKN-USDT"), "NKNUSDT")
     asm.apply_snapshot(msg, 0)
     assert asm.reconcile(msg) == 0
-    assert len(asm.book.bids) == len(msg.bids)
+    assert len(asm.book.as_decimals()[0]) == len(msg.bids)
 
 
 def test_emulator_recorded_depth_replays_with_zero_gaps() -> None:
@@ -389,6 +392,6 @@ def test_emulator_recorded_depth_replays_with_zero_gaps() -> None:
                 side[D(p)] = D(q)
                 if D(q) == 0:
                     del side[D(p)]
-    assert asm.book.bids == bids
-    assert asm.book.asks == asks
+    assert asm.book.as_decimals()[0] == bids
+    assert asm.book.as_decimals()[1] == asks
     assert asm.last_update_id == doc["frames"][-1]["data"]["u"]

@@ -15,35 +15,52 @@ Binance has no book checksum: integrity is update-id continuity between a REST s
    -> gap -> ResyncNeeded; else set each level to its absolute quantity (zero deletes) and
    ``book_id = u``.
 
+The book is a :class:`~tradegw_core.book.ticks.TickBook` keyed by exact integer ticks
+(``1e-8``); every price and quantity is validated once per distinct string by the shared
+:class:`~tradegw_binance.values.BookValues` caches (ASCII digits, price > 0, quantity >= 0,
+within the instrument's precision) and its ``Decimal`` is made there, once. A diff, a
+buffered diff or a snapshot with a bad value, or one that would leave the book crossed,
+raises :class:`~tradegw_binance.values.FrameRejected` (reason ``value`` / ``crossed``) and
+leaves the assembler reset: nothing of it reaches a consumer and the caller resyncs.
+
 Outputs are canonical ``BookSnapshot`` / ``BookUpdate`` events. ``prev_seq`` of an update
 is the ``last_seq`` of the previous *emitted* event, so a consumer can check continuity.
-A bounded history of applied diffs lets :meth:`reconcile` roll a fresh snapshot forward
-to the local book's update id and count real divergences, not timing noise.
+While :meth:`BinanceBookAssembler.record_history` is on (around a reconcile's snapshot
+fetch, not otherwise) applied diffs are kept, so :meth:`reconcile` can roll a fresh
+snapshot forward to the local book's update id and count real divergences.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 
-from tradegw_binance.parsing import levels
 from tradegw_binance.schemas import BinanceDepthDiffMsg, BinanceDepthSnapshotMsg, PriceLevel
-from tradegw_core.book.orderbook import OrderBook
+from tradegw_binance.values import BookValues, FrameRejected
+from tradegw_core.book.ticks import NO_ASK, NO_BID, TickBook
 from tradegw_core.contracts import BookOutput, ResyncNeeded, ResyncReason
-from tradegw_core.schema.events import BookSnapshot, BookUpdate, EventType, make_event_id
+from tradegw_core.schema.events import BookSnapshot, BookUpdate, EventType, Level, make_event_id
 from tradegw_core.schema.symbols import Symbol
 
 __all__ = ["BinanceBookAssembler"]
 
 _MS_NS = 1_000_000
 
+TickLevels = list[tuple[int, int]]
+TickDiff = tuple[int, int, TickLevels, TickLevels]
+"""A validated diff: ``(U, u, bids, asks)`` in ticks."""
+
 
 class BinanceBookAssembler:
     """The Binance ``BookAssembler`` for one symbol.
 
-    ``max_buffer`` bounds the diffs held while unsynced; ``history`` bounds the applied diffs
-    kept for :meth:`reconcile`.
+    ``values`` are the provider's shared caches (a private set when None): they enforce
+    the precision the venue renders (8 decimals), not the instrument's current steps, since
+    real books carry levels off today's steps (NKNUSDT's book in the 2021 capture has a
+    bid at 0.25974 with a 0.0001 tick, and quantities finer than the lot step are what
+    fills of quote-sized orders leave behind). ``max_buffer``
+    bounds the diffs held while unsynced; ``history`` bounds the diffs kept while
+    recording for :meth:`reconcile`.
     """
 
     def __init__(
@@ -52,15 +69,22 @@ class BinanceBookAssembler:
         venue_symbol: str,
         *,
         provider_id: str = "binance",
+        values: BookValues | None = None,
         max_buffer: int = 2000,
         history: int = 2000,
     ) -> None:
         self.symbol = symbol
         self.venue_symbol = venue_symbol
         self.provider_id = provider_id
-        self._book = OrderBook()
-        self._buffer: deque[BinanceDepthDiffMsg] = deque(maxlen=max_buffer)
-        self._history: deque[BinanceDepthDiffMsg] = deque(maxlen=history)
+        self._values = values = values if values is not None else BookValues()
+        self._book = TickBook(values.scale)
+        self._pget, self._pparse = values.prices.get, values.prices.parse
+        self._qget, self._qparse = values.qtys.get, values.qtys.parse
+        self._id_prefix = make_event_id(provider_id, symbol, EventType.BOOK_UPDATE, "")
+        """``make_event_id(..., update_id)`` is this prefix plus the id (built once)."""
+        self._buffer: deque[TickDiff] = deque(maxlen=max_buffer)
+        self._history: deque[TickDiff] = deque(maxlen=history)
+        self._recording = False
         self._synced = False
         self._book_id = 0
         self._last_emitted = 0
@@ -76,7 +100,7 @@ class BinanceBookAssembler:
         return self._synced
 
     @property
-    def book(self) -> OrderBook:
+    def book(self) -> TickBook:
         """The local book (read-only use)."""
         return self._book
 
@@ -97,112 +121,177 @@ class BinanceBookAssembler:
         self._history.clear()
         self._book_id = 0
 
+    def record_history(self, on: bool) -> None:
+        """Keep applied diffs from now on (``True``) or stop and forget them."""
+        self._recording = on
+        self._history.clear()
+
     # -- input ---------------------------------------------------------------------------
     def apply_snapshot(self, msg: BinanceDepthSnapshotMsg, ts_ingest: int) -> Sequence[BookOutput]:
         """Load a REST snapshot and replay the buffered diffs after it (steps 2-4)."""
         last_id = msg.lastUpdateId
         buf = self._buffer
-        if buf and last_id + 1 < buf[0].U:
+        if buf and last_id + 1 < buf[0][0]:
             self.reset()
             return [
                 self._resync(
                     f"stale snapshot: lastUpdateId {last_id} is older than the first buffered "
-                    f"diff U={buf[0].U}; fetch the snapshot again"
+                    f"diff U={buf[0][0]}; fetch the snapshot again"
                 )
             ]
-        while buf and buf[0].u <= last_id:
+        try:
+            bids, asks = self._ticks(msg.bids), self._ticks(msg.asks)
+        except FrameRejected:
+            self.reset()
+            raise
+        while buf and buf[0][1] <= last_id:
             buf.popleft()
-        self._book.clear()
+        book = self._book
+        book.clear()
         self._history.clear()
-        self._load(msg.bids, msg.asks)
+        _apply(book, bids, asks)
         self._book_id = last_id
         while buf:
-            diff = buf[0]
-            if self._book_id + 1 < diff.U:
+            first, last, b, a = buf[0]
+            if self._book_id + 1 < first:
                 self.reset()
                 return [
                     self._resync(
                         f"gap in buffered diffs: expected U <= {self._book_id + 1}, "
-                        f"got U={diff.U} (u={diff.u})"
+                        f"got U={first} (u={last})"
                     )
                 ]
             buf.popleft()
-            if diff.u > self._book_id:
-                self._apply(diff)
+            if last > self._book_id:
+                _apply(book, b, a)
+                self._book_id = last
+                self.diffs_applied += 1
+        if book.crossed():
+            self.reset()
+            raise FrameRejected("crossed", f"{self.venue_symbol}: the snapshot is crossed")
         self._synced = True
         self._last_emitted = self._book_id
         return [self._snapshot_event(ts_ingest)]
 
     def apply_diff(self, msg: BinanceDepthDiffMsg, ts_ingest: int) -> Sequence[BookOutput]:
-        """Apply one diff when synced, else buffer it (step 4)."""
+        """Apply one diff when synced, else validate and buffer it (step 4).
+
+        FrameRejected (the assembler then is reset) for a bad value or a crossed result.
+        """
         if not self._synced:
+            diff = (msg.U, msg.u, self._ticks(msg.b), self._ticks(msg.a))
             if len(self._buffer) == self._buffer.maxlen:
                 self.buffer_dropped += 1
-            self._buffer.append(msg)
+            self._buffer.append(diff)
             return ()
-        if msg.u <= self._book_id:
+        last = msg.u
+        if last <= self._book_id:
             return ()
         if self._book_id + 1 < msg.U:
             expected = self._book_id + 1
             self.reset()
             self._buffer.clear()
-            self._buffer.append(msg)
-            return [self._resync(f"gap: expected U <= {expected}, got U={msg.U} (u={msg.u})")]
-        self._apply(msg)
-        if not msg.b and not msg.a:
+            self._buffer.append((msg.U, last, self._ticks(msg.b), self._ticks(msg.a)))
+            return [self._resync(f"gap: expected U <= {expected}, got U={msg.U} (u={last})")]
+        # The hot path, inlined: each value is one cache lookup on a hit; the book, its
+        # crossing bounds and the event's Levels are filled in the same loop.
+        pget, pparse, qget, qparse = self._pget, self._pparse, self._qget, self._qparse
+        book = self._book
+        try:
+            side = book.bids
+            hi = NO_BID
+            bids = []
+            for price, qty in msg.b:
+                pv = pget(price) or pparse(price)
+                qv = qget(qty) or qparse(qty)
+                if qv[0]:
+                    side[pv[0]] = qv[0]
+                    if pv[0] > hi:
+                        hi = pv[0]
+                else:
+                    side.pop(pv[0], None)
+                bids.append(Level(pv[1], qv[1]))
+            side = book.asks
+            lo = NO_ASK
+            asks = []
+            for price, qty in msg.a:
+                pv = pget(price) or pparse(price)
+                qv = qget(qty) or qparse(qty)
+                if qv[0]:
+                    side[pv[0]] = qv[0]
+                    if pv[0] < lo:
+                        lo = pv[0]
+                else:
+                    side.pop(pv[0], None)
+                asks.append(Level(pv[1], qv[1]))
+            if hi > book.bid_ceiling:
+                book.bid_ceiling = hi
+            if lo < book.ask_floor:
+                book.ask_floor = lo
+            if hi != NO_BID and (book.ask_at_or_below(hi) if hi in book.bids else book.crossed()):
+                raise FrameRejected("crossed", f"{self.venue_symbol}: a bid at or above an ask")
+            if lo != NO_ASK and (book.bid_at_or_above(lo) if lo in side else book.crossed()):
+                raise FrameRejected("crossed", f"{self.venue_symbol}: an ask at or below a bid")
+        except FrameRejected:
+            self.reset()
+            raise
+        self._book_id = last
+        self.diffs_applied += 1
+        if self._recording:
+            self._history.append((msg.U, last, self._ticks(msg.b), self._ticks(msg.a)))
+        if not bids and not asks:
             return ()
         prev = self._last_emitted
-        self._last_emitted = msg.u
-        return [
+        self._last_emitted = last
+        return (
             BookUpdate(
-                event_id=make_event_id(self.provider_id, self.symbol, EventType.BOOK_UPDATE, msg.u),
+                event_id=f"{self._id_prefix}{last}",
                 provider=self.provider_id,
                 symbol=self.symbol,
                 venue_symbol=self.venue_symbol,
-                seq_provider=msg.u,
+                seq_provider=last,
                 ts_exchange=msg.E * _MS_NS,
                 ts_ingest=ts_ingest,
-                bids=levels(msg.b),
-                asks=levels(msg.a),
+                bids=tuple(bids),
+                asks=tuple(asks),
                 first_seq=msg.U,
-                last_seq=msg.u,
+                last_seq=last,
                 prev_seq=prev,
-            )
-        ]
+            ),
+        )
 
     # -- reconciliation ------------------------------------------------------------------
     def can_reconcile(self, msg: BinanceDepthSnapshotMsg) -> bool:
         """True when ``msg`` can be rolled forward to the local book's update id exactly.
 
         False while unsynced, when the snapshot is newer than the local book (wait for the
-        stream to catch up) or older than the kept history.
+        stream to catch up) or older than the history recorded since :meth:`record_history`.
         """
         if not self._synced or msg.lastUpdateId > self._book_id:
             return False
         if msg.lastUpdateId == self._book_id:
             return True
-        return any(d.U <= msg.lastUpdateId + 1 <= d.u for d in self._history)
+        return any(d[0] <= msg.lastUpdateId + 1 <= d[1] for d in self._history)
 
     def reconcile(self, msg: BinanceDepthSnapshotMsg) -> int:
         """Count price levels where the local book and a fresh snapshot disagree.
 
-        The snapshot is first rolled forward through the kept diffs to the local update id
-        (when :meth:`can_reconcile`), then compared only over the price range it covers
+        The snapshot is first rolled forward through the recorded diffs to the local update
+        id (when :meth:`can_reconcile`), then compared only over the price range it covers
         (levels beyond the snapshot depth are unknown to it). A level counts once whether it
-        is missing on one side or has a different quantity. Does not change the book.
+        is missing on one side or has a different quantity. Does not change the book;
+        FrameRejected when the snapshot carries a bad value.
         """
-        fresh = OrderBook()
-        for price, qty in msg.bids:
-            fresh.set_bid(Decimal(price), Decimal(qty))
-        for price, qty in msg.asks:
-            fresh.set_ask(Decimal(price), Decimal(qty))
+        snap_bids, snap_asks = self._ticks(msg.bids), self._ticks(msg.asks)
+        fresh = TickBook(self._book.scale)
+        _apply(fresh, snap_bids, snap_asks)
         if self._synced and msg.lastUpdateId < self._book_id:
-            for diff in self._history:
-                if diff.u > msg.lastUpdateId:
-                    _apply_levels(fresh, diff.b, diff.a)
+            for _, last, b, a in self._history:
+                if last > msg.lastUpdateId:
+                    _apply(fresh, b, a)
         # The price range the snapshot covered, from its own (un-rolled) levels.
-        bid_floor = min((Decimal(p) for p, _ in msg.bids), default=None)
-        ask_ceiling = max((Decimal(p) for p, _ in msg.asks), default=None)
+        bid_floor = min((p for p, _ in snap_bids), default=None)
+        ask_ceiling = max((p for p, _ in snap_asks), default=None)
         count = _count_diff(
             self._book.bids, fresh.bids, lambda p: bid_floor is None or p >= bid_floor
         )
@@ -212,14 +301,10 @@ class BinanceBookAssembler:
         return count
 
     # -- internals -----------------------------------------------------------------------
-    def _load(self, bids: Sequence[PriceLevel], asks: Sequence[PriceLevel]) -> None:
-        _apply_levels(self._book, bids, asks)
-
-    def _apply(self, diff: BinanceDepthDiffMsg) -> None:
-        _apply_levels(self._book, diff.b, diff.a)
-        self._book_id = diff.u
-        self._history.append(diff)
-        self.diffs_applied += 1
+    def _ticks(self, pairs: Sequence[PriceLevel]) -> TickLevels:
+        """Validated ``(price, qty)`` ticks of venue levels (FrameRejected if one is bad)."""
+        price, qty = self._values.prices.ticks, self._values.qtys.ticks
+        return [(price(p), qty(q)) for p, q in pairs]
 
     def _resync(self, detail: str) -> ResyncNeeded:
         return ResyncNeeded(symbol=self.symbol, reason=ResyncReason.GAP, detail=detail)
@@ -239,17 +324,15 @@ class BinanceBookAssembler:
         )
 
 
-def _apply_levels(book: OrderBook, bids: Sequence[PriceLevel], asks: Sequence[PriceLevel]) -> None:
+def _apply(book: TickBook, bids: TickLevels, asks: TickLevels) -> None:
     for price, qty in bids:
-        book.set_bid(Decimal(price), Decimal(qty))
+        book.set_bid(price, qty)
     for price, qty in asks:
-        book.set_ask(Decimal(price), Decimal(qty))
+        book.set_ask(price, qty)
 
 
 def _count_diff(
-    mine: dict[Decimal, Decimal],
-    theirs: dict[Decimal, Decimal],
-    in_range: Callable[[Decimal], bool],
+    mine: dict[int, int], theirs: dict[int, int], in_range: Callable[[int], bool]
 ) -> int:
     prices = {p for p in mine if in_range(p)} | {p for p in theirs if in_range(p)}
     return sum(1 for p in prices if mine.get(p) != theirs.get(p))

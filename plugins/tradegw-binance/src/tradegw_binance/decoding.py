@@ -6,7 +6,8 @@ Turning the Structs into canonical events is :mod:`tradegw_binance.parsing`.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -18,6 +19,7 @@ from tradegw_binance.schemas import (
     BinanceExecutionReportMsg,
     BinanceKlineMsg,
     BinanceOrderMsg,
+    BinanceStreamData,
     BinanceStreamFrame,
     BinanceTicker24hMsg,
     BinanceTradeMsg,
@@ -25,15 +27,20 @@ from tradegw_binance.schemas import (
 )
 from tradegw_core.errors import SchemaError
 
+if TYPE_CHECKING:
+    from tradegw_binance.parsing import BinanceParser
+
 __all__ = [
     "MarketPayload",
     "decode_depth_diff",
+    "decode_depth_frame",
     "decode_depth_snapshot",
     "decode_execution_report",
     "decode_market_payload",
     "decode_order",
     "decode_stream_frame",
     "decode_user_event",
+    "market_handler",
     "split_stream_name",
 ]
 
@@ -117,6 +124,49 @@ def decode_market_payload(channel: str, data: bytes | str) -> MarketPayload | No
     if channel.startswith("kline_"):
         return _decode(_kline_decoder, data, "kline")
     return None
+
+
+DEPTH_FRAME = msgspec.json.Decoder(BinanceStreamData[BinanceDepthDiffMsg])
+"""Whole ``<sym>@depth`` frames straight into their ``depthUpdate`` payload (one pass)."""
+
+
+def decode_depth_frame(data: bytes | str) -> BinanceDepthDiffMsg:
+    """A whole ``<sym>@depth`` frame -> its ``depthUpdate`` payload, in one pass."""
+    return _decode(DEPTH_FRAME, data, "depthUpdate").data
+
+
+def _handler(payload: type[Any], parse: Callable[[Any, int], Any]) -> Callable[[Any, int], Any]:
+    decode = msgspec.json.Decoder(BinanceStreamData[payload]).decode  # type: ignore[valid-type]
+
+    def handle(data: bytes | str, ts_ingest: int) -> Any:
+        return parse(decode(data).data, ts_ingest)
+
+    return handle
+
+
+def market_handler(channel: str, parser: BinanceParser) -> Callable[[bytes | str, int], Any] | None:
+    """Decode a whole frame of ``channel`` (one pass) and parse it into its canonical event.
+
+    ``trade``/``aggTrade`` -> Trade, ``bookTicker``/``ticker`` -> Ticker, ``kline_<i>`` ->
+    KlineSummary. Raises msgspec's DecodeError / ValidationError for a frame that does not
+    fit and FrameRejected for an unusable value or symbol. None for a channel this adapter
+    does not consume.
+    """
+    if channel.startswith("kline_"):
+        return _handler(BinanceKlineMsg, parser.kline)
+    found = _PAYLOADS.get(channel)
+    if found is None:
+        return None
+    payload, method = found
+    return _handler(payload, getattr(parser, method))
+
+
+_PAYLOADS: dict[str, tuple[type[Any], str]] = {
+    "trade": (BinanceTradeMsg, "trade"),
+    "aggTrade": (BinanceAggTradeMsg, "agg_trade"),
+    "bookTicker": (BinanceBookTickerMsg, "book_ticker"),
+    "ticker": (BinanceTicker24hMsg, "ticker_24h"),
+}
 
 
 def split_stream_name(stream: str) -> tuple[str, str]:

@@ -22,6 +22,8 @@ from tradegw_binance.schemas import (
     PriceLevel,
 )
 from tradegw_binance.symbols import BinanceSymbolMap
+from tradegw_binance.values import BookValues, FrameRejected, strict_decimal
+from tradegw_core.errors import SchemaError
 from tradegw_core.schema.events import (
     EventType,
     ExecReport,
@@ -38,11 +40,21 @@ __all__ = ["BinanceParser", "levels", "map_exec_state"]
 
 _MS_NS = 1_000_000
 _ZERO = Decimal(0)
+# Event types as plain str: formatting a StrEnum member into an id costs ~10x more.
+_TRADE = EventType.TRADE.value
+_TICKER = EventType.TICKER.value
+_KLINE_SUMMARY = EventType.KLINE_SUMMARY.value
+_EXEC_REPORT = EventType.EXEC_REPORT.value
 
 
 def levels(pairs: Sequence[PriceLevel]) -> tuple[Level, ...]:
-    """String ``[price, qty]`` pairs -> exact Levels (a zero qty stays zero: it deletes)."""
-    return tuple(Level(Decimal(p), Decimal(q)) for p, q in pairs)
+    """String ``[price, qty]`` pairs -> exact Levels, validated (FrameRejected if one is bad).
+
+    Prices must be > 0 and quantities >= 0 (a zero qty stays zero: it deletes).
+    """
+    return tuple(
+        Level(strict_decimal(p, positive=True), strict_decimal(q, positive=False)) for p, q in pairs
+    )
 
 
 # (x, X) -> canonical state; X alone decides except where the table says otherwise.
@@ -81,16 +93,44 @@ def _side(value: str | None) -> Side | None:
 
 
 def _price_or_none(value: str) -> Decimal | None:
-    d = Decimal(value)
+    d = strict_decimal(value)
     return None if d == _ZERO else d
+
+
+_WIDE = 18
+"""Decimals allowed in fees and quote amounts (computed values, not venue steps)."""
+
+
+def _opt_decimal(value: str | None) -> Decimal:
+    return strict_decimal(value, scale=_WIDE) if value else _ZERO
 
 
 class BinanceParser:
     """Turns decoded Binance payloads into canonical events for one provider."""
 
-    def __init__(self, provider_id: str, symbols: BinanceSymbolMap) -> None:
+    def __init__(
+        self, provider_id: str, symbols: BinanceSymbolMap, values: BookValues | None = None
+    ) -> None:
         self.provider_id = provider_id
         self.symbols = symbols
+        self.values = values if values is not None else BookValues()
+
+    def _of(self, venue_symbol: str) -> str:
+        """The canonical symbol; FrameRejected(``unknown_symbol``) when it is not listed."""
+        try:
+            return self.symbols.to_canonical(venue_symbol)
+        except SchemaError as exc:
+            raise FrameRejected("unknown_symbol", str(exc)) from exc
+
+    def price(self, text: str) -> Decimal:
+        """A validated price (> 0, at most the venue's decimals)."""
+        prices = self.values.prices
+        return (prices.get(text) or prices.parse(text))[1]
+
+    def qty(self, text: str) -> Decimal:
+        """A validated quantity (>= 0, at most the venue's decimals)."""
+        qtys = self.values.qtys
+        return (qtys.get(text) or qtys.parse(text))[1]
 
     def market_event(
         self, msg: MarketPayload, ts_ingest: int
@@ -110,9 +150,9 @@ class BinanceParser:
 
     def trade(self, msg: BinanceTradeMsg, ts_ingest: int) -> Trade:
         """``trade`` -> Trade (``m`` true: the buyer was maker, the aggressor sold)."""
-        symbol = self.symbols.to_canonical(msg.s)
+        symbol = self._of(msg.s)
         return Trade(
-            event_id=make_event_id(self.provider_id, symbol, EventType.TRADE, msg.t),
+            event_id=make_event_id(self.provider_id, symbol, _TRADE, msg.t),
             provider=self.provider_id,
             symbol=symbol,
             venue_symbol=msg.s,
@@ -120,16 +160,16 @@ class BinanceParser:
             ts_exchange=msg.T * _MS_NS,
             ts_ingest=ts_ingest,
             trade_id=str(msg.t),
-            price=Decimal(msg.p),
-            qty=Decimal(msg.q),
+            price=self.price(msg.p),
+            qty=self.qty(msg.q),
             side=Side.SELL if msg.m else Side.BUY,
         )
 
     def agg_trade(self, msg: BinanceAggTradeMsg, ts_ingest: int) -> Trade:
         """``aggTrade`` -> Trade keyed by the aggregate id ``a``."""
-        symbol = self.symbols.to_canonical(msg.s)
+        symbol = self._of(msg.s)
         return Trade(
-            event_id=make_event_id(self.provider_id, symbol, EventType.TRADE, f"a{msg.a}"),
+            event_id=make_event_id(self.provider_id, symbol, _TRADE, f"a{msg.a}"),
             provider=self.provider_id,
             symbol=symbol,
             venue_symbol=msg.s,
@@ -137,54 +177,60 @@ class BinanceParser:
             ts_exchange=msg.T * _MS_NS,
             ts_ingest=ts_ingest,
             trade_id=f"{msg.f}-{msg.l}",
-            price=Decimal(msg.p),
-            qty=Decimal(msg.q),
+            price=self.price(msg.p),
+            qty=self.qty(msg.q),
             side=Side.SELL if msg.m else Side.BUY,
         )
 
     def book_ticker(self, msg: BinanceBookTickerMsg, ts_ingest: int) -> Ticker:
         """``bookTicker`` -> Ticker with best bid/ask (``u`` is its sequence)."""
-        symbol = self.symbols.to_canonical(msg.s)
+        symbol = self._of(msg.s)
+        bid, ask = self.price(msg.b), self.price(msg.a)
+        if bid >= ask:
+            raise FrameRejected("crossed", f"{msg.s} bookTicker bid {msg.b} >= ask {msg.a}")
         return Ticker(
-            event_id=make_event_id(self.provider_id, symbol, EventType.TICKER, msg.u),
+            event_id=make_event_id(self.provider_id, symbol, _TICKER, msg.u),
             provider=self.provider_id,
             symbol=symbol,
             venue_symbol=msg.s,
             seq_provider=msg.u,
             ts_exchange=_ms(msg.E),
             ts_ingest=ts_ingest,
-            bid_price=Decimal(msg.b),
-            bid_qty=Decimal(msg.B),
-            ask_price=Decimal(msg.a),
-            ask_qty=Decimal(msg.A),
+            bid_price=bid,
+            bid_qty=self.qty(msg.B),
+            ask_price=ask,
+            ask_qty=self.qty(msg.A),
         )
 
     def ticker_24h(self, msg: BinanceTicker24hMsg, ts_ingest: int) -> Ticker:
         """``24hrTicker`` -> Ticker with last price and 24 h base volume."""
-        symbol = self.symbols.to_canonical(msg.s)
+        symbol = self._of(msg.s)
+        bid, ask = self.price(msg.b), self.price(msg.a)
+        if bid >= ask:
+            raise FrameRejected("crossed", f"{msg.s} 24hrTicker bid {msg.b} >= ask {msg.a}")
         return Ticker(
-            event_id=make_event_id(self.provider_id, symbol, EventType.TICKER, f"E{msg.E}"),
+            event_id=make_event_id(self.provider_id, symbol, _TICKER, f"E{msg.E}"),
             provider=self.provider_id,
             symbol=symbol,
             venue_symbol=msg.s,
             seq_provider=None,
             ts_exchange=msg.E * _MS_NS,
             ts_ingest=ts_ingest,
-            bid_price=Decimal(msg.b),
-            bid_qty=Decimal(msg.B),
-            ask_price=Decimal(msg.a),
-            ask_qty=Decimal(msg.A),
-            last_price=Decimal(msg.c),
-            volume_24h=Decimal(msg.v),
+            bid_price=bid,
+            bid_qty=self.qty(msg.B),
+            ask_price=ask,
+            ask_qty=self.qty(msg.A),
+            last_price=self.price(msg.c),
+            volume_24h=strict_decimal(msg.v),
         )
 
     def kline(self, msg: BinanceKlineMsg, ts_ingest: int) -> KlineSummary:
         """``kline`` -> KlineSummary; ``closed`` only on the final (``x``) candle."""
         k = msg.k
-        symbol = self.symbols.to_canonical(msg.s)
+        symbol = self._of(msg.s)
         key = f"{k.i}:{k.t}:{msg.E}"
         return KlineSummary(
-            event_id=make_event_id(self.provider_id, symbol, EventType.KLINE_SUMMARY, key),
+            event_id=make_event_id(self.provider_id, symbol, _KLINE_SUMMARY, key),
             provider=self.provider_id,
             symbol=symbol,
             venue_symbol=msg.s,
@@ -193,11 +239,11 @@ class BinanceParser:
             interval=k.i,
             open_time=k.t * _MS_NS,
             close_time=k.T * _MS_NS,
-            open=Decimal(k.o),
-            high=Decimal(k.h),
-            low=Decimal(k.l),
-            close=Decimal(k.c),
-            volume=Decimal(k.v),
+            open=self.price(k.o),
+            high=self.price(k.h),
+            low=self.price(k.l),
+            close=self.price(k.c),
+            volume=strict_decimal(k.v),
             closed=k.x,
         )
 
@@ -210,19 +256,22 @@ class BinanceParser:
         state = map_exec_state(msg.x, msg.X)
         if state is None:
             return None
-        symbol = self.symbols.to_canonical(msg.s)
-        last_qty = Decimal(msg.l)
+        symbol = self._of(msg.s)
+        last_qty = strict_decimal(msg.l)
         is_fill = msg.x == "TRADE" and last_qty > _ZERO
-        cum = Decimal(msg.z)
-        order_qty = Decimal(msg.q)
-        cum_quote = Decimal(msg.Z)
+        cum = strict_decimal(msg.z)
+        order_qty = strict_decimal(msg.q)
+        cum_quote = strict_decimal(msg.Z, scale=_WIDE)
+        price = _price_or_none(msg.p)
+        # A fill reported with L = 0 (seen in the venue's own examples) keeps its quantity;
+        # its price is unknown rather than zero.
+        last_price = _price_or_none(msg.L) if is_fill else None
+        fee = _opt_decimal(msg.n) if is_fill else _ZERO
         leaves = _ZERO if state.is_final else max(order_qty - cum, _ZERO)
         reason = msg.eR or ("" if msg.r == "NONE" else msg.r)
         exec_id = msg.I if msg.I is not None else f"{msg.E}:{msg.x}:{msg.z}"
         return ExecReport(
-            event_id=make_event_id(
-                self.provider_id, symbol, EventType.EXEC_REPORT, f"{msg.i}:{exec_id}"
-            ),
+            event_id=make_event_id(self.provider_id, symbol, _EXEC_REPORT, f"{msg.i}:{exec_id}"),
             provider=self.provider_id,
             symbol=symbol,
             venue_symbol=msg.s,
@@ -234,13 +283,13 @@ class BinanceParser:
             state=state,
             side=_side(msg.S),
             order_qty=order_qty,
-            price=_price_or_none(msg.p),
+            price=price,
             last_qty=last_qty if is_fill else _ZERO,
-            last_price=Decimal(msg.L) if is_fill else None,
+            last_price=last_price,
             cum_qty=cum,
             leaves_qty=leaves,
             avg_price=(cum_quote / cum) if cum > _ZERO and cum_quote > _ZERO else None,
-            fee=Decimal(msg.n) if is_fill and msg.n else _ZERO,
+            fee=fee,
             fee_asset=msg.N if is_fill else None,
             reason=reason,
             venue_status=msg.X,
@@ -257,21 +306,23 @@ class BinanceParser:
         state = _STATE_BY_STATUS.get(msg.status)
         if state is None:
             return None
-        symbol = self.symbols.to_canonical(msg.symbol)
-        cum = Decimal(msg.executedQty)
-        order_qty = Decimal(msg.origQty)
-        cum_quote = Decimal(msg.cummulativeQuoteQty)
+        symbol = self._of(msg.symbol)
+        cum = strict_decimal(msg.executedQty)
+        order_qty = strict_decimal(msg.origQty)
+        cum_quote = strict_decimal(msg.cummulativeQuoteQty, scale=_WIDE)
+        price = _price_or_none(msg.price)
         fee = _ZERO
+        fees = [strict_decimal(f.commission, scale=_WIDE) for f in msg.fills]
         fee_assets = {f.commissionAsset for f in msg.fills}
         if len(fee_assets) == 1:
-            fee = sum((Decimal(f.commission) for f in msg.fills), _ZERO)
+            fee = sum(fees, _ZERO)
         ts = msg.transactTime or msg.updateTime or msg.time
         client_id = msg.origClientOrderId or msg.clientOrderId
         return ExecReport(
             event_id=make_event_id(
                 self.provider_id,
                 symbol,
-                EventType.EXEC_REPORT,
+                _EXEC_REPORT,
                 f"{msg.orderId}:rest:{msg.status}:{msg.executedQty}",
             ),
             provider=self.provider_id,
@@ -284,7 +335,7 @@ class BinanceParser:
             state=state,
             side=_side(msg.side),
             order_qty=order_qty,
-            price=_price_or_none(msg.price),
+            price=price,
             cum_qty=cum,
             leaves_qty=_ZERO if state.is_final else max(order_qty - cum, _ZERO),
             avg_price=(cum_quote / cum) if cum > _ZERO and cum_quote > _ZERO else None,

@@ -15,25 +15,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
+import msgspec
 from anyio.abc import TaskGroup, TaskStatus
 
 from tradegw_binance.book import BinanceBookAssembler
 from tradegw_binance.config import BinanceSettings
-from tradegw_binance.decoding import decode_depth_snapshot, decode_market_payload, split_stream_name
+from tradegw_binance.decoding import (
+    DEPTH_FRAME,
+    decode_depth_snapshot,
+    market_handler,
+    split_stream_name,
+)
 from tradegw_binance.http import EXCHANGE_INFO, depth_weight, make_venue_http
 from tradegw_binance.parsing import BinanceParser
-from tradegw_binance.schemas import BinanceDepthDiffMsg, BinanceDepthSnapshotMsg, BinanceStreamFrame
+from tradegw_binance.schemas import BinanceDepthSnapshotMsg
 from tradegw_binance.streams import StreamConnection
 from tradegw_binance.symbols import BinanceSymbolMap
+from tradegw_binance.values import BookValues, FrameRejected
 from tradegw_core.contracts import BookStage, ResyncReason, StreamSpec
 from tradegw_core.dispatcher.ordering import OrderingMode, declare_modes
 from tradegw_core.errors import ConfigError, ControlError, VenueConnectionError
 from tradegw_core.net.http import VenueHttp
-from tradegw_core.schema.events import EventType
+from tradegw_core.schema.events import Event, EventType
 from tradegw_core.schema.symbols import Instrument, Symbol
 
 __all__ = ["ORDERING_MODES", "BinanceProvider"]
@@ -53,13 +60,30 @@ _BOOK_TYPES = frozenset({EventType.BOOK_SNAPSHOT, EventType.BOOK_UPDATE})
 _SUPPORTED = frozenset({*_BOOK_TYPES, EventType.TRADE, EventType.TICKER, EventType.KLINE_SUMMARY})
 
 
+def _ignore(data: bytes | str, ts_ingest: int) -> None:
+    """The handler of a stream frame that is not for us (any more)."""
+    del data, ts_ingest
+
+
 class _SymbolBook:
     """What the provider keeps per book symbol."""
 
-    def __init__(self, assembler: BinanceBookAssembler, stage: BookStage) -> None:
+    def __init__(self, stream: str, assembler: BinanceBookAssembler, stage: BookStage) -> None:
+        self.stream = stream
+        self.symbol = assembler.symbol
+        self.venue_symbol = assembler.venue_symbol
         self.assembler = assembler
         self.stage = stage
-        self.diff_seen = anyio.Event()
+        self.diff_waiter: anyio.Event | None = None
+        """Set (and dropped) by the next diff: a resync or reconcile is waiting for one."""
+
+    async def next_diff(self, within_s: float) -> None:
+        """Wait up to ``within_s`` for the next diff of this book."""
+        waiter = self.diff_waiter
+        if waiter is None:
+            waiter = self.diff_waiter = anyio.Event()
+        with anyio.move_on_after(within_s):
+            await waiter.wait()
         self.reconciled_ns = -(2**62)
         """Monotonic time of the last reconcile snapshot."""
 
@@ -83,7 +107,8 @@ class BinanceProvider:
         self._ws_kwargs = dict(ws_connect_kwargs or {})
         self._first_diff_wait_s = first_diff_wait_s
         self._symbols = BinanceSymbolMap([])
-        self._parser = BinanceParser(self.provider_id, self._symbols)
+        self._values = BookValues()
+        self._parser = BinanceParser(self.provider_id, self._symbols, self._values)
         self._http: VenueHttp | None = None
         self._tg: TaskGroup | None = None
         self._groups: list[list[StreamConnection]] = [
@@ -93,6 +118,10 @@ class BinanceProvider:
         """Venue stream name -> the canonical streams that need it."""
         self._books: dict[str, _SymbolBook] = {}
         """By venue symbol."""
+        self._depth: dict[str, _SymbolBook] = {}
+        """The same books by depth stream name (the frame handler's lookup)."""
+        self._handlers: dict[str, Callable[[bytes | str, int], Event | None]] = {}
+        """Decode-and-parse of the subscribed non-depth streams, by stream name."""
         self._lock = anyio.Lock()
 
     # -- Provider ------------------------------------------------------------------------
@@ -109,8 +138,7 @@ class BinanceProvider:
                 except ControlError as exc:
                     raise ConfigError(f"providers.binance.symbols: {exc}") from exc
                 smap = BinanceSymbolMap(wanted)
-            self._symbols = smap
-            self._parser = BinanceParser(self.provider_id, smap)
+            self.use_symbols(smap)
             try:
                 async with anyio.create_task_group() as tg:
                     self._tg = tg
@@ -119,6 +147,11 @@ class BinanceProvider:
             finally:
                 self._tg = None
                 self._http = None
+
+    def use_symbols(self, smap: BinanceSymbolMap) -> None:
+        """Serve the instruments of ``smap`` (at start-up, from ``exchangeInfo``)."""
+        self._symbols = smap
+        self._parser = BinanceParser(self.provider_id, smap, self._values)
 
     def instruments(self) -> Mapping[Symbol, Instrument]:
         """Tradable pairs by canonical symbol (configured ones only, when configured)."""
@@ -174,11 +207,14 @@ class BinanceProvider:
                     if mine:
                         await conn.unsubscribe(mine)
             for name in gone:
+                self._handlers.pop(name, None)
                 if "@depth" in name:
                     self._drop_book(split_stream_name(name)[0])
 
     def _drop_book(self, venue_symbol: str) -> None:
         book = self._books.pop(venue_symbol, None)
+        if book is not None:
+            self._depth.pop(book.stream, None)
         close = getattr(book.stage, "close", None) if book is not None else None
         if close is not None:
             close()  # the core's stage stops refreshing this symbol
@@ -217,6 +253,7 @@ class BinanceProvider:
             name=name,
             on_data=self._on_data,
             on_resubscribed=self._on_resubscribed,
+            on_reject=self._reject,
             capacity=self.settings.max_streams_per_connection,
             messages_per_second=self.settings.control_messages_per_second,
             lifetime_s=self.settings.connection_lifetime_s,
@@ -236,20 +273,58 @@ class BinanceProvider:
                 if book is not None:
                     book.stage.request_resync(ResyncReason.RECONNECT)
 
-    def _on_data(self, frame: BinanceStreamFrame, ts_ingest: int) -> None:
-        venue_symbol, channel = split_stream_name(frame.stream)
-        payload = decode_market_payload(channel, bytes(frame.data))
-        if payload is None:
-            return
-        if isinstance(payload, BinanceDepthDiffMsg):
-            book = self._books.get(venue_symbol)
+    def _on_data(self, stream: str, data: bytes | str, ts_ingest: int) -> None:
+        """One data frame of ``stream`` (reader task, hot path): never raises.
+
+        The frame is decoded once, straight into its payload Struct. A frame that does not
+        fit, names an unknown symbol or carries a bad value is rejected through
+        ``ctx.reject_frame``; for a book frame that also resyncs the book.
+        """
+        book = self._depth.get(stream)
+        symbol = None
+        try:
             if book is not None:
-                book.diff_seen.set()
-                book.stage.on_diff(payload, ts_ingest)
-            return
-        event = self._parser.market_event(payload, ts_ingest)
-        if event is not None:
-            self.ctx.emit(event)
+                symbol = book.symbol
+                msg = DEPTH_FRAME.decode(data).data
+                if msg.s != book.venue_symbol:
+                    raise FrameRejected("unknown_symbol", f"{msg.s!r:.40} on stream {stream}")
+                waiter = book.diff_waiter
+                if waiter is not None:
+                    book.diff_waiter = None
+                    waiter.set()
+                book.stage.on_diff(msg, ts_ingest)
+            else:
+                handle = self._handlers.get(stream) or self._handler_of(stream)
+                event = handle(data, ts_ingest)
+                if event is not None:
+                    self.ctx.emit(event)
+        except FrameRejected as exc:
+            self._reject(exc.reason, exc.detail, symbol)
+        except msgspec.ValidationError as exc:
+            self._reject("schema", f"{stream:.60}: {exc}", symbol)
+        except msgspec.DecodeError as exc:
+            self._reject("decode", f"{stream:.60}: {exc}", symbol)
+        except RecursionError:
+            self._reject("too_deep", f"{stream:.60}: nested too deeply", symbol)
+
+    def _handler_of(self, stream: str) -> Callable[[bytes | str, int], Event | None]:
+        """Decode-and-parse of a subscribed trade / ticker / kline stream (kept per stream).
+
+        A known stream that is not (or no longer) subscribed is ignored: frames still in
+        flight after an unsubscribe. An unknown one is rejected.
+        """
+        _, _, channel = stream.partition("@")
+        depth = channel.startswith("depth")
+        handler = None if depth else market_handler(channel, self._parser)
+        if handler is None and not depth:
+            raise FrameRejected("schema", f"unknown stream {stream!r:.60}")
+        if handler is None or stream not in self._refs:
+            return _ignore
+        self._handlers[stream] = handler
+        return handler
+
+    def _reject(self, reason: str, detail: str, symbol: Symbol | None = None) -> None:
+        self.ctx.reject_frame(reason, detail=detail, symbol=symbol)
 
     # -- books ---------------------------------------------------------------------------
     def _ensure_book(self, symbol: Symbol) -> _SymbolBook:
@@ -257,7 +332,10 @@ class BinanceProvider:
         book = self._books.get(inst.venue_symbol)
         if book is None:
             assembler = BinanceBookAssembler(
-                inst.symbol, inst.venue_symbol, provider_id=self.provider_id
+                inst.symbol,
+                inst.venue_symbol,
+                provider_id=self.provider_id,
+                values=self._values,
             )
             stage = self.ctx.book_stage(
                 inst.symbol,
@@ -266,7 +344,9 @@ class BinanceProvider:
                 resync=self._resync,
                 reconcile=self._reconcile,
             )
-            book = self._books[inst.venue_symbol] = _SymbolBook(assembler, stage)
+            stream = f"{inst.venue_symbol.lower()}@{self.settings.depth_stream_suffix}"
+            book = _SymbolBook(stream, assembler, stage)
+            self._books[inst.venue_symbol] = self._depth[stream] = book
         return book
 
     async def _snapshot(self, venue_symbol: str) -> BinanceDepthSnapshotMsg:
@@ -285,11 +365,15 @@ class BinanceProvider:
         book = self._books.get(venue_symbol)
         if book is None:
             return
-        book.diff_seen = anyio.Event()
-        with anyio.move_on_after(self._first_diff_wait_s):
-            await book.diff_seen.wait()
+        book.diff_waiter = None
+        await book.next_diff(self._first_diff_wait_s)
         snap = await self._snapshot(venue_symbol)
-        book.stage.on_snapshot(snap, self.ctx.clock.monotonic_ns())
+        try:
+            book.stage.on_snapshot(snap, self.ctx.clock.monotonic_ns())
+        except FrameRejected as exc:
+            # Counted here; raised on so the stage retries with backoff.
+            self._reject(exc.reason, f"REST snapshot: {exc.detail}")
+            raise
 
     async def _reconcile(self, symbol: Symbol) -> int | None:
         """Book stage callback: divergent levels against a fresh snapshot (None: not now)."""
@@ -299,11 +383,17 @@ class BinanceProvider:
         if book is None or now - book.reconciled_ns < self.settings.refresh_interval_s * 1e9:
             return None
         book.reconciled_ns = now
-        snap = await self._snapshot(venue_symbol)
-        for _ in range(3):  # let the stream catch up with a snapshot taken ahead of it
-            if book.assembler.can_reconcile(snap):
-                return book.assembler.reconcile(snap)
-            book.diff_seen = anyio.Event()
-            with anyio.move_on_after(self._first_diff_wait_s):
-                await book.diff_seen.wait()
+        assembler = book.assembler
+        assembler.record_history(True)  # what a snapshot taken behind the book needs
+        try:
+            snap = await self._snapshot(venue_symbol)
+            for _ in range(3):  # let the stream catch up with a snapshot taken ahead of it
+                if assembler.can_reconcile(snap):
+                    return assembler.reconcile(snap)
+                await book.next_diff(self._first_diff_wait_s)
+        except FrameRejected as exc:
+            self._reject(exc.reason, f"REST snapshot: {exc.detail}")
+            raise
+        finally:
+            assembler.record_history(False)
         return None

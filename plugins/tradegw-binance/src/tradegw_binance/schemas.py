@@ -8,7 +8,7 @@ include (e.g. older ``executionReport`` payloads have no ``I``/``W``/``V``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -25,6 +25,7 @@ __all__ = [
     "BinanceKlineData",
     "BinanceKlineMsg",
     "BinanceOrderMsg",
+    "BinanceStreamData",
     "BinanceStreamFrame",
     "BinanceSymbolInfo",
     "BinanceTicker24hMsg",
@@ -37,6 +38,8 @@ __all__ = [
 
 PriceLevel = tuple[str, str]
 """``[price, quantity]`` as the venue sends it (strings)."""
+
+PayloadT = TypeVar("PayloadT")
 
 
 class BinanceStreamFrame(msgspec.Struct, frozen=True):
@@ -53,6 +56,13 @@ class BinanceStreamFrame(msgspec.Struct, frozen=True):
     id: int | str | None = None
     code: int | None = None
     msg: str | None = None
+
+
+class BinanceStreamData(msgspec.Struct, Generic[PayloadT], frozen=True):
+    """A data frame of a combined stream with its payload typed: one decode pass per frame."""
+
+    stream: str
+    data: PayloadT
 
 
 class BinanceDepthDiffMsg(msgspec.Struct, frozen=True):

@@ -31,7 +31,14 @@ __all__ = ["StreamConnection"]
 _CHUNK = 100
 """Stream names per SUBSCRIBE message when re-subscribing a whole connection."""
 
-FrameSink = Callable[[BinanceStreamFrame, int], None]
+FrameSink = Callable[[str, bytes | str, int], None]
+"""``on_data(stream_name, whole_frame, ts_ingest)``: the provider decodes the frame once."""
+RejectSink = Callable[[str, str], None]
+"""``on_reject(reason, detail)``: a frame that is not of this protocol (counted there)."""
+
+_PREFIX = '{"stream":"'
+_PREFIX_B = _PREFIX.encode()
+_AT = len(_PREFIX)
 
 
 class StreamConnection:
@@ -44,6 +51,7 @@ class StreamConnection:
         name: str,
         on_data: FrameSink,
         on_resubscribed: Callable[[StreamConnection, bool], Awaitable[None]],
+        on_reject: RejectSink,
         capacity: int,
         messages_per_second: float,
         lifetime_s: float | None,
@@ -57,6 +65,7 @@ class StreamConnection:
         self.streams: set[str] = set()
         """Streams this connection carries (or is subscribing)."""
         self._on_data = on_data
+        self._on_reject = on_reject
         self._on_resubscribed = on_resubscribed
         self._ack_timeout_s = ack_timeout_s
         self._ids = itertools.count(1)
@@ -168,22 +177,52 @@ class StreamConnection:
             await self._on_resubscribed(self, reconnected)
 
     def _on_frame(self, data: bytes | str, ts_ingest: int) -> None:
+        # Fast path: a data frame as Binance writes it, '{"stream":"<name>","data":...}'.
+        # The name is sliced out here and the provider decodes the whole frame once.
+        if isinstance(data, str):
+            if data.startswith(_PREFIX):
+                end = data.find('"', _AT)
+                if end > _AT:
+                    name = data[_AT:end]
+                    if name != "!serverShutdown":
+                        self._on_data(name, data, ts_ingest)
+                    else:
+                        self.ws.request_rollover()
+                    return
+        elif data.startswith(_PREFIX_B):
+            end = data.find(b'"', _AT)
+            if end > _AT:
+                self._on_stream(data[_AT:end].decode("ascii", "replace"), data, ts_ingest)
+                return
+        self._on_other(data, ts_ingest)
+
+    def _on_stream(self, name: str, data: bytes | str, ts_ingest: int) -> None:
+        if name == "!serverShutdown":
+            self.ws.request_rollover()
+        else:
+            self._on_data(name, data, ts_ingest)
+
+    def _on_other(self, data: bytes | str, ts_ingest: int) -> None:
+        """Control answers, and any frame whose keys come in another order."""
         try:
             frame = decode_stream_frame(data)
-        except SchemaError:
-            return  # not a frame of this protocol: ignore rather than drop the socket
+        except SchemaError as exc:
+            self._on_reject("decode", str(exc))
+            return
+        except RecursionError:
+            self._on_reject("too_deep", "nested too deeply to decode")
+            return
         if frame.stream:
-            if frame.stream == "!serverShutdown":
-                self.ws.request_rollover()
-                return
-            self._on_data(frame, ts_ingest)
-        elif isinstance(frame.id, int):
+            self._on_stream(frame.stream, data, ts_ingest)
+        elif isinstance(frame.id, int) and (frame.code is not None or bytes(frame.result)):
             waiter = self._pending.get(frame.id)
             if waiter is not None:
                 waiter[1].append(frame)
                 waiter[0].set()
         elif bytes(frame.data) == b"" and _is_shutdown(data):
             self.ws.request_rollover()
+        else:
+            self._on_reject("schema", "neither a stream frame nor a control answer")
 
 
 async def _first_of(answered: anyio.Event, closed: anyio.Event | None) -> None:
@@ -201,8 +240,12 @@ async def _first_of(answered: anyio.Event, closed: anyio.Event | None) -> None:
         tg.start_soon(wait_then_stop, closed)
 
 
+class _EventName(msgspec.Struct):
+    e: str = ""
+
+
 def _is_shutdown(data: bytes | str) -> bool:
     try:
-        return bool(msgspec.json.decode(data, type=dict).get("e") == "serverShutdown")
-    except msgspec.DecodeError:
+        return msgspec.json.decode(data, type=_EventName).e == "serverShutdown"
+    except (msgspec.DecodeError, RecursionError):
         return False
