@@ -142,7 +142,16 @@ class SymbolBookStage:
 
     def on_diff(self, msg: Any, ts_ingest: int) -> None:
         """Feed a diff from the connection reader (synchronous, hot path)."""
-        self._handle(self._assembler.apply_diff(msg, ts_ingest))
+        outputs = self._assembler.apply_diff(msg, ts_ingest)
+        if not outputs:
+            return
+        if self._live and len(outputs) == 1 and type(out := outputs[0]) is BookUpdate:
+            # The common case, inlined: one update of a live book.
+            self._timers.last_activity_ns = self._clock.monotonic_ns()
+            self.stats.updates += 1
+            self._sink(out)
+        else:
+            self._handle(outputs)
 
     def request_resync(self, reason: ResyncReason, detail: str = "") -> None:
         """Distrust the book: reset the assembler and queue a (coalesced) resync."""

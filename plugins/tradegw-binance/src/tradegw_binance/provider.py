@@ -60,6 +60,10 @@ _BOOK_TYPES = frozenset({EventType.BOOK_SNAPSHOT, EventType.BOOK_UPDATE})
 _SUPPORTED = frozenset({*_BOOK_TYPES, EventType.TRADE, EventType.TICKER, EventType.KLINE_SUMMARY})
 
 
+_MAX_HANDLERS = 4096
+"""Stream handlers kept (far above any subscription set; a bound against junk names)."""
+
+
 def _ignore(data: bytes | str, ts_ingest: int) -> None:
     """The handler of a stream frame that is not for us (any more)."""
     del data, ts_ingest
@@ -68,14 +72,45 @@ def _ignore(data: bytes | str, ts_ingest: int) -> None:
 class _SymbolBook:
     """What the provider keeps per book symbol."""
 
-    def __init__(self, stream: str, assembler: BinanceBookAssembler, stage: BookStage) -> None:
+    def __init__(
+        self,
+        stream: str,
+        assembler: BinanceBookAssembler,
+        stage: BookStage,
+        reject: Callable[[str, str, Symbol | None], None],
+    ) -> None:
         self.stream = stream
+        self._reject = reject
         self.symbol = assembler.symbol
         self.venue_symbol = assembler.venue_symbol
         self.assembler = assembler
         self.stage = stage
         self.diff_waiter: anyio.Event | None = None
         """Set (and dropped) by the next diff: a resync or reconcile is waiting for one."""
+
+    def on_frame(self, data: bytes | str, ts_ingest: int) -> None:
+        """One frame of this book's depth stream (reader task, hot path): never raises.
+
+        Decoded once, straight into the payload Struct. A frame that does not fit or
+        carries a bad value is rejected (``ctx.reject_frame``), which resyncs this book.
+        """
+        try:
+            msg = DEPTH_FRAME.decode(data).data
+            if msg.s != self.venue_symbol:
+                raise FrameRejected("unknown_symbol", f"{msg.s!r:.40} on stream {self.stream}")
+            waiter = self.diff_waiter
+            if waiter is not None:
+                self.diff_waiter = None
+                waiter.set()
+            self.stage.on_diff(msg, ts_ingest)
+        except FrameRejected as exc:
+            self._reject(exc.reason, exc.detail, self.symbol)
+        except msgspec.ValidationError as exc:
+            self._reject("schema", f"{self.stream}: {exc}", self.symbol)
+        except msgspec.DecodeError as exc:
+            self._reject("decode", f"{self.stream}: {exc}", self.symbol)
+        except RecursionError:
+            self._reject("too_deep", f"{self.stream}: nested too deeply", self.symbol)
 
     async def next_diff(self, within_s: float) -> None:
         """Wait up to ``within_s`` for the next diff of this book."""
@@ -118,8 +153,8 @@ class BinanceProvider:
         """Venue stream name -> the canonical streams that need it."""
         self._books: dict[str, _SymbolBook] = {}
         """By venue symbol."""
-        self._depth: dict[str, _SymbolBook] = {}
-        """The same books by depth stream name (the frame handler's lookup)."""
+        self._routes: dict[str, Callable[[bytes | str, int], None]] = {}
+        """Depth stream name -> its book's frame handler (the connections' hot route)."""
         self._handlers: dict[str, Callable[[bytes | str, int], Event | None]] = {}
         """Decode-and-parse of the subscribed non-depth streams, by stream name."""
         self._lock = anyio.Lock()
@@ -214,7 +249,7 @@ class BinanceProvider:
     def _drop_book(self, venue_symbol: str) -> None:
         book = self._books.pop(venue_symbol, None)
         if book is not None:
-            self._depth.pop(book.stream, None)
+            self._routes.pop(book.stream, None)
         close = getattr(book.stage, "close", None) if book is not None else None
         if close is not None:
             close()  # the core's stage stops refreshing this symbol
@@ -252,6 +287,7 @@ class BinanceProvider:
             self.settings.ws_url,
             name=name,
             on_data=self._on_data,
+            routes=self._routes,
             on_resubscribed=self._on_resubscribed,
             on_reject=self._reject,
             capacity=self.settings.max_streams_per_connection,
@@ -274,53 +310,42 @@ class BinanceProvider:
                     book.stage.request_resync(ResyncReason.RECONNECT)
 
     def _on_data(self, stream: str, data: bytes | str, ts_ingest: int) -> None:
-        """One data frame of ``stream`` (reader task, hot path): never raises.
+        """A data frame of a stream without its own route (trades, tickers, klines, junk).
 
-        The frame is decoded once, straight into its payload Struct. A frame that does not
-        fit, names an unknown symbol or carries a bad value is rejected through
-        ``ctx.reject_frame``; for a book frame that also resyncs the book.
+        Reader task, hot path: never raises. The frame is decoded once, straight into its
+        payload Struct; one that does not fit, names an unknown symbol or carries a bad
+        value is rejected through ``ctx.reject_frame``.
         """
-        book = self._depth.get(stream)
-        symbol = None
         try:
-            if book is not None:
-                symbol = book.symbol
-                msg = DEPTH_FRAME.decode(data).data
-                if msg.s != book.venue_symbol:
-                    raise FrameRejected("unknown_symbol", f"{msg.s!r:.40} on stream {stream}")
-                waiter = book.diff_waiter
-                if waiter is not None:
-                    book.diff_waiter = None
-                    waiter.set()
-                book.stage.on_diff(msg, ts_ingest)
-            else:
-                handle = self._handlers.get(stream) or self._handler_of(stream)
-                event = handle(data, ts_ingest)
-                if event is not None:
-                    self.ctx.emit(event)
+            handle = self._handlers.get(stream) or self._handler_of(stream)
+            event = handle(data, ts_ingest)
         except FrameRejected as exc:
-            self._reject(exc.reason, exc.detail, symbol)
+            self._reject(exc.reason, exc.detail)
         except msgspec.ValidationError as exc:
-            self._reject("schema", f"{stream:.60}: {exc}", symbol)
+            self._reject("schema", f"{stream:.60}: {exc}")
         except msgspec.DecodeError as exc:
-            self._reject("decode", f"{stream:.60}: {exc}", symbol)
+            self._reject("decode", f"{stream:.60}: {exc}")
         except RecursionError:
-            self._reject("too_deep", f"{stream:.60}: nested too deeply", symbol)
+            self._reject("too_deep", f"{stream:.60}: nested too deeply")
+        else:
+            if event is not None:
+                self.ctx.emit(event)
 
     def _handler_of(self, stream: str) -> Callable[[bytes | str, int], Event | None]:
-        """Decode-and-parse of a subscribed trade / ticker / kline stream (kept per stream).
+        """Decode-and-parse of a trade / ticker / kline stream, kept per stream name.
 
-        A known stream that is not (or no longer) subscribed is ignored: frames still in
-        flight after an unsubscribe. An unknown one is rejected.
+        The cache is bounded (:data:`_MAX_HANDLERS`; past it handlers are built per frame).
+        A depth frame of a symbol without a book (unsubscribed, still in flight) is ignored;
+        a stream of an unknown channel is rejected.
         """
         _, _, channel = stream.partition("@")
-        depth = channel.startswith("depth")
-        handler = None if depth else market_handler(channel, self._parser)
-        if handler is None and not depth:
-            raise FrameRejected("schema", f"unknown stream {stream!r:.60}")
-        if handler is None or stream not in self._refs:
+        if channel.startswith("depth"):
             return _ignore
-        self._handlers[stream] = handler
+        handler = market_handler(channel, self._parser)
+        if handler is None:
+            raise FrameRejected("schema", f"unknown stream {stream!r:.60}")
+        if len(self._handlers) < _MAX_HANDLERS:
+            self._handlers[stream] = handler
         return handler
 
     def _reject(self, reason: str, detail: str, symbol: Symbol | None = None) -> None:
@@ -345,8 +370,9 @@ class BinanceProvider:
                 reconcile=self._reconcile,
             )
             stream = f"{inst.venue_symbol.lower()}@{self.settings.depth_stream_suffix}"
-            book = _SymbolBook(stream, assembler, stage)
-            self._books[inst.venue_symbol] = self._depth[stream] = book
+            book = _SymbolBook(stream, assembler, stage, self._reject)
+            self._books[inst.venue_symbol] = book
+            self._routes[stream] = book.on_frame
         return book
 
     async def _snapshot(self, venue_symbol: str) -> BinanceDepthSnapshotMsg:

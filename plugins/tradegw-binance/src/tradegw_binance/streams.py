@@ -50,6 +50,7 @@ class StreamConnection:
         *,
         name: str,
         on_data: FrameSink,
+        routes: Mapping[str, Callable[[bytes | str, int], None]] | None = None,
         on_resubscribed: Callable[[StreamConnection, bool], Awaitable[None]],
         on_reject: RejectSink,
         capacity: int,
@@ -65,6 +66,8 @@ class StreamConnection:
         self.streams: set[str] = set()
         """Streams this connection carries (or is subscribing)."""
         self._on_data = on_data
+        self._routes: Mapping[str, Callable[[bytes | str, int], None]] = routes or {}
+        """Stream name -> its own frame handler (the hot streams); others go to on_data."""
         self._on_reject = on_reject
         self._on_resubscribed = on_resubscribed
         self._ack_timeout_s = ack_timeout_s
@@ -184,10 +187,11 @@ class StreamConnection:
                 end = data.find('"', _AT)
                 if end > _AT:
                     name = data[_AT:end]
-                    if name != "!serverShutdown":
-                        self._on_data(name, data, ts_ingest)
+                    route = self._routes.get(name)
+                    if route is not None:
+                        route(data, ts_ingest)
                     else:
-                        self.ws.request_rollover()
+                        self._on_stream(name, data, ts_ingest)
                     return
         elif data.startswith(_PREFIX_B):
             end = data.find(b'"', _AT)
@@ -197,7 +201,10 @@ class StreamConnection:
         self._on_other(data, ts_ingest)
 
     def _on_stream(self, name: str, data: bytes | str, ts_ingest: int) -> None:
-        if name == "!serverShutdown":
+        route = self._routes.get(name)
+        if route is not None:
+            route(data, ts_ingest)
+        elif name == "!serverShutdown":
             self.ws.request_rollover()
         else:
             self._on_data(name, data, ts_ingest)
