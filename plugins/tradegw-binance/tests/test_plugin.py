@@ -93,7 +93,12 @@ def test_factories_build_with_defaults_when_the_section_is_absent() -> None:
     from tradegw_core.clock import SystemClock
 
     ctx = SimpleNamespace(
-        settings=None, provider_id="binance", clock=SystemClock(), telemetry=None, emit=print
+        settings=None,
+        provider_id="binance",
+        clock=SystemClock(),
+        telemetry=None,
+        emit=print,
+        reject_frame=print,
     )
     provider = _make_provider(ctx)
     assert provider.settings == BinanceSettings()

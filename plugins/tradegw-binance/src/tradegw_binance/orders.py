@@ -58,6 +58,7 @@ from tradegw_core.errors import (
 )
 from tradegw_core.net.http import VenueHttp
 from tradegw_core.net.ws import WsClient
+from tradegw_core.observability.rejects import RejectHandler
 from tradegw_core.schema.events import ExecReport
 from tradegw_core.schema.orders import CancelRequest, OrderRequest, OrderType
 from tradegw_core.schema.symbols import Instrument, Symbol
@@ -82,8 +83,10 @@ class BinanceOrderAdapter:
         telemetry: Telemetry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         ws_connect_kwargs: Mapping[str, Any] | None = None,
+        on_reject: RejectHandler | None = None,
     ) -> None:
         self.settings = settings
+        self._on_reject = on_reject
         self.provider_id = provider_id
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._telemetry = telemetry
@@ -101,7 +104,13 @@ class BinanceOrderAdapter:
     def from_context(cls, ctx: Any) -> BinanceOrderAdapter:
         """Build from an ``OrderAdapterContext``."""
         settings = ctx.settings if ctx.settings is not None else BinanceSettings()
-        return cls(settings, provider_id=ctx.provider_id, clock=ctx.clock, telemetry=ctx.telemetry)
+        return cls(
+            settings,
+            provider_id=ctx.provider_id,
+            clock=ctx.clock,
+            telemetry=ctx.telemetry,
+            on_reject=ctx.reject_frame,
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
     @asynccontextmanager
@@ -140,6 +149,7 @@ class BinanceOrderAdapter:
                 recover=self.recover,
                 now_ns=self._clock.monotonic_ns,
                 telemetry=self._telemetry,
+                reject=self._on_reject,
             )
             self.user_stream = stream
             ws = WsClient(
@@ -152,6 +162,7 @@ class BinanceOrderAdapter:
                 max_lifetime_s=self.settings.connection_lifetime_s,
                 rollover_margin_s=min(60.0, self.settings.connection_lifetime_s / 10),
                 connect_kwargs=self._ws_connect_kwargs,
+                on_reject=self._on_reject,
             )
             stream.on_rollover = ws.request_rollover
             async with anyio.create_task_group() as tg:

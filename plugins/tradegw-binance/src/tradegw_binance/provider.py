@@ -289,7 +289,7 @@ class BinanceProvider:
             on_data=self._on_data,
             routes=self._routes,
             on_resubscribed=self._on_resubscribed,
-            on_reject=self._reject,
+            on_reject=self.ctx.reject_frame,
             capacity=self.settings.max_streams_per_connection,
             messages_per_second=self.settings.control_messages_per_second,
             lifetime_s=self.settings.connection_lifetime_s,

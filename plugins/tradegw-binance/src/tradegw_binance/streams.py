@@ -25,6 +25,7 @@ from tradegw_core.contracts import Telemetry
 from tradegw_core.errors import ControlError, SchemaError, VenueConnectionError
 from tradegw_core.net.ratelimit import AsyncRateLimiter, TokenBucket
 from tradegw_core.net.ws import WsClient, WsConnection
+from tradegw_core.observability.rejects import RejectHandler
 
 __all__ = ["StreamConnection"]
 
@@ -33,8 +34,6 @@ _CHUNK = 100
 
 FrameSink = Callable[[str, bytes | str, int], None]
 """``on_data(stream_name, whole_frame, ts_ingest)``: the provider decodes the frame once."""
-RejectSink = Callable[[str, str], None]
-"""``on_reject(reason, detail)``: a frame that is not of this protocol (counted there)."""
 
 _PREFIX = '{"stream":"'
 _PREFIX_B = _PREFIX.encode()
@@ -52,7 +51,7 @@ class StreamConnection:
         on_data: FrameSink,
         routes: Mapping[str, Callable[[bytes | str, int], None]] | None = None,
         on_resubscribed: Callable[[StreamConnection, bool], Awaitable[None]],
-        on_reject: RejectSink,
+        on_reject: RejectHandler,
         capacity: int,
         messages_per_second: float,
         lifetime_s: float | None,
@@ -90,6 +89,7 @@ class StreamConnection:
             send_limiter=AsyncRateLimiter(TokenBucket(1, 1.0 / messages_per_second)),
             clock=clock,
             connect_kwargs=connect_kwargs,
+            on_reject=on_reject,
         )
 
     @property
@@ -214,10 +214,10 @@ class StreamConnection:
         try:
             frame = decode_stream_frame(data)
         except SchemaError as exc:
-            self._on_reject("decode", str(exc))
+            self._on_reject("decode", detail=str(exc))
             return
         except RecursionError:
-            self._on_reject("too_deep", "nested too deeply to decode")
+            self._on_reject("too_deep", detail="nested too deeply to decode")
             return
         if frame.stream:
             self._on_stream(frame.stream, data, ts_ingest)
@@ -229,7 +229,7 @@ class StreamConnection:
         elif bytes(frame.data) == b"" and _is_shutdown(data):
             self.ws.request_rollover()
         else:
-            self._on_reject("schema", "neither a stream frame nor a control answer")
+            self._on_reject("schema", detail="neither a stream frame nor a control answer")
 
 
 async def _first_of(answered: anyio.Event, closed: anyio.Event | None) -> None:

@@ -27,8 +27,10 @@ from tradegw_binance.errors import error_from_code
 from tradegw_binance.parsing import BinanceParser
 from tradegw_binance.schemas import BinanceEventHeader, BinanceWsApiFrame
 from tradegw_binance.signing import RequestSigner, sign_ws_params
+from tradegw_binance.values import FrameRejected
 from tradegw_core.contracts import Telemetry
-from tradegw_core.errors import SchemaError, VenueConnectionError, VenueError
+from tradegw_core.errors import SchemaError, VenueConnectionError
+from tradegw_core.observability.rejects import FrameRejects, RejectHandler
 from tradegw_core.schema.events import ExecReport, ExecState
 
 __all__ = ["OrderTracker", "UserStream"]
@@ -149,9 +151,13 @@ class UserStream:
         recover: Callable[[], Awaitable[list[ExecReport]]],
         now_ns: Callable[[], int],
         telemetry: Telemetry | None = None,
+        reject: RejectHandler | None = None,
         ack_timeout_s: float = 10.0,
     ) -> None:
         self._parser = parser
+        self._reject: RejectHandler = (
+            reject if reject is not None else FrameRejects(f"{parser.provider_id}-user").reject
+        )
         self._tracker = tracker
         self._api_key = api_key
         self._signer = signer
@@ -206,22 +212,24 @@ class UserStream:
             self._emit(accepted)
 
     def on_frame(self, data: bytes | str, ts_ingest: int) -> None:
-        """One WebSocket API frame (reader task, synchronous)."""
+        """One WebSocket API frame (reader task, synchronous): never raises.
+
+        A frame or event that does not fit, or an execution report with a malformed value
+        (non-finite, negative, non-ASCII digits, past 8 decimals), an unknown symbol: is
+        rejected (``reject``, i.e. ``ctx.reject_frame``) and the stream keeps reading.
+        """
         try:
             frame = _frame_decoder.decode(data)
-        except msgspec.DecodeError:
-            self._tele("binance.user_stream.bad_frame")
-            return
-        if frame.id is not None and frame.status is not None:
-            waiter = self._pending.get(str(frame.id))
-            if waiter is not None:
-                waiter[1].append(frame)
-                waiter[0].set()
-            return
-        raw = bytes(frame.event)
-        if not raw:
-            return
-        try:
+            if frame.id is not None and frame.status is not None:
+                waiter = self._pending.get(str(frame.id))
+                if waiter is not None:
+                    waiter[1].append(frame)
+                    waiter[0].set()
+                return
+            raw = bytes(frame.event)
+            if not raw:
+                self._reject("schema", detail="neither an answer nor a user-data event")
+                return
             header = _header_decoder.decode(raw)
             if header.e == "executionReport":
                 report = self._parser.execution_report(decode_execution_report(raw), ts_ingest)
@@ -231,9 +239,14 @@ class UserStream:
                 self._tele("binance.user_stream.rollover", reason=header.e)
                 if self.on_rollover is not None:
                     self.on_rollover()
-        except (msgspec.DecodeError, SchemaError, VenueError) as exc:
-            # One odd event must not end the stream: count it and keep reading.
-            self._tele("binance.user_stream.bad_event", error=type(exc).__name__)
+        except FrameRejected as exc:
+            self._reject(exc.reason, detail=f"user data: {exc.detail}")
+        except (msgspec.ValidationError, SchemaError) as exc:
+            self._reject("schema", detail=f"user data: {exc}")
+        except msgspec.DecodeError as exc:
+            self._reject("decode", detail=f"user data: {exc}")
+        except RecursionError:
+            self._reject("too_deep", detail="user data: nested too deeply")
 
     def _tele(self, name: str, **labels: Any) -> None:
         if self._telemetry is not None:
