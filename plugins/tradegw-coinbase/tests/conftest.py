@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tradegw_core.schema.symbols import Instrument, Symbol
 from tradegw_core.testing.provider import RecordingProviderContext
 from tradegw_core.testing.recorders import EventRecorder, TelemetryRecorder
 
@@ -136,3 +138,22 @@ def provider_ctx(
         )
 
     return build
+
+
+def _instrument(pid: str, price_step: str, qty_step: str) -> Instrument:
+    base, quote = pid.split("-")
+    return Instrument(
+        provider="coinbase", symbol=Symbol(pid), venue_symbol=pid, base=base, quote=quote,
+        price_step=Decimal(price_step), qty_step=Decimal(qty_step),
+        price_precision=-Decimal(price_step).as_tuple().exponent,  # type: ignore[operator]
+        qty_precision=-Decimal(qty_step).as_tuple().exponent,  # type: ignore[operator]
+    )  # fmt: skip
+
+
+@pytest.fixture
+def instruments() -> dict[Symbol, Instrument]:
+    """The products of the fixtures with the live increments (price 0.01, size 1e-8)."""
+    return {
+        Symbol(pid): _instrument(pid, "0.01", "0.00000001")
+        for pid in ("BTC-USD", "ETH-USD", "BTC-USDC")
+    }

@@ -37,6 +37,11 @@ def _l2(path: Path) -> CoinbaseL2DataMsg:
     return msg
 
 
+def _asm(max_buffer: int = 1000) -> CoinbaseBookAssembler:
+    """BTC-USD: price step 0.01, size step 0.00000001 (the live product's increments)."""
+    return CoinbaseBookAssembler(BTC, price_precision=2, qty_precision=8, max_buffer=max_buffer)
+
+
 def _diff(seq: int, epoch: int, bids: list[tuple[str, str]] | None = None) -> CoinbaseBookDiff:
     return CoinbaseBookDiff(
         product_id="BTC-USD", bids=bids or [("68900.00", "9")], asks=[], seq=seq, epoch=epoch
@@ -44,7 +49,7 @@ def _diff(seq: int, epoch: int, bids: list[tuple[str, str]] | None = None) -> Co
 
 
 def test_real_snapshot_then_update(coinbase_data: Path) -> None:
-    asm = CoinbaseBookAssembler(BTC)
+    asm = _asm()
     (snap,) = l2_events(_l2(coinbase_data / "ws_l2_data_snapshot.json"), epoch=1)
     (diff,) = l2_events(_l2(coinbase_data / "ws_l2_data_update.json"), epoch=1)
     assert isinstance(snap, CoinbaseBookSnapshot)
@@ -94,7 +99,7 @@ def test_sequence_counts_every_channel_of_the_connection() -> None:
 def test_skipped_sequence_number_gives_resync_gap(coinbase_data: Path) -> None:
     epochs = itertools.count(1)
     conn = ConnectionSequence(epochs.__next__)
-    asm = CoinbaseBookAssembler(BTC)
+    asm = _asm()
     snap_msg = _l2(coinbase_data / "ws_l2_data_snapshot.json")  # sequence_num 0
     upd_msg = _l2(coinbase_data / "ws_l2_data_update.json")  # sequence_num 1
     assert conn.observe(snap_msg.sequence_num) is SeqVerdict.OK
@@ -126,7 +131,7 @@ def test_skipped_sequence_number_gives_resync_gap(coinbase_data: Path) -> None:
 
 def test_gap_on_another_channel_invalidates_the_book() -> None:
     conn = ConnectionSequence(itertools.count(1).__next__)
-    asm = CoinbaseBookAssembler(BTC)
+    asm = _asm()
     conn.observe(0)
     asm.apply_snapshot(
         CoinbaseBookSnapshot(
@@ -142,7 +147,7 @@ def test_gap_on_another_channel_invalidates_the_book() -> None:
 
 
 def test_buffered_diffs_newer_than_the_snapshot_are_replayed() -> None:
-    asm = CoinbaseBookAssembler(BTC)
+    asm = _asm()
     assert asm.apply_diff(_diff(4, 1, [("10", "1")]), 0) == []
     assert asm.apply_diff(_diff(6, 1, [("11", "2")]), 0) == []
     assert asm.apply_diff(_diff(7, 9, [("12", "3")]), 0) == []  # other epoch: dropped
@@ -159,7 +164,7 @@ def test_buffered_diffs_newer_than_the_snapshot_are_replayed() -> None:
 
 
 def test_buffer_is_bounded_and_an_overflow_past_the_snapshot_resyncs() -> None:
-    asm = CoinbaseBookAssembler(BTC, max_buffer=2)
+    asm = _asm(max_buffer=2)
     for n in range(1, 5):  # keeps diffs 3 and 4; 1 and 2 are dropped
         asm.apply_diff(_diff(n, 1, [(str(100 + n), "1")]), 0)
     empty = CoinbaseBookSnapshot(product_id="BTC-USD", bids=[], asks=[], seq=2, epoch=1)
@@ -180,7 +185,7 @@ def test_rest_product_book_never_seeds_the_book(coinbase_data: Path) -> None:
         (coinbase_data / "http_product_book.json").read_bytes(), type=CoinbaseProductBookMsg
     )
     with pytest.raises(SchemaError, match="in-band"):
-        CoinbaseBookAssembler(BTC).apply_snapshot(parse_product_book(msg), 0)
+        _asm().apply_snapshot(parse_product_book(msg), 0)
 
 
 def test_reconcile_counts_divergent_levels_against_rest_book(coinbase_data: Path) -> None:
@@ -189,7 +194,7 @@ def test_reconcile_counts_divergent_levels_against_rest_book(coinbase_data: Path
             (coinbase_data / "http_product_book.json").read_bytes(), type=CoinbaseProductBookMsg
         )
     )
-    asm = CoinbaseBookAssembler(BTC)
+    asm = _asm()
     assert asm.reconcile(rest) == 0  # unsynced: nothing to compare
     # The stream's snapshot carries the same levels plus deeper ones REST did not return.
     deeper = [*rest.bids, ("60000", "1")]
@@ -233,7 +238,9 @@ def test_live_2021_level2_session_keeps_books_consistent(cryptofeed_data: Path) 
     for seq, frame in enumerate(_exchange_frames(cryptofeed_data / "COINBASE.ws.28.0"), 1):
         kind, pid = frame["type"], str(frame.get("product_id", ""))
         if kind == "snapshot":
-            asm = books.setdefault(pid, CoinbaseBookAssembler(Symbol(pid)))
+            asm = books.setdefault(
+                pid, CoinbaseBookAssembler(Symbol(pid), price_precision=8, qty_precision=8)
+            )
             bids = [(p, q) for p, q in frame["bids"]]  # type: ignore[attr-defined]
             asks = [(p, q) for p, q in frame["asks"]]  # type: ignore[attr-defined]
             snap = CoinbaseBookSnapshot(product_id=pid, bids=bids, asks=asks, seq=seq, epoch=1)

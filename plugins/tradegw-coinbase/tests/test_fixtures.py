@@ -29,7 +29,7 @@ from tradegw_coinbase.schemas import (
 )
 
 from tradegw_core.schema.events import BookSnapshot, BookUpdate, ExecState
-from tradegw_core.schema.symbols import Symbol
+from tradegw_core.schema.symbols import Instrument, Symbol
 
 
 def _keys(value: Any) -> Any:
@@ -91,7 +91,7 @@ def test_recorded_book_frames_assemble(resources: Path) -> None:
     assert upd_msg.sequence_num > snap_msg.sequence_num
     (snap,) = l2_events(snap_msg, epoch=1)
     assert isinstance(snap, CoinbaseBookSnapshot)
-    asm = CoinbaseBookAssembler(Symbol("BTC-USD"))
+    asm = CoinbaseBookAssembler(Symbol("BTC-USD"), price_precision=2, qty_precision=8)
     (event,) = asm.apply_snapshot(snap, 0)
     assert isinstance(event, BookSnapshot)
     assert len(event.bids) == len(snap.bids)
@@ -106,22 +106,24 @@ def test_recorded_book_frames_assemble(resources: Path) -> None:
         assert asm.book.asks.get(Decimal(price), Decimal(0)) == Decimal(qty)
 
 
-def test_recorded_market_frames_parse(resources: Path) -> None:
+def test_recorded_market_frames_parse(
+    resources: Path, instruments: dict[Symbol, Instrument]
+) -> None:
     trades = _frame(resources, "coinbase_market_trades_update.json")
     assert isinstance(trades, CoinbaseMarketTradesMsg)
-    (trade,) = parse_trades(trades)
+    (trade,) = parse_trades(trades, instruments)
     wire_side = trades.events[0].trades[0].side
     assert trade.side is not None
     assert trade.side.value != wire_side.lower()  # maker side on the wire
     ticker = _frame(resources, "coinbase_ticker_update.json")
     assert isinstance(ticker, CoinbaseTickerMsg)
-    (tick,) = parse_ticker(ticker)
+    (tick,) = parse_ticker(ticker, instruments)
     assert tick.bid_price is not None
     assert tick.ask_price is not None
     assert tick.bid_price < tick.ask_price
     candles = _frame(resources, "coinbase_candles_update.json")
     assert isinstance(candles, CoinbaseCandlesMsg)
-    (kline,) = parse_candles(candles)
+    (kline,) = parse_candles(candles, instruments)
     assert kline.low <= kline.close <= kline.high
     err = _frame(resources, "coinbase_error_auth.json")
     assert isinstance(err, CoinbaseOtherMsg)

@@ -30,9 +30,11 @@ from tradegw_coinbase.schemas import (
     CoinbaseTickerMsg,
     CoinbaseUserMsg,
 )
+from tradegw_coinbase.values import FrameRejected
 
 from tradegw_core.errors import SchemaError
 from tradegw_core.schema.events import EventType, Side
+from tradegw_core.schema.symbols import Instrument, Symbol
 
 
 def _ns(iso: str) -> int:
@@ -61,10 +63,12 @@ def test_every_captured_channel_decodes_to_its_model(
     assert isinstance(msg, kind)
 
 
-def test_market_trades_real_capture(coinbase_data: Path) -> None:
+def test_market_trades_real_capture(
+    coinbase_data: Path, instruments: dict[Symbol, Instrument]
+) -> None:
     msg = decode_frame((coinbase_data / "ws_market_trades.json").read_bytes())
     assert isinstance(msg, CoinbaseMarketTradesMsg)
-    trades = parse_trades(msg, ts_ingest=7)
+    trades = parse_trades(msg, instruments, ts_ingest=7)
     assert [t.trade_id for t in trades] == ["995098700", "995098701"]
     first = trades[0]
     assert first.symbol == first.venue_symbol == "BTC-USD"
@@ -78,17 +82,22 @@ def test_market_trades_real_capture(coinbase_data: Path) -> None:
     assert [t.side for t in trades] == [Side.SELL, Side.BUY]
 
 
-def test_trade_side_switch_keeps_wire_side_when_told_it_is_the_taker(coinbase_data: Path) -> None:
+def test_trade_side_switch_keeps_wire_side_when_told_it_is_the_taker(
+    coinbase_data: Path, instruments: dict[Symbol, Instrument]
+) -> None:
     msg = decode_frame((coinbase_data / "ws_market_trades.json").read_bytes())
     assert isinstance(msg, CoinbaseMarketTradesMsg)
-    assert [t.side for t in parse_trades(msg, side_is_maker=False)] == [Side.BUY, Side.SELL]
+    assert [t.side for t in parse_trades(msg, instruments, side_is_maker=False)] == [
+        Side.BUY,
+        Side.SELL,
+    ]
     assert aggressor_side("weird", side_is_maker=True) is None
 
 
-def test_ticker_real_capture(coinbase_data: Path) -> None:
+def test_ticker_real_capture(coinbase_data: Path, instruments: dict[Symbol, Instrument]) -> None:
     msg = decode_frame((coinbase_data / "ws_ticker.json").read_bytes())
     assert isinstance(msg, CoinbaseTickerMsg)
-    (t,) = parse_ticker(msg, epoch=3)
+    (t,) = parse_ticker(msg, instruments, epoch=3)
     assert t.symbol == "BTC-USD"
     assert (t.bid_price, t.bid_qty) == (Decimal("68900.00"), Decimal("1.50000000"))
     assert (t.ask_price, t.ask_qty) == (Decimal("68901.00"), Decimal("0.50000000"))
@@ -98,23 +107,23 @@ def test_ticker_real_capture(coinbase_data: Path) -> None:
     assert t.ts_exchange == _ns("2026-04-07T14:30:03.000000Z")
 
 
-def test_ticker_batch_without_bid_ask() -> None:
+def test_ticker_batch_without_bid_ask(instruments: dict[Symbol, Instrument]) -> None:
     frame = (
         b'{"channel":"ticker_batch","client_id":"","timestamp":"2026-04-07T14:30:05Z",'
         b'"sequence_num":9,"events":[{"type":"update","tickers":[{"type":"ticker",'
         b'"product_id":"ETH-USD","price":"3000.1","volume_24_h":"5"}]}]}'
     )
     msg = decode_frame(frame)
-    (t,) = parse_ticker(msg)  # type: ignore[arg-type]
+    (t,) = parse_ticker(msg, instruments)  # type: ignore[arg-type]
     assert t.last_price == Decimal("3000.1")
     assert t.bid_price is None
     assert t.ask_price is None
 
 
-def test_candles_real_capture(coinbase_data: Path) -> None:
+def test_candles_real_capture(coinbase_data: Path, instruments: dict[Symbol, Instrument]) -> None:
     msg = decode_frame((coinbase_data / "ws_candles.json").read_bytes())
     assert isinstance(msg, CoinbaseCandlesMsg)
-    (k,) = parse_candles(msg)
+    (k,) = parse_candles(msg, instruments)
     assert k.TYPE is EventType.KLINE_SUMMARY
     assert k.symbol == "BTC-USD"
     assert k.interval == "5m"
@@ -130,21 +139,23 @@ def test_candles_real_capture(coinbase_data: Path) -> None:
     assert k.closed is False
 
 
-def test_candle_tracker_closes_a_bucket_when_a_later_one_starts(coinbase_data: Path) -> None:
+def test_candle_tracker_closes_a_bucket_when_a_later_one_starts(
+    coinbase_data: Path, instruments: dict[Symbol, Instrument]
+) -> None:
     msg = decode_frame((coinbase_data / "ws_candles.json").read_bytes())
     assert isinstance(msg, CoinbaseCandlesMsg)
     tracker = CandleTracker()
-    (running,) = tracker.feed(parse_candles(msg))
+    (running,) = tracker.feed(parse_candles(msg, instruments))
     assert running.closed is False
     # The same bucket re-sent a second later: still running, nothing closes.
-    assert [k.closed for k in tracker.feed(parse_candles(msg))] == [False]
+    assert [k.closed for k in tracker.feed(parse_candles(msg, instruments))] == [False]
     later = msgspec.structs.replace(
         msg.events[0].candles[0], start=str(1775521800 + 300), open="68920.50"
     )
     nxt = msgspec.structs.replace(
         msg, events=[msgspec.structs.replace(msg.events[0], candles=[later])]
     )
-    out = tracker.feed(parse_candles(nxt))
+    out = tracker.feed(parse_candles(nxt, instruments))
     assert [(k.open_time, k.closed) for k in out] == [
         (1775521800 * 10**9, True),
         ((1775521800 + 300) * 10**9, False),
@@ -190,8 +201,9 @@ def test_error_and_unknown_channels_decode_as_other() -> None:
 
 
 def test_malformed_frames_raise_schema_error() -> None:
-    with pytest.raises(SchemaError, match="not JSON"):
+    with pytest.raises(FrameRejected, match="not JSON") as info:
         decode_frame(b"{nope")
+    assert info.value.reason == "decode"
     with pytest.raises(SchemaError, match="malformed Coinbase l2_data"):
         decode_frame('{"channel": "l2_data", "sequence_num": 1, "events": "x"}')
     with pytest.raises(SchemaError, match="malformed Coinbase frame"):

@@ -19,6 +19,7 @@ from tradegw_core.schema.events import (
     BookUpdate,
     EventType,
     KlineSummary,
+    Level,
     Ticker,
     Trade,
 )
@@ -144,7 +145,8 @@ async def test_book_follows_the_venue_and_a_skipped_sequence_number_resyncs(
             assert await provider._reconcile(BTC) is None  # refresh_interval_s not over
             asm = provider.assembler("BTC-USD")
             assert asm is not None
-            asm.book.set_bid(next(iter(asm.book.bids)), Decimal("123"))  # corrupt one level
+            tick, level = next(iter(asm._bids.levels.items()))  # corrupt one level in place
+            asm._bids.levels[tick] = Level(level.price, Decimal("123"))
             provider._reconciled.clear()
             assert await provider._reconcile(BTC) == 1
             await provider.unsubscribe([StreamSpec(BTC, EventType.BOOK_UPDATE)])
@@ -249,7 +251,8 @@ async def test_unreadable_book_frame_resyncs_instead_of_guessing(
             venue.emu.faults.ws(Corrupt(fn=garble), match=lambda conn, frame: b'"update"' in frame)
             _step_book(venue)
             await sink.wait_for(lambda items: len(sink.of(BookSnapshot)) == 2)
-            assert telemetry.named("coinbase.bad_frame")
+            assert ctx.rejects.counts == {"value": 1}  # counted once, that book resynced
+            assert [r["reason"] for r in telemetry.named("book.resync")] == ["rejected"]
             assert provider.gaps == 0  # the sequence was fine; the content was not
             await sink.wait_for(lambda _: _same_book(provider, venue))
 

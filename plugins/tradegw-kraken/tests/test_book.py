@@ -106,6 +106,9 @@ def test_forgetting_truncation_fails_checksums(make_inst: InstFactory, depth: in
     rng = random.Random(7)
     venue = VenueBook(make_inst("BTC-USD", 1, 8))
     _seed_book(venue, rng)
+    for lv in venue.top("asks", 1000):  # room above the bids: a burst never crosses
+        venue.set("asks", lv.price + 100, lv.qty)
+        venue.set("asks", lv.price, Decimal(0))
     view = DepthView(venue, depth)
     sloppy = KrakenBookAssembler(venue.instrument, depth=1000)
     right = KrakenBookAssembler(venue.instrument, depth=depth)

@@ -6,6 +6,7 @@ tolerance) and delivered from the other socket, in order. The v2 book has no seq
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tradegw_kraken.provider import KrakenProvider
 
 from tradegw_core.dispatcher import OrderingMode
 from tradegw_core.schema.events import EventType, StreamKey, Trade
+from tradegw_core.schema.symbols import Instrument, Symbol
 from tradegw_core.testing.provider import dispatching_context, drain_lane
 
 
@@ -24,7 +26,12 @@ def _fixture_trades(shared_data: Path) -> list[Trade]:
     dec = KrakenDecoders()
     raw = (shared_data / "nautilus" / "kraken" / "ws_trade_update.json").read_bytes()
     frame = dec.decode_frame(raw)
-    return [trade_event(t, "BTC-USD", "kraken", 0) for t in dec.trade_data(frame)]
+    inst = Instrument(
+        provider="kraken", symbol=Symbol("BTC-USD"), venue_symbol="BTC/USD", base="BTC",
+        quote="USD", price_step=Decimal("0.1"), qty_step=Decimal("0.00000001"),
+        price_precision=1, qty_precision=8,
+    )  # fmt: skip
+    return [trade_event(t, inst, 0) for t in dec.trade_data(frame)]
 
 
 def test_the_provider_declares_contiguous_trades() -> None:

@@ -14,6 +14,7 @@ from tradegw_kraken.parsing import (
     ticker_event,
     trade_event,
 )
+from tradegw_kraken.symbols import KrakenSymbolMap
 
 from tradegw_core.errors import SchemaError
 from tradegw_core.schema.events import Side
@@ -45,11 +46,13 @@ def test_live_status_frame_with_huge_connection_id() -> None:
     assert status.system == "online"
 
 
-def test_trade_update(shared_data: Path) -> None:
+def test_trade_update(shared_data: Path, ws_symbols: KrakenSymbolMap) -> None:
     dec = KrakenDecoders()
     frame = dec.decode_frame(_fixture(shared_data, "ws_trade_update.json"))
     assert (frame.channel, frame.type) == ("trade", "update")
-    first, second = (trade_event(t, "BTC-USD", "kraken", 7) for t in dec.trade_data(frame))
+    first, second = (
+        trade_event(t, ws_symbols.instrument("BTC-USD"), 7) for t in dec.trade_data(frame)
+    )
     assert first.price == Decimal("105944.20")
     assert first.qty == Decimal("0.00027625")
     assert first.side is Side.BUY
@@ -61,11 +64,11 @@ def test_trade_update(shared_data: Path) -> None:
     assert first.ts_ingest == 7
 
 
-def test_ticker_snapshot(shared_data: Path) -> None:
+def test_ticker_snapshot(shared_data: Path, ws_symbols: KrakenSymbolMap) -> None:
     dec = KrakenDecoders()
     frame = dec.decode_frame(_fixture(shared_data, "ws_ticker_snapshot.json"))
     (raw,) = dec.ticker_data(frame)
-    ticker = ticker_event(raw, "BTC-USD", "kraken", 1)
+    ticker = ticker_event(raw, ws_symbols.instrument("BTC-USD"), 1)
     assert ticker.bid_price == Decimal("105944.20")
     assert ticker.ask_price == Decimal("105944.30")
     assert ticker.bid_qty == Decimal("2.5")
@@ -73,11 +76,11 @@ def test_ticker_snapshot(shared_data: Path) -> None:
     assert ticker.volume_24h == Decimal("163.28908096")
 
 
-def test_ohlc_update_to_kline(shared_data: Path) -> None:
+def test_ohlc_update_to_kline(shared_data: Path, ws_symbols: KrakenSymbolMap) -> None:
     dec = KrakenDecoders()
     frame = dec.decode_frame(_fixture(shared_data, "ws_ohlc_update.json"))
     (raw,) = dec.ohlc_data(frame)
-    kline = kline_event(raw, "BTC-USD", "kraken", 1)
+    kline = kline_event(raw, ws_symbols.instrument("BTC-USD"), 1)
     assert kline.interval == "1m"
     assert kline.open_time == 1696436700000000000
     assert kline.close_time == kline.open_time + 60_000_000_000

@@ -78,6 +78,9 @@ def test_factories_build_the_real_objects() -> None:
         metrics = None
         book_stage = None
 
+        def reject_frame(self, reason: str, **_: object) -> None:
+            raise AssertionError(f"nothing is rejected here ({reason})")
+
     assert isinstance(regs.providers.get("kraken")(Ctx()), KrakenProvider)
     assert isinstance(regs.order_adapters.get("kraken")(Ctx()), KrakenOrderAdapter)
     emulator = regs.emulators.get("kraken")(EmulatorConfig(venue="kraken", symbols=("BTC-USD",)))

@@ -155,9 +155,11 @@ async def test_book_levels_pushed_out_of_depth_are_truncated(
     emu: KrakenEmulator, running: Any
 ) -> None:
     provider, rec, stages = running
+    book = emu.books["ETH-USD"]
+    # room above the best bid first (before subscribing): the better bids must not cross
+    _venue_change(emu, "ETH-USD", *(("asks", lv.price, Decimal(0)) for lv in book.top("asks", 6)))
     await provider.subscribe([StreamSpec(ETH, EventType.BOOK_SNAPSHOT)])
     await rec.until(lambda: bool(rec.of(BookSnapshot, ETH)))
-    book = emu.books["ETH-USD"]
     best = book.top("bids", 1)[0].price
     # five better bids push five levels out of the top 10 (the venue sends no delete)
     better = [("bids", best + Decimal(i) / 100, Decimal("1.5")) for i in range(1, 6)]

@@ -105,3 +105,19 @@ def test_asset_pairs_error_answer_is_reported() -> None:
         decode_asset_pairs(b'{"error":["EQuery:Unknown asset pair"],"result":{}}')
     with pytest.raises(SchemaError, match="malformed"):
         decode_asset_pairs(b"<html>")
+
+
+def test_pairs_with_impossible_precisions_are_skipped() -> None:
+    from tradegw_kraken.symbols import decode_asset_pairs, pairs_from_asset_pairs
+
+    body = (
+        '{"error":[],"result":{'
+        '"XXBTZUSD":{"altname":"XBTUSD","wsname":"XBT/USD","base":"XXBT","quote":"ZUSD",'
+        '"pair_decimals":1,"lot_decimals":8},'
+        '"BAD":{"altname":"BAD","wsname":"BAD/USD","base":"BAD","quote":"ZUSD",'
+        '"pair_decimals":-3,"lot_decimals":8},'
+        '"HUGE":{"altname":"HUGE","wsname":"HUGE/USD","base":"HUGE","quote":"ZUSD",'
+        '"pair_decimals":2,"lot_decimals":400}}}'
+    )
+    pairs = pairs_from_asset_pairs(decode_asset_pairs(body))
+    assert [p.instrument.symbol for p in pairs] == ["BTC-USD"]

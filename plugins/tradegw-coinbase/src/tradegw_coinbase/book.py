@@ -23,12 +23,14 @@ make the dispatcher drop every later event as older.
 from __future__ import annotations
 
 import enum
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 import msgspec
 
+from tradegw_coinbase.values import FrameRejected, decimal, ticks
 from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.contracts import BookOutput, ResyncNeeded, ResyncReason
 from tradegw_core.errors import SchemaError
@@ -116,11 +118,46 @@ class ConnectionSequence:
         self.last = None
 
 
-def _levels(rows: Sequence[tuple[str, str]]) -> tuple[Level, ...]:
-    try:
-        return tuple(Level(Decimal(p), Decimal(q)) for p, q in rows)
-    except ArithmeticError as exc:
-        raise SchemaError(f"bad Coinbase book level in {rows[:3]!r}") from exc
+_ZERO = Decimal(0)
+_PRICE_CACHE = 8192
+"""Bound of an assembler's price cache (overflow policy: clear)."""
+
+
+class _Side:
+    """One side of a book: levels by integer ticks plus the ranks in ascending order.
+
+    ``sign`` is 1 for bids (rank = ticks) and -1 for asks (rank = -ticks), so the best
+    level is the last rank on both sides and the busy top of the book is where inserts
+    and deletes move the fewest list entries.
+    """
+
+    __slots__ = ("levels", "ranks", "sign")
+
+    def __init__(self, sign: int) -> None:
+        self.sign = sign
+        self.levels: dict[int, Level] = {}
+        self.ranks: list[int] = []
+
+    def clear(self) -> None:
+        self.levels.clear()
+        self.ranks.clear()
+
+    def set(self, tick: int, level: Level) -> None:
+        if tick not in self.levels:
+            insort(self.ranks, tick * self.sign)
+        self.levels[tick] = level
+
+    def remove(self, tick: int) -> None:
+        if self.levels.pop(tick, None) is not None:
+            ranks = self.ranks
+            del ranks[bisect_left(ranks, tick * self.sign)]
+
+    def best(self) -> int | None:
+        return self.ranks[-1] * self.sign if self.ranks else None
+
+    def top(self) -> tuple[Level, ...]:
+        levels, sign = self.levels, self.sign
+        return tuple(levels[r * sign] for r in reversed(self.ranks))
 
 
 class CoinbaseBookAssembler:
@@ -131,6 +168,13 @@ class CoinbaseBookAssembler:
     book; buffered diffs of the same epoch with a higher ``sequence_num`` are replayed into
     it, the rest are older than the snapshot and dropped. When the overflow dropped a diff
     newer than the snapshot, the snapshot is refused with ``ResyncNeeded(GAP)``.
+
+    Levels are kept by exact integer ticks of ``price_precision`` (a dict per side plus a
+    sorted rank list, so the best level is always known). Every price and size is checked
+    at the edge (:mod:`tradegw_coinbase.values`: ASCII ``digits[.digits]`` within the
+    product's precision, prices > 0) and the book must not end up crossed; a message that
+    fails resets the assembler and raises :class:`FrameRejected` (the provider rejects the
+    frame, which resyncs the book). Nothing of such a message is emitted.
     """
 
     def __init__(
@@ -138,13 +182,20 @@ class CoinbaseBookAssembler:
         symbol: Symbol,
         venue_symbol: str | None = None,
         *,
+        price_precision: int,
+        qty_precision: int,
         provider: str = "coinbase",
         max_buffer: int = 1000,
     ) -> None:
         self.symbol = symbol
         self.venue_symbol = venue_symbol or symbol
         self.provider = provider
-        self._book = OrderBook()
+        self._pp = price_precision
+        self._qp = qty_precision
+        self._bids = _Side(1)
+        self._asks = _Side(-1)
+        self._prices: dict[str, tuple[int, Decimal]] = {}
+        """Price text -> (ticks, Decimal), so a known price costs one lookup."""
         self._synced = False
         self._epoch: int | None = None
         self._last_seq: int | None = None
@@ -160,12 +211,16 @@ class CoinbaseBookAssembler:
 
     @property
     def book(self) -> OrderBook:
-        """The current local book (read-only use)."""
-        return self._book
+        """A copy of the current local book (read-only use)."""
+        book = OrderBook()
+        book.bids = {lv.price: lv.qty for lv in self._bids.levels.values()}
+        book.asks = {lv.price: lv.qty for lv in self._asks.levels.values()}
+        return book
 
     def reset(self) -> None:
         """Drop the book and buffer until the next snapshot."""
-        self._book.clear()
+        self._bids.clear()
+        self._asks.clear()
         self._synced = False
         self._epoch = None
         self._last_seq = None
@@ -189,12 +244,14 @@ class CoinbaseBookAssembler:
             self._buffer.clear()
             detail = f"diff buffer overflowed past the snapshot (seq {overflow[1]} > {last})"
             return [ResyncNeeded(symbol=self.symbol, reason=ResyncReason.GAP, detail=detail)]
-        self._book.load(_levels(msg.bids), _levels(msg.asks))
-        for diff in self._buffer:
-            if diff.epoch == epoch and diff.seq > last:
-                self._apply_levels(diff)
-                last = diff.seq
-        self._buffer.clear()
+        buffered = [d for d in self._buffer if d.epoch == epoch and d.seq > last]
+        self.reset()
+        self._apply(self._bids, msg.bids)
+        self._apply(self._asks, msg.asks)
+        for diff in buffered:
+            self._apply_levels(diff)
+            last = diff.seq
+        self._check_crossed()
         self._synced, self._epoch, self._last_seq = True, epoch, last
         return [
             BookSnapshot(
@@ -205,18 +262,59 @@ class CoinbaseBookAssembler:
                 seq_provider=stream_seq(epoch, last),
                 ts_exchange=msg.ts_exchange,
                 ts_ingest=ts_ingest,
-                bids=tuple(self._book.top_bids()),
-                asks=tuple(self._book.top_asks()),
+                bids=self._bids.top(),
+                asks=self._asks.top(),
             )
         ]
 
+    def _apply(self, side: _Side, rows: Sequence[tuple[str, str]]) -> list[Level]:
+        """Set ``rows`` on one side in order (size ``"0"`` removes); the changed levels.
+
+        Sizes are checked inline (the hot loop): ASCII ``digits[.digits]`` within the
+        quantity precision; prices through a bounded cache of checked prices.
+        """
+        prices = self._prices
+        pp, qp = self._pp, self._qp
+        changed: list[Level] = []
+        try:
+            for ptext, qtext in rows:
+                known = prices.get(ptext)
+                if known is None:
+                    tick = ticks(ptext, pp)
+                    if tick <= 0:
+                        raise FrameRejected(f"price {ptext!r} is not > 0")
+                    if len(prices) >= _PRICE_CACHE:
+                        prices.clear()
+                    known = prices[ptext] = (tick, Decimal(ptext))
+                whole, dot, frac = qtext.partition(".")
+                if (
+                    len(frac) > qp
+                    or len(whole) > 18
+                    or not whole.isdigit()
+                    or not (frac.isdigit() or not (frac or dot))
+                    or not qtext.isascii()
+                ):
+                    raise FrameRejected(f"size {qtext[:40]!r} is not a number >= 0 within {qp}")
+                if whole.strip("0") or frac.strip("0"):
+                    level = Level(known[1], Decimal(qtext))
+                    side.set(known[0], level)
+                else:
+                    level = Level(known[1], _ZERO)
+                    side.remove(known[0])
+                changed.append(level)
+        except FrameRejected:
+            self.reset()
+            raise
+        return changed
+
     def _apply_levels(self, diff: CoinbaseBookDiff) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
-        bids, asks = _levels(diff.bids), _levels(diff.asks)
-        for lv in bids:
-            self._book.set_bid(lv.price, lv.qty)
-        for lv in asks:
-            self._book.set_ask(lv.price, lv.qty)
-        return bids, asks
+        return tuple(self._apply(self._bids, diff.bids)), tuple(self._apply(self._asks, diff.asks))
+
+    def _check_crossed(self) -> None:
+        bid, ask = self._bids.best(), self._asks.best()
+        if bid is not None and ask is not None and bid >= ask:
+            self.reset()
+            raise FrameRejected("crossed book: best bid >= best ask", reason="crossed")
 
     def apply_diff(self, msg: CoinbaseBookDiff, ts_ingest: int) -> Sequence[BookOutput]:
         """Apply one update, or buffer it while unsynced; a new epoch means a gap."""
@@ -244,23 +342,25 @@ class CoinbaseBookAssembler:
             self.stale_dropped += 1
             return []
         bids, asks = self._apply_levels(msg)
+        self._check_crossed()
         self._last_seq = msg.seq
         if not bids and not asks:
             return []
         epoch = msg.epoch
+        seq = stream_seq(epoch, msg.seq)
         return [
             BookUpdate(
                 event_id=self._event_id(EventType.BOOK_UPDATE, epoch, msg.seq),
                 provider=self.provider,
                 symbol=self.symbol,
                 venue_symbol=self.venue_symbol,
-                seq_provider=stream_seq(epoch, msg.seq),
+                seq_provider=seq,
                 ts_exchange=msg.ts_exchange,
                 ts_ingest=ts_ingest,
                 bids=bids,
                 asks=asks,
-                first_seq=stream_seq(epoch, msg.seq),
-                last_seq=stream_seq(epoch, msg.seq),
+                first_seq=seq,
+                last_seq=seq,
                 prev_seq=None if prev is None else stream_seq(epoch, prev),
             )
         ]
@@ -271,23 +371,18 @@ class CoinbaseBookAssembler:
         The REST book is depth-limited, so each side is compared only within its price
         range (bids at or above its lowest bid, asks at or below its highest ask); a price
         counts once when it is missing on one side or its size differs. Returns 0 when
-        unsynced (nothing to compare: the stage is resyncing already). Read-only.
+        unsynced (nothing to compare: the stage is resyncing already). Read-only. The REST
+        values are checked like the stream's (FrameRejected).
         """
         if not self._synced:
             return 0
         count = 0
-        rest_bids = {lv.price: lv.qty for lv in _levels(msg.bids)}
-        rest_asks = {lv.price: lv.qty for lv in _levels(msg.asks)}
-        if rest_bids:
-            floor = min(rest_bids)
-            mine = {p: q for p, q in self._book.bids.items() if p >= floor}
-            count += sum(
-                1 for p in mine.keys() | rest_bids.keys() if mine.get(p) != rest_bids.get(p)
-            )
-        if rest_asks:
-            ceiling = max(rest_asks)
-            mine = {p: q for p, q in self._book.asks.items() if p <= ceiling}
-            count += sum(
-                1 for p in mine.keys() | rest_asks.keys() if mine.get(p) != rest_asks.get(p)
-            )
+        for side, rows in ((self._bids, msg.bids), (self._asks, msg.asks)):
+            rest = {ticks(p, self._pp): decimal(q, self._qp) for p, q in rows}
+            if not rest:
+                continue
+            sign = side.sign
+            edge = min(t * sign for t in rest)  # the rank of the REST book's worst level
+            mine = {r * sign: side.levels[r * sign].qty for r in side.ranks if r >= edge}
+            count += sum(1 for t in mine.keys() | rest.keys() if mine.get(t) != rest.get(t))
         return count

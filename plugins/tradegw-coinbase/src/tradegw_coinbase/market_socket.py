@@ -33,6 +33,7 @@ from tradegw_coinbase.schemas import (
     CoinbaseTickerBatchMsg,
     CoinbaseTickerMsg,
 )
+from tradegw_coinbase.values import FrameRejected
 from tradegw_core.errors import SchemaError, VenueConnectionError, VenueError, VenueRejectedError
 from tradegw_core.net.ratelimit import AsyncRateLimiter, TokenBucket
 from tradegw_core.net.ws import WsClient, WsConnection
@@ -122,13 +123,25 @@ class MarketSocket:
             await self.request("subscribe", channel, sorted(products), via=conn)
 
     def on_frame(self, data: bytes | str, ts_ingest: int) -> None:
-        """One frame, in the reader task (hot path: synchronous)."""
+        """One frame, in the reader task (hot path: synchronous). Total: whatever the
+        bytes, nothing raises; an unusable frame is rejected through ``ctx.reject_frame``."""
+        owner = self.owner
+        try:
+            self._on_frame(data, ts_ingest)
+        except Exception as exc:  # a frame handler is total: never restart for a frame
+            owner.ctx.reject_frame("handler_error", detail=type(exc).__name__, exc=exc)
+            if self.carries_books:
+                owner.invalidate_books("a frame could not be handled")
+
+    def _on_frame(self, data: bytes | str, ts_ingest: int) -> None:
         try:
             msg = decode_frame(data)
         except SchemaError as exc:
-            self.owner.telemetry.emit(
-                "coinbase.bad_frame", provider=self.owner.provider_id, detail=str(exc)[:200]
-            )
+            # Its sequence_num is unknown: the next frame's number shows whether it counted.
+            self.owner.ctx.reject_frame("schema", detail=str(exc))
+            return
+        except FrameRejected as exc:
+            self.owner.ctx.reject_frame(exc.reason, detail=str(exc))
             return
         if isinstance(msg, CoinbaseOtherMsg):
             if msg.is_error:
@@ -141,11 +154,11 @@ class MarketSocket:
             return
         try:
             self._route(msg, ts_ingest)
-        except (SchemaError, ArithmeticError) as exc:
+        except FrameRejected as exc:
+            self.owner.ctx.reject_frame(exc.reason, detail=str(exc))
+        except SchemaError as exc:
             # A frame we cannot read: never guess. A book frame lost this way is a gap.
-            self.owner.telemetry.emit(
-                "coinbase.bad_frame", provider=self.owner.provider_id, detail=str(exc)[:200]
-            )
+            self.owner.ctx.reject_frame("schema", detail=str(exc))
             if isinstance(msg, CoinbaseL2DataMsg) and self.carries_books:
                 self.owner.invalidate_books(f"unreadable l2_data frame {msg.sequence_num}")
 
@@ -157,18 +170,30 @@ class MarketSocket:
         elif isinstance(msg, CoinbaseMarketTradesMsg):
             side_is_maker = owner.settings.trade_side_is_maker
             for trade in parse_trades(
-                msg, provider=owner.provider_id, ts_ingest=ts_ingest, side_is_maker=side_is_maker
+                msg,
+                owner.instruments(),
+                provider=owner.provider_id,
+                ts_ingest=ts_ingest,
+                side_is_maker=side_is_maker,
             ):
                 owner.ctx.emit(trade)
         elif isinstance(msg, CoinbaseTickerMsg | CoinbaseTickerBatchMsg):
             epoch = self.seq.epoch
             for tick in parse_ticker(
-                msg, provider=owner.provider_id, ts_ingest=ts_ingest, epoch=epoch
+                msg,
+                owner.instruments(),
+                provider=owner.provider_id,
+                ts_ingest=ts_ingest,
+                epoch=epoch,
             ):
                 owner.ctx.emit(tick)
         elif isinstance(msg, CoinbaseCandlesMsg):
             klines = parse_candles(
-                msg, provider=owner.provider_id, ts_ingest=ts_ingest, epoch=self.seq.epoch
+                msg,
+                owner.instruments(),
+                provider=owner.provider_id,
+                ts_ingest=ts_ingest,
+                epoch=self.seq.epoch,
             )
             for kline in self.candles.feed(klines):
                 owner.ctx.emit(kline)

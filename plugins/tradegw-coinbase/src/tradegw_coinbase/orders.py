@@ -44,6 +44,7 @@ from tradegw_coinbase.reports import (
     user_order_from_rest,
 )
 from tradegw_coinbase.schemas import CoinbaseOrderMsg, CoinbaseOtherMsg, CoinbaseUserMsg
+from tradegw_coinbase.values import FrameRejected
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import Telemetry
 from tradegw_core.contracts_orders import SubmitAck
@@ -77,9 +78,11 @@ class CoinbaseOrderAdapter:
         telemetry: Telemetry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         ws_options: Mapping[str, Any] | None = None,
+        reject_frame: Callable[..., None] | None = None,
     ) -> None:
         self.settings = settings
         self.provider = provider
+        self._reject_frame = reject_frame
         self.clock: Clock = clock or SystemClock()
         self.telemetry = telemetry
         self.signer = JwtSigner.from_settings(settings, self.clock)
@@ -102,7 +105,13 @@ class CoinbaseOrderAdapter:
     def from_context(cls, ctx: Any) -> CoinbaseOrderAdapter:
         """Build from an ``OrderAdapterContext``."""
         settings = ctx.settings if ctx.settings is not None else CoinbaseSettings()
-        return cls(settings, provider=ctx.provider_id, clock=ctx.clock, telemetry=ctx.telemetry)
+        return cls(
+            settings,
+            provider=ctx.provider_id,
+            clock=ctx.clock,
+            telemetry=ctx.telemetry,
+            reject_frame=ctx.reject_frame,
+        )
 
     def _next_epoch(self) -> int:
         self._epochs += 1
@@ -242,7 +251,12 @@ class CoinbaseOrderAdapter:
                 return None
             order = found
             self._memory.venue_ids[client_order_id] = order.order_id
-        return report_from_rest_order(order, provider=self.provider)
+        try:
+            return report_from_rest_order(order, provider=self.provider)
+        except FrameRejected as exc:
+            raise VenueError(
+                f"Coinbase answered a malformed order: {exc}", venue="coinbase"
+            ) from None
 
     async def _venue_order_id(self, symbol: Symbol, coid: str) -> str | None:
         known = self._memory.venue_ids.get(coid)
@@ -319,39 +333,41 @@ class CoinbaseOrderAdapter:
             self._request_catch_up()
 
     def _on_frame(self, data: bytes | str, ts_ingest: int) -> None:
+        """One frame of the user socket, in its reader task: total (never raises).
+
+        A frame that cannot be used is rejected (``ctx.reject_frame`` when the context gave
+        one, and ``coinbase.bad_frame``) and the open orders are caught up over REST: the
+        frame may have carried an order update, and REST tells the truth instead of a guess.
+        """
         try:
             msg = decode_frame(data)
-        except SchemaError as exc:
-            self._tele("coinbase.bad_frame", detail=str(exc)[:200])
-            return
-        if isinstance(msg, CoinbaseOtherMsg):
-            if msg.is_error:
-                err = map_ws_error(msg.message)
-                self.ws_errors.append(err)
-                self.ws_errors = self.ws_errors[-20:]
-                self._tele("coinbase.user_error", error=msg.message)
+            if isinstance(msg, CoinbaseOtherMsg):
+                if msg.is_error:
+                    self.ws_errors = [*self.ws_errors[-19:], map_ws_error(msg.message)]
+                    self._tele("coinbase.user_error", error=msg.message[:200])
+                    return
+            seq_num = msg.sequence_num
+            if seq_num is None:
                 return
-            if msg.sequence_num is None:
+            verdict = self._seq.observe(seq_num)
+            if verdict is SeqVerdict.STALE:
                 return
-            seq = msg.sequence_num
-        else:
-            seq = msg.sequence_num
-        verdict = self._seq.observe(seq)
-        if verdict is SeqVerdict.STALE:
-            return
-        if verdict is SeqVerdict.GAP:
-            self._tele("coinbase.sequence_gap", stream="user", gap=str(self._seq.last_gap))
-            self._request_catch_up()
-        if isinstance(msg, CoinbaseUserMsg):
-            try:
-                reports = self.tracker.on_message(
-                    msg, ts_ingest=ts_ingest, seq=stream_seq(self._seq.epoch, seq)
-                )
-            except SchemaError as exc:  # unreadable: REST tells the truth instead
-                self._tele("coinbase.bad_frame", detail=str(exc)[:200])
+            if verdict is SeqVerdict.GAP:
+                self._tele("coinbase.sequence_gap", stream="user", gap=str(self._seq.last_gap))
                 self._request_catch_up()
-                return
-            self._deliver(reports)
+            if isinstance(msg, CoinbaseUserMsg):
+                seq = stream_seq(self._seq.epoch, seq_num)
+                self._deliver(self.tracker.on_message(msg, ts_ingest=ts_ingest, seq=seq))
+        except (SchemaError, FrameRejected) as exc:
+            self._rejected(getattr(exc, "reason", "schema"), exc)
+        except Exception as exc:  # a frame handler is total: never restart for a frame
+            self._rejected("handler_error", exc)
+
+    def _rejected(self, reason: str, exc: Exception) -> None:
+        self._tele("coinbase.bad_frame", reason=reason, detail=str(exc)[:200])
+        if self._reject_frame is not None:
+            self._reject_frame(reason, detail=str(exc)[:200])
+        self._request_catch_up()
 
     def _deliver(self, reports: list[ExecReport]) -> None:
         for report in reports:
@@ -377,8 +393,13 @@ class CoinbaseOrderAdapter:
             except VenueError as exc:
                 self._tele("coinbase.catch_up_failed", order_id=venue_id, error=str(exc)[:200])
                 continue
-            order = msgspec.convert(data["order"], CoinbaseOrderMsg, strict=False)
-            self._deliver(self.tracker.on_order(user_order_from_rest(order)))
+            try:
+                order = msgspec.convert(data["order"], CoinbaseOrderMsg, strict=False)
+                reports = self.tracker.on_order(user_order_from_rest(order))
+            except (msgspec.ValidationError, FrameRejected, KeyError, TypeError) as exc:
+                self._tele("coinbase.catch_up_failed", order_id=venue_id, error=str(exc)[:200])
+                continue
+            self._deliver(reports)
 
     def _tele(self, name: str, **labels: Any) -> None:
         if self.telemetry is not None:

@@ -7,7 +7,7 @@ instead, through :func:`l2_events`. Timestamps are RFC 3339 with up to nanosecon
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -17,6 +17,7 @@ from tradegw_coinbase.book import CoinbaseBookDiff, CoinbaseBookSnapshot, stream
 from tradegw_coinbase.schemas import (
     CoinbaseCandlesMsg,
     CoinbaseL2DataMsg,
+    CoinbaseL2Event,
     CoinbaseMarketTradesMsg,
     CoinbaseMsg,
     CoinbaseOtherMsg,
@@ -25,6 +26,7 @@ from tradegw_coinbase.schemas import (
     CoinbaseTickerMsg,
     CoinbaseWsMsg,
 )
+from tradegw_coinbase.values import FrameRejected, amount, decimal, price
 from tradegw_core.errors import SchemaError
 from tradegw_core.schema.events import (
     EventType,
@@ -34,6 +36,7 @@ from tradegw_core.schema.events import (
     Trade,
     make_event_id,
 )
+from tradegw_core.schema.symbols import Instrument, Symbol
 
 __all__ = [
     "CANDLE_INTERVAL",
@@ -43,6 +46,7 @@ __all__ = [
     "decode_frame",
     "format_time",
     "l2_events",
+    "l2_item",
     "parse_candles",
     "parse_product_book",
     "parse_ticker",
@@ -54,6 +58,8 @@ CANDLE_SECONDS = 300
 """The ``candles`` channel's fixed granularity: 5 minutes."""
 CANDLE_INTERVAL = "5m"
 _NS = 1_000_000_000
+_EPOCH_ORDINAL = 719163
+"""``date(1970, 1, 1).toordinal()``."""
 
 _data_decoder: msgspec.json.Decoder[CoinbaseWsMsg] = msgspec.json.Decoder(CoinbaseWsMsg)
 _other_decoder = msgspec.json.Decoder(CoinbaseOtherMsg)
@@ -62,27 +68,50 @@ _other_decoder = msgspec.json.Decoder(CoinbaseOtherMsg)
 def decode_frame(data: bytes | str) -> CoinbaseMsg:
     """Decode one WebSocket frame; unknown channels and errors become ``CoinbaseOtherMsg``.
 
-    Raises SchemaError when the text is not JSON or a known channel's frame is malformed.
+    Raises SchemaError when a known channel's frame is malformed, FrameRejected when the
+    text is not JSON (``decode``) or is nested too deeply (``too_deep``).
     """
     try:
-        return _data_decoder.decode(data)
-    except msgspec.ValidationError as exc:
         try:
-            other = _other_decoder.decode(data)
-        except msgspec.DecodeError as exc2:
-            raise SchemaError(f"malformed Coinbase frame: {exc}") from exc2
-        known = {"l2_data", "market_trades", "ticker", "ticker_batch", "candles", "heartbeats"}
-        if other.channel in known | {"subscriptions", "user"}:
-            raise SchemaError(f"malformed Coinbase {other.channel} frame: {exc}") from exc
-        return other
+            return _data_decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            try:
+                other = _other_decoder.decode(data)
+            except msgspec.DecodeError as exc2:
+                raise SchemaError(f"malformed Coinbase frame: {exc}") from exc2
+            if other.channel in _KNOWN_CHANNELS:
+                channel = str(other.channel)[:20]
+                raise SchemaError(f"malformed Coinbase {channel} frame: {exc}") from exc
+            return other
     except msgspec.DecodeError as exc:
-        raise SchemaError(f"Coinbase frame is not JSON: {exc}") from exc
+        raise FrameRejected(f"Coinbase frame is not JSON: {exc}", reason="decode") from exc
+    except RecursionError:
+        raise FrameRejected("Coinbase frame nested too deeply", reason="too_deep") from None
+
+
+_KNOWN_CHANNELS = frozenset(
+    {"l2_data", "market_trades", "ticker", "ticker_batch", "candles", "heartbeats"}
+    | {"subscriptions", "user"}
+)
 
 
 def parse_time_ns(text: str) -> int | None:
     """RFC 3339 (``2026-09-07T23:37:22.278739877Z``) -> ns since the epoch; None if empty."""
     if not text:
         return None
+    if not text.isascii():
+        raise SchemaError(f"bad timestamp {text[:64]!r}")
+    if text[-1:] in ("Z", "z") and len(text) >= 20 and text[10] in "Tt" and text[19:20] in ".Zz":
+        # Fast path of the venue's own form: 2026-09-07T23:37:22.278739877Z
+        try:
+            t = datetime.fromisoformat(text[:19])
+        except ValueError as exc:
+            raise SchemaError(f"bad timestamp {text[:64]!r}") from exc
+        seconds = (t.toordinal() - _EPOCH_ORDINAL) * 86400 + t.hour * 3600 + t.minute * 60
+        frac = text[20:-1]
+        if len(frac) > 9 or (frac and not frac.isdigit()) or (text[19] == "." and not frac):
+            raise SchemaError(f"bad fractional seconds in {text[:64]!r}")
+        return (seconds + t.second) * _NS + (int(frac.ljust(9, "0")) if frac else 0)
     body = text.strip()
     if body.endswith(("Z", "z")):
         body, offset = body[:-1], "+00:00"
@@ -96,12 +125,12 @@ def parse_time_ns(text: str) -> int | None:
     if "." in body:
         body, frac = body.split(".", 1)
         if not frac.isdigit():
-            raise SchemaError(f"bad fractional seconds in {text!r}")
+            raise SchemaError(f"bad fractional seconds in {text[:64]!r}")
         frac_ns = int(frac[:9].ljust(9, "0"))
     try:
         dt = datetime.fromisoformat(body + offset)
     except ValueError as exc:
-        raise SchemaError(f"bad timestamp {text!r}") from exc
+        raise SchemaError(f"bad timestamp {text[:64]!r}") from exc
     return int(dt.timestamp()) * _NS + frac_ns
 
 
@@ -128,20 +157,33 @@ def aggressor_side(wire_side: str, *, side_is_maker: bool) -> Side | None:
 
 
 def _seq_of(trade_id: str) -> int | None:
-    return int(trade_id) if trade_id.isdigit() else None
+    return int(trade_id) if trade_id.isdigit() and trade_id.isascii() else None
+
+
+def _instrument(instruments: Mapping[Symbol, Instrument], product_id: str) -> Instrument:
+    inst = instruments.get(Symbol(product_id))
+    if inst is None:
+        raise FrameRejected(f"unknown product {product_id[:40]!r}", reason="unknown_symbol")
+    return inst
 
 
 def parse_trades(
     msg: CoinbaseMarketTradesMsg,
+    instruments: Mapping[Symbol, Instrument],
     *,
     provider: str = "coinbase",
     ts_ingest: int = 0,
     side_is_maker: bool = True,
 ) -> list[Trade]:
-    """Every trade of a ``market_trades`` frame, in wire order (snapshot and update alike)."""
+    """Every trade of a ``market_trades`` frame, in wire order (snapshot and update alike).
+
+    ``instruments`` by product id give the precisions values are checked at; any bad
+    value or unknown product raises FrameRejected for the whole frame.
+    """
     out: list[Trade] = []
     for event in msg.events:
         for t in event.trades:
+            inst = _instrument(instruments, t.product_id)
             out.append(
                 Trade(
                     event_id=make_event_id(provider, t.product_id, EventType.TRADE, t.trade_id),
@@ -152,30 +194,36 @@ def parse_trades(
                     ts_exchange=parse_time_ns(t.time),
                     ts_ingest=ts_ingest,
                     trade_id=t.trade_id,
-                    price=Decimal(t.price),
-                    qty=Decimal(t.size),
+                    price=price(t.price, inst.price_precision),
+                    qty=decimal(t.size, inst.qty_precision),
                     side=aggressor_side(t.side, side_is_maker=side_is_maker),
                 )
             )
     return out
 
 
-def _opt(text: str) -> Decimal | None:
-    return Decimal(text) if text else None
+def _opt(text: str, check: Callable[[str, int], Decimal], precision: int) -> Decimal | None:
+    return check(text, precision) if text else None
 
 
 def parse_ticker(
     msg: CoinbaseTickerMsg | CoinbaseTickerBatchMsg,
+    instruments: Mapping[Symbol, Instrument],
     *,
     provider: str = "coinbase",
     ts_ingest: int = 0,
     epoch: int = 0,
 ) -> list[Ticker]:
-    """Every ticker of a ``ticker`` (or ``ticker_batch``, without bid/ask) frame."""
+    """Every ticker of a ``ticker`` (or ``ticker_batch``, without bid/ask) frame.
+
+    Values are checked like :func:`parse_trades` (volumes at any precision).
+    """
     ts = parse_time_ns(msg.timestamp)
     out: list[Ticker] = []
     for event in msg.events:
         for t in event.tickers:
+            inst = _instrument(instruments, t.product_id)
+            pp, qp = inst.price_precision, inst.qty_precision
             key = f"{msg.timestamp}:{t.price}:{t.best_bid}:{t.best_ask}"
             out.append(
                 Ticker(
@@ -186,12 +234,12 @@ def parse_ticker(
                     seq_provider=stream_seq(epoch, msg.sequence_num),
                     ts_exchange=ts,
                     ts_ingest=ts_ingest,
-                    bid_price=_opt(t.best_bid),
-                    bid_qty=_opt(t.best_bid_quantity),
-                    ask_price=_opt(t.best_ask),
-                    ask_qty=_opt(t.best_ask_quantity),
-                    last_price=_opt(t.price),
-                    volume_24h=_opt(t.volume_24_h),
+                    bid_price=_opt(t.best_bid, price, pp),
+                    bid_qty=_opt(t.best_bid_quantity, decimal, qp),
+                    ask_price=_opt(t.best_ask, price, pp),
+                    ask_qty=_opt(t.best_ask_quantity, decimal, qp),
+                    last_price=_opt(t.price, price, pp),
+                    volume_24h=amount(t.volume_24_h) if t.volume_24_h else None,
                 )
             )
     return out
@@ -199,6 +247,7 @@ def parse_ticker(
 
 def parse_candles(
     msg: CoinbaseCandlesMsg,
+    instruments: Mapping[Symbol, Instrument],
     *,
     provider: str = "coinbase",
     ts_ingest: int = 0,
@@ -207,13 +256,15 @@ def parse_candles(
     """Every candle of a frame as a running (``closed=False``) 5-minute KlineSummary.
 
     ``open_time``/``close_time`` are ns since the epoch (close = open + 5 min, exclusive).
-    Use :class:`CandleTracker` to also learn when a bucket closed.
+    Use :class:`CandleTracker` to also learn when a bucket closed. Prices are checked at
+    the product's precision, the volume at any.
     """
     ts = parse_time_ns(msg.timestamp)
     out: list[KlineSummary] = []
     for event in msg.events:
         for c in event.candles:
-            if not c.start.isdigit():
+            pp = _instrument(instruments, c.product_id).price_precision
+            if not (c.start.isdigit() and c.start.isascii() and len(c.start) <= 12):
                 raise SchemaError(f"candle start {c.start!r} is not UNIX seconds")
             open_ns = int(c.start) * _NS
             key = f"{c.start}:{msg.timestamp}"
@@ -229,11 +280,11 @@ def parse_candles(
                     interval=CANDLE_INTERVAL,
                     open_time=open_ns,
                     close_time=open_ns + CANDLE_SECONDS * _NS,
-                    open=Decimal(c.open),
-                    high=Decimal(c.high),
-                    low=Decimal(c.low),
-                    close=Decimal(c.close),
-                    volume=Decimal(c.volume),
+                    open=price(c.open, pp),
+                    high=price(c.high, pp),
+                    low=price(c.low, pp),
+                    close=price(c.close, pp),
+                    volume=amount(c.volume),
                 )
             )
     return out
@@ -276,35 +327,29 @@ def l2_events(
     """
     ts = parse_time_ns(msg.timestamp)
     for event in msg.events:
-        bids: list[tuple[str, str]] = []
-        asks: list[tuple[str, str]] = []
-        for u in event.updates:
-            if u.side == "bid":
-                bids.append((u.price_level, u.new_quantity))
-            elif u.side in ("offer", "ask"):
-                asks.append((u.price_level, u.new_quantity))
-            else:
-                raise SchemaError(f"unknown l2_data side {u.side!r}")
-        if event.type == "snapshot":
-            yield CoinbaseBookSnapshot(
-                product_id=event.product_id,
-                bids=bids,
-                asks=asks,
-                seq=msg.sequence_num,
-                epoch=epoch,
-                ts_exchange=ts,
-            )
-        elif event.type == "update":
-            yield CoinbaseBookDiff(
-                product_id=event.product_id,
-                bids=bids,
-                asks=asks,
-                seq=msg.sequence_num,
-                epoch=epoch,
-                ts_exchange=ts,
-            )
+        yield l2_item(event, msg.sequence_num, epoch, ts)
+
+
+def l2_item(
+    event: CoinbaseL2Event, seq: int, epoch: int, ts: int | None
+) -> CoinbaseBookSnapshot | CoinbaseBookDiff:
+    """One product's event of an ``l2_data`` frame as a book snapshot or diff."""
+    bids: list[tuple[str, str]] = []
+    asks: list[tuple[str, str]] = []
+    for u in event.updates:
+        side = u.side
+        if side == "bid":
+            bids.append((u.price_level, u.new_quantity))
+        elif side == "offer" or side == "ask":
+            asks.append((u.price_level, u.new_quantity))
         else:
-            raise SchemaError(f"unknown l2_data event type {event.type!r}")
+            raise SchemaError(f"unknown l2_data side {side[:20]!r}")
+    kind = CoinbaseBookDiff if event.type == "update" else CoinbaseBookSnapshot
+    if kind is CoinbaseBookSnapshot and event.type != "snapshot":
+        raise SchemaError(f"unknown l2_data event type {event.type[:20]!r}")
+    return kind(
+        product_id=event.product_id, bids=bids, asks=asks, seq=seq, epoch=epoch, ts_exchange=ts
+    )
 
 
 def parse_product_book(msg: CoinbaseProductBookMsg) -> CoinbaseBookSnapshot:

@@ -30,11 +30,12 @@ from tradegw_coinbase.book import CoinbaseBookAssembler, CoinbaseBookSnapshot
 from tradegw_coinbase.config import CoinbaseSettings
 from tradegw_coinbase.http import PRODUCT_BOOK, JwtSigner, load_instruments, make_http
 from tradegw_coinbase.market_socket import MarketSocket
-from tradegw_coinbase.parsing import l2_events, parse_product_book
+from tradegw_coinbase.parsing import l2_item, parse_product_book, parse_time_ns
 from tradegw_coinbase.schemas import CoinbaseL2DataMsg, CoinbaseProductBookMsg
+from tradegw_coinbase.values import FrameRejected
 from tradegw_core.contracts import BookStage, ResyncReason, StreamSpec
 from tradegw_core.dispatcher.ordering import OrderingMode, declare_modes
-from tradegw_core.errors import ControlError, VenueConnectionError
+from tradegw_core.errors import ControlError, SchemaError, VenueConnectionError
 from tradegw_core.schema.events import EventType
 from tradegw_core.schema.symbols import Instrument, Symbol
 
@@ -184,7 +185,14 @@ class CoinbaseProvider:
     # ------------------------------------------------------------------ books
     def _book_stage(self, pid: str) -> None:
         symbol = Symbol(pid)
-        assembler = CoinbaseBookAssembler(symbol, pid, provider=self.provider_id)
+        inst = self._instruments[symbol]
+        assembler = CoinbaseBookAssembler(
+            symbol,
+            pid,
+            price_precision=inst.price_precision,
+            qty_precision=inst.qty_precision,
+            provider=self.provider_id,
+        )
         self._assemblers[pid] = assembler
         self._stages[pid] = self.ctx.book_stage(
             symbol, pid, assembler, resync=self._resync, reconcile=self._reconcile
@@ -198,18 +206,36 @@ class CoinbaseProvider:
             close()
 
     def on_l2(self, msg: CoinbaseL2DataMsg, epoch: int, ts_ingest: int) -> None:
-        """Route each product's snapshot or diff to its stage."""
-        for item in l2_events(msg, epoch=epoch):
-            stage = self._stages.get(item.product_id)
+        """Route each product's snapshot or diff to its stage.
+
+        A product event that cannot be used (bad value, crossed result, malformed event)
+        is rejected through ``ctx.reject_frame`` with its symbol, which resyncs that book;
+        the frame's other products are unaffected.
+        """
+        ts = parse_time_ns(msg.timestamp)
+        for event in msg.events:
+            pid = event.product_id
+            stage = self._stages.get(pid)
             if stage is None:
+                if Symbol(pid) not in self._instruments:
+                    self.ctx.reject_frame("unknown_symbol", detail=f"l2_data {pid[:40]!r}")
                 continue
-            if isinstance(item, CoinbaseBookSnapshot):
-                stage.on_snapshot(item, ts_ingest)
-                seen = self._snapshot_seen.get(item.product_id)
-                if seen is not None:
-                    seen.set()
-            else:
-                stage.on_diff(item, ts_ingest)
+            try:
+                item = l2_item(event, msg.sequence_num, epoch, ts)
+                if isinstance(item, CoinbaseBookSnapshot):
+                    stage.on_snapshot(item, ts_ingest)
+                    seen = self._snapshot_seen.get(pid)
+                    if seen is not None:
+                        seen.set()
+                else:
+                    stage.on_diff(item, ts_ingest)
+            except FrameRejected as exc:
+                self.ctx.reject_frame(exc.reason, detail=str(exc), symbol=Symbol(pid))
+            except SchemaError as exc:
+                self.ctx.reject_frame("schema", detail=str(exc), symbol=Symbol(pid))
+            except Exception as exc:  # the book may be half-changed: resync it
+                detail = type(exc).__name__
+                self.ctx.reject_frame("handler_error", detail=detail, symbol=Symbol(pid), exc=exc)
 
     def on_gap(self, sock: MarketSocket) -> None:
         """A ``sequence_num`` gap: every book on that socket may have lost an update."""

@@ -25,11 +25,12 @@ re-subscribe snapshot never duplicates reports.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import msgspec
 
 from tradegw_coinbase.schemas import CoinbaseOrderMsg, CoinbaseUserMsg, CoinbaseUserOrder
+from tradegw_coinbase.values import amount
 from tradegw_core.schema.events import EventType, ExecReport, ExecState, Side, make_event_id
 
 __all__ = [
@@ -52,10 +53,20 @@ _FINAL = {
 
 
 def _dec(text: str) -> Decimal:
-    try:
-        return Decimal(text) if text else _ZERO
-    except InvalidOperation:
-        return _ZERO
+    """A venue amount (``""`` is 0): plain ASCII ``digits[.digits]``, else FrameRejected."""
+    return amount(text) if text else _ZERO
+
+
+_USER_AMOUNTS = (
+    "limit_price", "cumulative_quantity", "leaves_quantity", "avg_price", "filled_value",
+    "total_fees",
+)  # fmt: skip
+
+
+def check_user_order(order: CoinbaseUserOrder) -> None:
+    """FrameRejected unless every amount the reports use is a plain decimal >= 0."""
+    for name in _USER_AMOUNTS:
+        _dec(getattr(order, name))
 
 
 def _quote(product_id: str) -> str | None:
@@ -107,6 +118,9 @@ class UserOrderTracker:
         from tradegw_coinbase.parsing import parse_time_ns
 
         ts = parse_time_ns(msg.timestamp)
+        for event in msg.events:  # the whole frame is checked before any state changes
+            for order in event.orders:
+                check_user_order(order)
         out: list[ExecReport] = []
         for event in msg.events:
             for order in event.orders:
@@ -191,12 +205,12 @@ class UserOrderTracker:
             state=state,
             side=side_from_wire(order.order_side),
             order_qty=cum + _dec(order.leaves_quantity),
-            price=_dec(order.limit_price) if order.limit_price else None,
+            price=_dec(order.limit_price) or None,
             last_qty=last_qty,
             last_price=last_price,
             cum_qty=cum,
             leaves_qty=leaves,
-            avg_price=_dec(order.avg_price) if cum > 0 else None,
+            avg_price=(_dec(order.avg_price) or None) if cum > 0 else None,
             fee=fees - prog.fees if fees > prog.fees else _ZERO,
             fee_asset=_quote(order.product_id),
             reason=order.reject_reason or order.cancel_reason,
@@ -219,8 +233,8 @@ def _configured_size(order: CoinbaseOrderMsg) -> tuple[Decimal | None, Decimal |
         size = conf.get("base_size")
         price = conf.get("limit_price")
         return (
-            Decimal(str(size)) if size not in (None, "") else None,
-            Decimal(str(price)) if price not in (None, "") else None,
+            _dec(str(size)) if size not in (None, "") else None,
+            _dec(str(price)) if price not in (None, "") else None,
         )
     return None, None
 
@@ -265,10 +279,10 @@ def report_from_rest_order(
         state=state,
         side=side_from_wire(order.side),
         order_qty=size,
-        price=price,
+        price=price or None,
         cum_qty=cum,
         leaves_qty=leaves,
-        avg_price=_dec(order.average_filled_price) if cum > 0 else None,
+        avg_price=(_dec(order.average_filled_price) or None) if cum > 0 else None,
         reason=order.reject_reason if state is ExecState.REJECTED else order.cancel_message,
         venue_status=order.status,
     )

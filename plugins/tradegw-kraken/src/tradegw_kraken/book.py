@@ -6,6 +6,15 @@ pushed below the subscribed depth: the assembler truncates after every message (
 reports the dropped levels as removals in its BookUpdate, so a consumer applying the
 updates holds exactly the same book).
 
+Levels live in :class:`~tradegw_kraken.levels.BookSide`: exact integer ticks, sorted,
+each with its checksum text cached when set, so a message costs its changed levels plus a
+join of twenty cached strings (design section 13).
+
+Values are checked at the edge: every price must be > 0 and every quantity >= 0, finite
+and exact at the pair's precision, and the book must not end up crossed. A message that
+fails raises :class:`~tradegw_kraken.levels.FrameRejected` after resetting the assembler
+(the provider rejects the frame, which resyncs the book); nothing of it is emitted.
+
 Diffs that arrive while unsynced are dropped, not buffered: on Kraken the snapshot starts
 a fresh subscription and every update before it belongs to the old one (the contract's
 bounded buffer is, for this venue, of size zero).
@@ -13,32 +22,35 @@ bounded buffer is, for this venue, of size zero).
 
 from __future__ import annotations
 
-import heapq
+import zlib
 from collections.abc import Sequence
 from decimal import Decimal
 
 from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.contracts import BookOutput, ResyncNeeded, ResyncReason
-from tradegw_core.errors import ConfigError
+from tradegw_core.errors import ConfigError, SchemaError
 from tradegw_core.schema.events import BookSnapshot, BookUpdate, EventType, Level, make_event_id
 from tradegw_core.schema.symbols import Instrument
-from tradegw_kraken.checksum import CHECKSUM_LEVELS, book_checksum
 from tradegw_kraken.config import BOOK_DEPTHS
+from tradegw_kraken.levels import BookSide
 from tradegw_kraken.parsing import parse_ts_ns
 from tradegw_kraken.schemas import KrakenBookMsg, KrakenLevelMsg
+from tradegw_kraken.values import FrameRejected, digits
 
 __all__ = ["KrakenBookAssembler"]
 
 _ZERO = Decimal(0)
+_PRICE_CACHE = 4096
+"""Bound of the price text cache (overflow policy: clear)."""
 
 
 class KrakenBookAssembler:
     """Book state machine for one Kraken pair (implements ``BookAssembler``).
 
-    ``instrument`` gives the precisions the checksum text is rendered at; ``depth`` is the
-    subscribed depth (10, 25, 100, 500 or 1000). ``require_checksum=False`` accepts
-    messages without a checksum (WebSocket v1 snapshots); v2 always carries one, so a v2
-    message without it is treated as a failed check.
+    ``instrument`` gives the precisions the checksum text is rendered at (and values are
+    checked against); ``depth`` is the subscribed depth (10, 25, 100, 500 or 1000).
+    ``require_checksum=False`` accepts messages without a checksum (WebSocket v1
+    snapshots); v2 always carries one, so a v2 message without it is a failed check.
     """
 
     def __init__(
@@ -51,7 +63,10 @@ class KrakenBookAssembler:
         self._inst = instrument
         self._depth = depth
         self._require_checksum = require_checksum
-        self._book = OrderBook(max_depth=depth)
+        self._bids = BookSide(-1)
+        self._asks = BookSide(1)
+        self._prices: dict[str, tuple[int, str]] = {}
+        """Text of a price -> (ticks, checksum text), bounded by ``_PRICE_CACHE``."""
         self._synced = False
         self.dropped_unsynced = 0
         """Diffs ignored because no snapshot had been applied yet."""
@@ -68,37 +83,44 @@ class KrakenBookAssembler:
 
     @property
     def book(self) -> OrderBook:
-        """The local book (read-only use)."""
-        return self._book
+        """A copy of the local book as an :class:`OrderBook` (read-only use)."""
+        book = OrderBook(max_depth=self._depth)
+        book.bids = self._bids.as_dict()
+        book.asks = self._asks.as_dict()
+        return book
 
     @property
     def depth(self) -> int:
         """The subscribed depth this assembler keeps."""
         return self._depth
 
+    def top_bids(self, n: int | None = None) -> list[Level]:
+        """The best ``n`` bids (all when None), highest first."""
+        return self._bids.top(n)
+
+    def top_asks(self, n: int | None = None) -> list[Level]:
+        """The best ``n`` asks (all when None), lowest first."""
+        return self._asks.top(n)
+
     def reset(self) -> None:
         """Drop the book; updates are ignored until the next snapshot."""
-        self._book.clear()
+        self._bids.clear()
+        self._asks.clear()
         self._synced = False
 
     def local_checksum(self) -> int:
         """CRC32 of the current top 10 levels per side, as the venue computes it."""
-        return book_checksum(
-            self._book.top_asks(CHECKSUM_LEVELS),
-            self._book.top_bids(CHECKSUM_LEVELS),
-            self._inst.price_precision,
-            self._inst.qty_precision,
-        )
+        text = self._asks.checksum_text() + self._bids.checksum_text()
+        return zlib.crc32(text.encode("ascii"))
 
     def apply_snapshot(self, msg: KrakenBookMsg, ts_ingest: int) -> Sequence[BookOutput]:
         """Replace the book with ``msg`` and verify its checksum."""
-        book = self._book
-        book.clear()
-        for lv in msg.bids:
-            book.set_bid(lv.price, lv.qty)
-        for lv in msg.asks:
-            book.set_ask(lv.price, lv.qty)
-        self._truncate()
+        ts_exchange = self._ts(msg)
+        self.reset()
+        self._apply(self._bids, msg.bids, None)
+        self._apply(self._asks, msg.asks, None)
+        self._bids.truncate(self._depth)
+        self._asks.truncate(self._depth)
         failure = self._verify(msg)
         if failure is not None:
             return [failure]
@@ -110,10 +132,10 @@ class KrakenBookAssembler:
                 provider=self._inst.provider,
                 symbol=self._inst.symbol,
                 venue_symbol=msg.symbol,
-                ts_exchange=parse_ts_ns(msg.timestamp) if msg.timestamp else None,
+                ts_exchange=ts_exchange,
                 ts_ingest=ts_ingest,
-                bids=tuple(book.top_bids()),
-                asks=tuple(book.top_asks()),
+                bids=tuple(self._bids.top()),
+                asks=tuple(self._asks.top()),
                 checksum=msg.checksum,
             )
         ]
@@ -123,15 +145,18 @@ class KrakenBookAssembler:
         if not self._synced:
             self.dropped_unsynced += 1
             return []
-        book = self._book
-        bids = _apply(book.bids, msg.bids)
-        asks = _apply(book.asks, msg.asks)
-        gone_bids, gone_asks = self._truncate()
+        ts_exchange = self._ts(msg)
+        bids: list[Level] = []
+        asks: list[Level] = []
+        self._apply(self._bids, msg.bids, bids)
+        self._apply(self._asks, msg.asks, asks)
+        for price in self._bids.truncate(self._depth):
+            bids.append(Level(price, _ZERO))
+        for price in self._asks.truncate(self._depth):
+            asks.append(Level(price, _ZERO))
         failure = self._verify(msg)
         if failure is not None:
             return [failure]
-        bids.extend(Level(p, _ZERO) for p in gone_bids)
-        asks.extend(Level(p, _ZERO) for p in gone_asks)
         if not bids and not asks:
             return []
         return [
@@ -140,7 +165,7 @@ class KrakenBookAssembler:
                 provider=self._inst.provider,
                 symbol=self._inst.symbol,
                 venue_symbol=msg.symbol,
-                ts_exchange=parse_ts_ns(msg.timestamp) if msg.timestamp else None,
+                ts_exchange=ts_exchange,
                 ts_ingest=ts_ingest,
                 bids=tuple(bids),
                 asks=tuple(asks),
@@ -156,40 +181,74 @@ class KrakenBookAssembler:
         for lv in msg.asks:
             other.set_ask(lv.price, lv.qty)
         other.truncate()
-        return self._book.diff_levels(other, self._depth)
+        return self.book.diff_levels(other, self._depth)
 
-    def _truncate(self) -> tuple[list[Decimal], list[Decimal]]:
-        """Drop levels beyond the depth; return the dropped bid and ask prices."""
-        depth = self._depth
-        bids, asks = self._book.bids, self._book.asks
-        gone_bids: list[Decimal] = []
-        gone_asks: list[Decimal] = []
-        if len(bids) > depth:
-            gone_bids = heapq.nsmallest(len(bids) - depth, bids)
-            for p in gone_bids:
-                del bids[p]
-        if len(asks) > depth:
-            gone_asks = heapq.nlargest(len(asks) - depth, asks)
-            for p in gone_asks:
-                del asks[p]
-        return gone_bids, gone_asks
+    def _apply(self, side: BookSide, levels: list[KrakenLevelMsg], out: list[Level] | None) -> None:
+        """Set the levels of one side in array order; ``out`` collects the changes.
+
+        The price text of a level is cached by its wire text (bounded: cleared when full),
+        so a price seen before costs one dict lookup instead of a conversion.
+        """
+        pp = self._inst.price_precision
+        qp = self._inst.qty_precision
+        sign = side.sign
+        prices = self._prices
+        try:
+            for lv in levels:
+                price = lv.price
+                qty = lv.qty
+                key = str(price)
+                known = prices.get(key)
+                if known is None:
+                    ptext = digits(price, pp)
+                    if not ptext:
+                        raise FrameRejected(f"price {price} is not > 0")
+                    if len(prices) >= _PRICE_CACHE:
+                        prices.clear()
+                    known = prices[key] = (int(ptext), ptext)
+                qtext = digits(qty, qp)
+                if qtext:
+                    level = Level(price, qty)
+                    side.set(known[0] * sign, level, known[1] + qtext)
+                else:
+                    level = Level(price, _ZERO)
+                    side.remove(known[0] * sign)
+                if out is not None:
+                    out.append(level)
+        except FrameRejected:
+            self.reset()
+            raise
 
     def _verify(self, msg: KrakenBookMsg) -> ResyncNeeded | None:
+        best_bid, best_ask = self._bids.best_rank(), self._asks.best_rank()
+        if best_bid is not None and best_ask is not None and -best_bid >= best_ask:
+            self.reset()
+            raise FrameRejected("crossed book: best bid >= best ask", reason="crossed")
         expected = msg.checksum
         if expected is None:
-            if not self._require_checksum:
-                return None
-            return self._fail("book message carried no checksum")
-        local = self.local_checksum()
-        if local != expected:
-            return self._fail(f"local CRC32 {local} != venue checksum {expected}")
-        self.last_checksum = expected
+            if self._require_checksum:
+                return self._fail("book message carried no checksum")
+        else:
+            local = self.local_checksum()
+            if local != expected:
+                return self._fail(f"local CRC32 {local} != venue checksum {expected}")
+            self.last_checksum = expected
         return None
 
     def _fail(self, detail: str) -> ResyncNeeded:
         self.checksum_failures += 1
         self.reset()
         return ResyncNeeded(symbol=self._inst.symbol, reason=ResyncReason.CHECKSUM, detail=detail)
+
+    def _ts(self, msg: KrakenBookMsg) -> int | None:
+        """The venue timestamp, read before the book changes (SchemaError resets it)."""
+        if not msg.timestamp:
+            return None
+        try:
+            return parse_ts_ns(msg.timestamp)
+        except SchemaError:
+            self.reset()
+            raise
 
     def _event_id(self, type_: EventType, msg: KrakenBookMsg) -> str:
         # No sequence on Kraken: the venue's timestamp plus checksum identify a message, so
@@ -199,14 +258,3 @@ class KrakenBookAssembler:
         if type_ is EventType.BOOK_SNAPSHOT:
             key = f"g{self._generation}:{key}"
         return make_event_id(self._inst.provider, self._inst.symbol, type_, key)
-
-
-def _apply(side: dict[Decimal, Decimal], levels: list[KrakenLevelMsg]) -> list[Level]:
-    changed: list[Level] = []
-    for lv in levels:
-        if lv.qty == _ZERO:
-            side.pop(lv.price, None)
-        else:
-            side[lv.price] = lv.qty
-        changed.append(Level(lv.price, lv.qty))
-    return changed

@@ -22,12 +22,43 @@ from decimal import Decimal
 
 from tradegw_core.schema.events import EventType, ExecReport, ExecState, Side, make_event_id
 from tradegw_kraken.parsing import parse_ts_ns
-from tradegw_kraken.schemas import KrakenExecutionMsg
+from tradegw_kraken.schemas import KrakenExecutionMsg, KrakenRestOrderMsg
 from tradegw_kraken.symbols import canonical_asset, ws_to_canonical
+from tradegw_kraken.values import FrameRejected
 
-__all__ = ["STATUS_STATES", "KrakenExecutionMapper"]
+__all__ = ["STATUS_STATES", "KrakenExecutionMapper", "check_execution", "check_rest_order"]
 
 _ZERO = Decimal(0)
+_AMOUNTS = ("order_qty", "last_qty", "cum_qty", "cost", "cum_cost", "avg_price", "fee_usd_equiv")
+_PRICES = ("limit_price", "last_price")
+
+
+def check_execution(item: KrakenExecutionMsg) -> None:
+    """FrameRejected unless quantities, costs and fees are finite (quantities and costs
+    >= 0, prices > 0): no malformed value may reach an ExecReport."""
+    for name in _AMOUNTS:
+        value = getattr(item, name)
+        if value is not None and not (value.is_finite() and value >= 0):
+            raise FrameRejected(f"execution {name}={value!r} is not a finite number >= 0")
+    for name in _PRICES:
+        value = getattr(item, name)
+        if value is not None and not (value.is_finite() and value > 0):
+            raise FrameRejected(f"execution {name}={value!r} is not a finite number > 0")
+    for fee in item.fees:
+        if not fee.qty.is_finite():
+            raise FrameRejected(f"execution fee {fee.qty!r} is not finite")
+
+
+def check_rest_order(order: KrakenRestOrderMsg) -> None:
+    """FrameRejected unless a REST order's numbers are finite and >= 0 (and ``vol_exec``
+    does not exceed ``vol``), the same rule as :func:`check_execution`."""
+    values = (order.vol, order.vol_exec, order.cost, order.fee, order.price, order.descr.price)
+    for value in values:
+        if value is not None and not (value.is_finite() and value >= 0):
+            raise FrameRejected(f"order value {value!r} is not a finite number >= 0")
+    if order.vol_exec > order.vol:
+        raise FrameRejected(f"vol_exec {order.vol_exec} > vol {order.vol}")
+
 
 STATUS_STATES = {
     "pending_new": ExecState.ACK,
@@ -150,7 +181,16 @@ class KrakenExecutionMapper:
         return reports
 
     def map(self, item: KrakenExecutionMsg, ts_ingest: int) -> ExecReport | None:
-        """One entry -> a report, or None when it brings nothing new."""
+        """One entry -> a report, or None when it brings nothing new.
+
+        The entry is checked before anything changes (:func:`check_execution`, its
+        timestamp and pair): FrameRejected or SchemaError leave the mapper untouched.
+        """
+        check_execution(item)
+        if item.timestamp:
+            parse_ts_ns(item.timestamp)
+        if item.symbol:
+            self._to_canonical(item.symbol)
         order = self._find(item.order_id) or self._track(item.order_id)
         self._absorb(order, item)
         exec_type = item.exec_type
@@ -219,7 +259,7 @@ class KrakenExecutionMapper:
         leaves = _ZERO
         if not state.is_final and order.order_qty is not None:
             leaves = max(order.order_qty - order.cum_qty, _ZERO)
-        avg = item.avg_price
+        avg = item.avg_price or None  # 0: no fill yet, no average
         if avg is None and order.cum_qty > 0 and order.cum_cost > 0:
             avg = order.cum_cost / order.cum_qty
         key = item.exec_id if item.exec_type == "trade" and item.exec_id else None

@@ -45,7 +45,7 @@ from tradegw_core.schema.events import EventType, ExecReport, ExecState, Side, m
 from tradegw_core.schema.orders import CancelRequest, OrderRequest, OrderType, TimeInForce
 from tradegw_core.schema.symbols import Instrument, Symbol
 from tradegw_kraken.config import KrakenSettings, reconnect_backoff
-from tradegw_kraken.executions import KrakenExecutionMapper
+from tradegw_kraken.executions import KrakenExecutionMapper, check_rest_order
 from tradegw_kraken.http import (
     ADD_ORDER,
     ASSET_PAIRS,
@@ -60,6 +60,7 @@ from tradegw_kraken.parsing import KrakenDecoders
 from tradegw_kraken.schemas import KrakenExecutionMsg, KrakenRestOrderMsg
 from tradegw_kraken.signing import NonceSource
 from tradegw_kraken.symbols import KrakenSymbolMap, decode_asset_pairs, pairs_from_asset_pairs
+from tradegw_kraken.values import FrameRejected
 from tradegw_kraken.wsrequests import PendingRequests
 
 __all__ = ["KrakenOrderAdapter", "validate_cl_ord_id"]
@@ -99,8 +100,10 @@ class KrakenOrderAdapter:
         transport: Any = None,
         ws_options: Mapping[str, Any] | None = None,
         max_remembered: int = 100_000,
+        reject_frame: Callable[..., None] | None = None,
     ) -> None:
         self._settings = settings
+        self._reject_frame = reject_frame
         self._clock = clock
         self._telemetry = telemetry
         self._name = provider
@@ -126,6 +129,7 @@ class KrakenOrderAdapter:
             clock=ctx.clock,
             telemetry=ctx.telemetry,
             provider=ctx.provider_id,
+            reject_frame=ctx.reject_frame,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -234,7 +238,14 @@ class KrakenOrderAdapter:
             body = await http.request(endpoint, params={"cl_ord_id": client_order_id})
             found = ((body.get("result") or {}).get(key)) or {}
             for txid, info in found.items():
-                order = msgspec.convert(info, KrakenRestOrderMsg, strict=False)
+                try:
+                    order = msgspec.convert(info, KrakenRestOrderMsg, strict=False)
+                    check_rest_order(order)
+                except (msgspec.ValidationError, FrameRejected) as exc:
+                    raise VenueError(
+                        f"Kraken answered a malformed order {str(txid)[:40]}: {exc}",
+                        venue=self._name,
+                    ) from None
                 if (order.cl_ord_id or client_order_id) == client_order_id:
                     return self._rest_report(str(txid), order, symbol, client_order_id)
         return None
@@ -264,6 +275,12 @@ class KrakenOrderAdapter:
             self._reconcile_wanted.set()
 
     def _on_frame(self, data: bytes | str, ts_ingest: int) -> None:
+        """One frame of the private socket, in its reader task: total (never raises).
+
+        An entry with a malformed value is rejected (``ctx.reject_frame`` when the context
+        gave one, and ``frame.malformed``) and the open orders are reconciled over REST,
+        so a fill it carried is not lost.
+        """
         try:
             frame = self._decoders.decode_frame(data)
             if frame.method is not None:
@@ -272,11 +289,27 @@ class KrakenOrderAdapter:
                 if self._mapper.check_sequence(frame.sequence) and self._reconcile_wanted:
                     self._event("executions.gap", sequence=frame.sequence)
                     self._reconcile_wanted.set()
-                for report in self._mapper.map_all(self._decoders.execution_data(frame), ts_ingest):
-                    if self._emit is not None:
+                for item in self._decoders.execution_data(frame):
+                    try:
+                        report = self._mapper.map(item, ts_ingest)
+                    except (FrameRejected, SchemaError) as exc:
+                        self._rejected(getattr(exc, "reason", "schema"), exc)
+                        continue
+                    if report is not None and self._emit is not None:
                         self._emit(report)
+        except FrameRejected as exc:
+            self._rejected(exc.reason, exc)
         except SchemaError as exc:
-            self._event("frame.malformed", error=str(exc)[:200])
+            self._rejected("schema", exc)
+        except Exception as exc:  # a frame handler is total: never restart for a frame
+            self._rejected("handler_error", exc)
+
+    def _rejected(self, reason: str, exc: Exception) -> None:
+        self._event("frame.malformed", reason=reason, error=str(exc)[:200])
+        if self._reject_frame is not None:
+            self._reject_frame(reason, detail=str(exc)[:200])
+        if self._reconcile_wanted is not None:
+            self._reconcile_wanted.set()
 
     async def _reconcile(self) -> None:
         """Query every order still believed open; report finals that were missed."""

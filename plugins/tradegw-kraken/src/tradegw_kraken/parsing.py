@@ -7,7 +7,9 @@ symbol from the caller (the provider's symbol map), so this module has no venue 
 
 from __future__ import annotations
 
-import calendar
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
 from typing import TypeVar
 
 import msgspec
@@ -21,16 +23,19 @@ from tradegw_core.schema.events import (
     Trade,
     make_event_id,
 )
+from tradegw_core.schema.symbols import Instrument
 from tradegw_kraken.schemas import (
     KrakenBookMsg,
     KrakenExecutionMsg,
     KrakenFrameMsg,
     KrakenInstrumentMsg,
+    KrakenMarketFrameMsg,
     KrakenOhlcMsg,
     KrakenStatusMsg,
     KrakenTickerMsg,
     KrakenTradeMsg,
 )
+from tradegw_kraken.values import FrameRejected, amount, price, quantity
 
 __all__ = [
     "KrakenDecoders",
@@ -43,6 +48,8 @@ __all__ = [
 
 _T = TypeVar("_T")
 _NS = 1_000_000_000
+_EPOCH_ORDINAL = 719163
+"""``date(1970, 1, 1).toordinal()``."""
 _INTERVAL_NAMES = {
     1: "1m",
     5: "5m",
@@ -57,19 +64,29 @@ _INTERVAL_NAMES = {
 
 
 def parse_ts_ns(text: str) -> int:
-    """RFC 3339 UTC text (``2024-10-03T02:46:57.050170Z``, up to 9 fraction digits) -> ns."""
+    """RFC 3339 UTC text (``2024-10-03T02:46:57.050170Z``, up to 9 fraction digits) -> ns.
+
+    ASCII digits only (``int`` would take full-width ones); SchemaError otherwise.
+    """
+    body = text[:-1] if text.endswith(("Z", "z")) else text
+    if body.endswith("+00:00"):
+        body = body[:-6]
+    head, frac = body[:19], body[19:]
     try:
-        body = text[:-1] if text.endswith(("Z", "z")) else text
-        if body.endswith("+00:00"):
-            body = body[:-6]
-        main, _, frac = body.partition(".")
-        date, _, clock = main.partition("T")
-        year, month, day = (int(x) for x in date.split("-"))
-        hour, minute, second = (int(x) for x in clock.split(":"))
-        seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
-        frac_ns = int((frac + "000000000")[:9]) if frac else 0
-    except ValueError as exc:
-        raise SchemaError(f"not an RFC 3339 UTC timestamp: {text!r}") from exc
+        if not text.isascii() or len(head) != 19 or head[10] not in "Tt":
+            raise ValueError("not YYYY-MM-DDTHH:MM:SS")
+        t = datetime.fromisoformat(head)
+        seconds = (
+            (t.toordinal() - _EPOCH_ORDINAL) * 86400 + t.hour * 3600 + t.minute * 60 + t.second
+        )
+        frac_ns = 0
+        if frac:
+            digits = frac[1:]
+            if frac[0] != "." or not digits.isdigit() or len(digits) > 9:
+                raise ValueError("bad fraction")
+            frac_ns = int(digits.ljust(9, "0"))
+    except (ValueError, OverflowError) as exc:
+        raise SchemaError(f"not an RFC 3339 UTC timestamp: {text[:64]!r}") from exc
     return seconds * _NS + frac_ns
 
 
@@ -93,13 +110,29 @@ class KrakenDecoders:
         self.status = msgspec.json.Decoder(list[KrakenStatusMsg])
         self.executions = msgspec.json.Decoder(list[KrakenExecutionMsg])
         self.instrument = msgspec.json.Decoder(KrakenInstrumentMsg)
+        self.market = msgspec.json.Decoder(KrakenMarketFrameMsg)
+
+    def decode_market(self, data: bytes | str) -> KrakenMarketFrameMsg | None:
+        """One pass over a book/trade/ticker/ohlc frame; None for any other frame.
+
+        None also when such a frame does not match its schema: decode it again with
+        :meth:`decode_frame` and the channel's own decoder for the exact error.
+        """
+        try:
+            return self.market.decode(data)
+        except (msgspec.DecodeError, RecursionError):
+            return None
 
     def decode_frame(self, data: bytes | str) -> KrakenFrameMsg:
         """Decode the envelope; SchemaError when the frame is not a Kraken v2 object."""
         try:
             return self.frame.decode(data)
-        except msgspec.DecodeError as exc:
+        except msgspec.ValidationError as exc:
             raise SchemaError(f"malformed Kraken frame: {exc}") from exc
+        except msgspec.DecodeError as exc:
+            raise FrameRejected(f"not JSON: {exc}", reason="decode") from exc
+        except RecursionError:
+            raise FrameRejected("Kraken frame nested too deeply", reason="too_deep") from None
 
     def book_data(self, frame: KrakenFrameMsg) -> list[KrakenBookMsg]:
         """The per-symbol entries of a ``book`` frame."""
@@ -131,11 +164,13 @@ class KrakenDecoders:
 
     def _typed(self, frame: KrakenFrameMsg, decoder: msgspec.json.Decoder[_T]) -> _T:
         if not len(frame.data):
-            raise SchemaError(f"Kraken {frame.channel} frame without data")
+            raise SchemaError(f"Kraken {str(frame.channel)[:20]} frame without data")
         try:
             return decoder.decode(frame.data)
         except msgspec.DecodeError as exc:
-            raise SchemaError(f"malformed Kraken {frame.channel} data: {exc}") from exc
+            raise SchemaError(f"malformed Kraken {str(frame.channel)[:20]} data: {exc}") from exc
+        except RecursionError:
+            raise FrameRejected("Kraken data nested too deeply", reason="too_deep") from None
 
 
 def _side(text: str | None) -> Side | None:
@@ -146,8 +181,14 @@ def _side(text: str | None) -> Side | None:
     return None
 
 
-def trade_event(msg: KrakenTradeMsg, symbol: str, provider: str, ts_ingest: int) -> Trade:
-    """A canonical Trade (``seq_provider`` = the pair's sequential ``trade_id``)."""
+def trade_event(msg: KrakenTradeMsg, inst: Instrument, ts_ingest: int) -> Trade:
+    """A canonical Trade (``seq_provider`` = the pair's sequential ``trade_id``).
+
+    FrameRejected when the price or quantity is not sane at the pair's precision.
+    """
+    if msg.trade_id < 0:
+        raise FrameRejected(f"trade_id {msg.trade_id} is negative")
+    provider, symbol = inst.provider, inst.symbol
     return Trade(
         event_id=make_event_id(provider, symbol, EventType.TRADE, msg.trade_id),
         provider=provider,
@@ -157,14 +198,24 @@ def trade_event(msg: KrakenTradeMsg, symbol: str, provider: str, ts_ingest: int)
         ts_exchange=parse_ts_ns(msg.timestamp),
         ts_ingest=ts_ingest,
         trade_id=str(msg.trade_id),
-        price=msg.price,
-        qty=msg.qty,
+        price=price(msg.price, inst.price_precision),
+        qty=quantity(msg.qty, inst.qty_precision),
         side=_side(msg.side),
     )
 
 
-def ticker_event(msg: KrakenTickerMsg, symbol: str, provider: str, ts_ingest: int) -> Ticker:
-    """A canonical Ticker (Kraken's ticker has no sequence: keyed by timestamp + BBO)."""
+def _opt(value: Decimal | None, check: Callable[[Decimal], Decimal]) -> Decimal | None:
+    return None if value is None else check(value)
+
+
+def ticker_event(msg: KrakenTickerMsg, inst: Instrument, ts_ingest: int) -> Ticker:
+    """A canonical Ticker (Kraken's ticker has no sequence: keyed by timestamp + BBO).
+
+    Prices must be > 0 at the pair's price precision; the best quantities and the volume
+    finite and >= 0 (Kraken prints volumes with more decimals than the lot precision).
+    """
+    pp = inst.price_precision
+    provider, symbol = inst.provider, inst.symbol
     ts = parse_ts_ns(msg.timestamp) if msg.timestamp else None
     key = f"{msg.timestamp}:{msg.bid}:{msg.ask}:{msg.last}:{msg.volume}"
     return Ticker(
@@ -174,20 +225,23 @@ def ticker_event(msg: KrakenTickerMsg, symbol: str, provider: str, ts_ingest: in
         venue_symbol=msg.symbol,
         ts_exchange=ts,
         ts_ingest=ts_ingest,
-        bid_price=msg.bid,
-        bid_qty=msg.bid_qty,
-        ask_price=msg.ask,
-        ask_qty=msg.ask_qty,
-        last_price=msg.last,
-        volume_24h=msg.volume,
+        bid_price=_opt(msg.bid, lambda v: price(v, pp)),
+        bid_qty=_opt(msg.bid_qty, amount),
+        ask_price=_opt(msg.ask, lambda v: price(v, pp)),
+        ask_qty=_opt(msg.ask_qty, amount),
+        last_price=_opt(msg.last, lambda v: price(v, pp)),
+        volume_24h=_opt(msg.volume, amount),
     )
 
 
 def kline_event(
-    msg: KrakenOhlcMsg, symbol: str, provider: str, ts_ingest: int, *, closed: bool = False
+    msg: KrakenOhlcMsg, inst: Instrument, ts_ingest: int, *, closed: bool = False
 ) -> KlineSummary:
     """A canonical KlineSummary; Kraken streams the running candle, so ``closed`` is False
-    unless the caller knows the interval ended."""
+    unless the caller knows the interval ended. Prices > 0 at the pair's precision, volume
+    finite and >= 0."""
+    pp = inst.price_precision
+    provider, symbol = inst.provider, inst.symbol
     open_ns = parse_ts_ns(msg.interval_begin)
     close_ns = open_ns + msg.interval * 60 * _NS
     key = f"{msg.interval}:{open_ns}:{msg.timestamp}:{msg.trades}:{msg.volume}:{int(closed)}"
@@ -201,10 +255,10 @@ def kline_event(
         interval=interval_name(msg.interval),
         open_time=open_ns,
         close_time=close_ns,
-        open=msg.open,
-        high=msg.high,
-        low=msg.low,
-        close=msg.close,
-        volume=msg.volume,
+        open=price(msg.open, pp),
+        high=price(msg.high, pp),
+        low=price(msg.low, pp),
+        close=price(msg.close, pp),
+        volume=amount(msg.volume),
         closed=closed,
     )

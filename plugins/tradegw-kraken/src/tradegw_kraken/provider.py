@@ -25,7 +25,7 @@ from anyio.abc import TaskStatus
 
 from tradegw_core.contracts import BookStage, ProviderContext, ResyncReason, StreamSpec
 from tradegw_core.dispatcher.ordering import OrderingMode, declare_modes
-from tradegw_core.errors import ControlError, SchemaError, VenueConnectionError, VenueError
+from tradegw_core.errors import ControlError, VenueConnectionError, VenueError
 from tradegw_core.net.http import VenueHttp, make_async_client
 from tradegw_core.net.ws import WsClient, WsConnection
 from tradegw_core.schema.events import EventType
@@ -33,9 +33,12 @@ from tradegw_core.schema.symbols import Instrument, Symbol
 from tradegw_kraken.book import KrakenBookAssembler
 from tradegw_kraken.config import KrakenSettings, reconnect_backoff
 from tradegw_kraken.errors import map_error
+from tradegw_kraken.frames import MarketFrames
 from tradegw_kraken.http import ASSET_PAIRS, rest_error_mapper
-from tradegw_kraken.parsing import KrakenDecoders, kline_event, ticker_event, trade_event
-from tradegw_kraken.schemas import KrakenFrameMsg, KrakenOhlcMsg
+from tradegw_kraken.parsing import KrakenDecoders
+from tradegw_kraken.schemas import (
+    KrakenOhlcMsg,
+)
 from tradegw_kraken.symbols import KrakenSymbolMap, decode_asset_pairs, pairs_from_asset_pairs
 from tradegw_kraken.wsrequests import PendingRequests
 
@@ -60,7 +63,7 @@ _CHANNELS = {
 }
 
 
-class KrakenProvider:
+class KrakenProvider(MarketFrames):
     """Kraken spot market data; implements ``tradegw_core.contracts.Provider``."""
 
     def __init__(
@@ -268,71 +271,6 @@ class KrakenProvider:
             await self._request(conn.send, "subscribe", channel, sorted(symbols))
         if conn.number > 1:
             self._ctx.telemetry.emit("ws.resubscribed", provider=self._name, connection=index)
-
-    # ------------------------------------------------------------------ frames
-    def _on_frame(self, data: bytes | str, ts_ingest: int) -> None:
-        try:
-            self._dispatch(data, ts_ingest)
-        except SchemaError as exc:
-            self._ctx.telemetry.emit("frame.malformed", provider=self._name, error=str(exc)[:200])
-
-    def _dispatch(self, data: bytes | str, ts: int) -> None:
-        dec = self._decoders
-        frame = dec.decode_frame(data)
-        channel = frame.channel
-        if frame.method is not None:
-            self._on_answer(frame)
-        elif channel == "book":
-            for entry in dec.book_data(frame):
-                stage = self._stages.get(self._symbols.to_canonical(entry.symbol))
-                if stage is None:
-                    continue
-                if frame.type == "snapshot":
-                    stage.on_snapshot(entry, ts)
-                else:
-                    stage.on_diff(entry, ts)
-        elif channel == "trade":
-            for t in dec.trade_data(frame):
-                sym = self._symbols.to_canonical(t.symbol)
-                if sym in self._wanted["trade"]:
-                    self._ctx.emit(trade_event(t, sym, self._name, ts))
-        elif channel == "ticker":
-            for k in dec.ticker_data(frame):
-                sym = self._symbols.to_canonical(k.symbol)
-                if sym in self._wanted["ticker"]:
-                    self._ctx.emit(ticker_event(k, sym, self._name, ts))
-        elif channel == "ohlc":
-            for c in dec.ohlc_data(frame):
-                self._on_candle(c, ts)
-        elif channel == "status":
-            for status in dec.status_data(frame):
-                self.system_status = status.system
-                if status.system != "online":
-                    self._ctx.telemetry.emit(
-                        "venue.status", provider=self._name, system=status.system
-                    )
-
-    def _on_answer(self, frame: KrakenFrameMsg) -> None:
-        symbol = frame.symbol
-        if frame.success and len(frame.result):
-            result = msgspec.json.decode(frame.result)
-            if isinstance(result, dict) and isinstance(result.get("symbol"), str):
-                symbol = result["symbol"]
-        if not self._requests.on_answer(frame, symbol) and frame.success is False:
-            self._ctx.telemetry.emit(
-                "venue.error", provider=self._name, method=str(frame.method), error=frame.error
-            )
-
-    def _on_candle(self, c: KrakenOhlcMsg, ts: int) -> None:
-        sym = self._symbols.to_canonical(c.symbol)
-        if sym not in self._wanted["ohlc"]:
-            return
-        last = self._candles.get(sym)
-        if last is not None and last.interval_begin != c.interval_begin:
-            # A new interval began: the previous candle is final.
-            self._ctx.emit(kline_event(last, sym, self._name, ts, closed=True))
-        self._candles[sym] = c
-        self._ctx.emit(kline_event(c, sym, self._name, ts))
 
 
 async def _no_reconcile(symbol: Symbol) -> int | None:

@@ -1,7 +1,9 @@
 """Kraken wire messages as msgspec Structs (WebSocket v2 and REST).
 
 Numbers are decoded straight into ``Decimal``: msgspec keeps the JSON text exactly
-(``0.12290`` stays ``Decimal('0.12290')``), which the book checksum depends on. Unknown
+(``0.12290`` stays ``Decimal('0.12290')``), which the book checksum depends on. The
+``Decimal`` type also takes JSON strings (``"NaN"``, ``"Infinity"``): values are checked
+where they are used (:mod:`tradegw_kraken.values`). Unknown
 fields are ignored so a venue adding a field breaks nothing.
 """
 
@@ -14,6 +16,7 @@ import msgspec
 
 __all__ = [
     "KrakenAssetPairMsg",
+    "KrakenBookFrameMsg",
     "KrakenBookMsg",
     "KrakenExecutionMsg",
     "KrakenFeeMsg",
@@ -22,12 +25,16 @@ __all__ = [
     "KrakenInstrumentMsg",
     "KrakenInstrumentPairMsg",
     "KrakenLevelMsg",
+    "KrakenMarketFrameMsg",
+    "KrakenOhlcFrameMsg",
     "KrakenOhlcMsg",
     "KrakenRestOrderDescrMsg",
     "KrakenRestOrderMsg",
     "KrakenRestResponseMsg",
     "KrakenStatusMsg",
+    "KrakenTickerFrameMsg",
     "KrakenTickerMsg",
+    "KrakenTradeFrameMsg",
     "KrakenTradeMsg",
 ]
 
@@ -230,6 +237,42 @@ class KrakenRestOrderMsg(msgspec.Struct, kw_only=True):
     cl_ord_id: str | None = None
     opentm: Decimal | None = None
     closetm: Decimal | None = None
+
+
+class _ChannelFrame(msgspec.Struct, kw_only=True, tag_field="channel"):
+    """A channel frame decoded in one pass (tagged on ``channel``)."""
+
+    type: str | None = None
+
+
+class KrakenBookFrameMsg(_ChannelFrame, tag="book", kw_only=True):
+    """A whole ``book`` frame."""
+
+    data: list[KrakenBookMsg]
+
+
+class KrakenTradeFrameMsg(_ChannelFrame, tag="trade", kw_only=True):
+    """A whole ``trade`` frame."""
+
+    data: list[KrakenTradeMsg]
+
+
+class KrakenTickerFrameMsg(_ChannelFrame, tag="ticker", kw_only=True):
+    """A whole ``ticker`` frame."""
+
+    data: list[KrakenTickerMsg]
+
+
+class KrakenOhlcFrameMsg(_ChannelFrame, tag="ohlc", kw_only=True):
+    """A whole ``ohlc`` frame."""
+
+    data: list[KrakenOhlcMsg]
+
+
+KrakenMarketFrameMsg = (
+    KrakenBookFrameMsg | KrakenTradeFrameMsg | KrakenTickerFrameMsg | KrakenOhlcFrameMsg
+)
+"""The market-data frames the provider decodes in one pass."""
 
 
 class KrakenRestResponseMsg(msgspec.Struct, kw_only=True):

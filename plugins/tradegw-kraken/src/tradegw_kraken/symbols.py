@@ -81,8 +81,18 @@ class KrakenPair(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def pairs_from_instrument(msg: KrakenInstrumentMsg, provider: str = "kraken") -> list[KrakenPair]:
-    """Pairs of a WebSocket v2 ``instrument`` snapshot."""
-    return [_pair_from_ws(p, provider) for p in msg.pairs]
+    """Pairs of a WebSocket v2 ``instrument`` snapshot (pairs with impossible precisions
+    skipped)."""
+    return [
+        _pair_from_ws(p, provider)
+        for p in msg.pairs
+        if _sane_precisions(p.price_precision, p.qty_precision)
+    ]
+
+
+def _sane_precisions(price_precision: int, qty_precision: int) -> bool:
+    """Precisions the value checks can work with (0 to 18 decimals)."""
+    return 0 <= price_precision <= 18 and 0 <= qty_precision <= 18
 
 
 def _pair_from_ws(p: KrakenInstrumentPairMsg, provider: str) -> KrakenPair:
@@ -121,10 +131,11 @@ def decode_asset_pairs(body: bytes | str) -> dict[str, KrakenAssetPairMsg]:
 def pairs_from_asset_pairs(
     result: Mapping[str, KrakenAssetPairMsg], provider: str = "kraken"
 ) -> list[KrakenPair]:
-    """Pairs of REST ``AssetPairs`` (entries without ``wsname``, e.g. dark pools, skipped)."""
+    """Pairs of REST ``AssetPairs`` (entries without ``wsname``, e.g. dark pools, or with
+    impossible precisions, skipped)."""
     pairs: list[KrakenPair] = []
     for key, p in result.items():
-        if not p.wsname:
+        if not p.wsname or not _sane_precisions(p.pair_decimals, p.lot_decimals):
             continue
         v2 = ws_v2_name(p.wsname)
         base, quote = _split_ws(v2)
@@ -172,6 +183,10 @@ class KrakenSymbolMap:
             return self._names[venue_symbol]
         except KeyError:
             raise SchemaError(f"unknown Kraken pair {venue_symbol!r}") from None
+
+    def find(self, venue_symbol: str) -> Symbol | None:
+        """Like :meth:`to_canonical`, None when unknown (the hot path's lookup)."""
+        return self._names.get(venue_symbol)
 
     def to_venue(self, symbol: Symbol) -> str:
         """The WebSocket v2 name (``BTC/USD``) of a canonical symbol."""
