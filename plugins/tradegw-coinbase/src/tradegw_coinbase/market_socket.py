@@ -41,7 +41,10 @@ from tradegw_core.net.ws import WsClient, WsConnection
 if TYPE_CHECKING:
     from tradegw_coinbase.provider import CoinbaseProvider
 
-__all__ = ["MarketSocket"]
+__all__ = ["MAX_FRAME_BYTES", "MarketSocket"]
+
+MAX_FRAME_BYTES = 32 * 2**20
+"""A ``level2`` snapshot is the whole book in one frame: several MB for busy products."""
 
 
 @dataclass
@@ -70,6 +73,8 @@ class MarketSocket:
             on_frame=self.on_frame,
             on_connect=self.on_connect,
             name=f"{owner.provider_id}-md{index}",
+            on_reject=owner.ctx.reject_frame,
+            max_frame_bytes=MAX_FRAME_BYTES,
             telemetry=owner.telemetry,
             clock=owner.clock,
             stale_after_s=s.heartbeat_timeout_s,

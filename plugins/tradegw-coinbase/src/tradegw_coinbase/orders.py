@@ -307,6 +307,7 @@ class CoinbaseOrderAdapter:
                 on_frame=self._on_frame,
                 on_connect=self._on_connect,
                 name=f"{self.provider}-user",
+                on_reject=self._reject_frame,
                 telemetry=self.telemetry,
                 clock=self.clock,
                 stale_after_s=self.settings.heartbeat_timeout_s,
@@ -341,11 +342,10 @@ class CoinbaseOrderAdapter:
         """
         try:
             msg = decode_frame(data)
-            if isinstance(msg, CoinbaseOtherMsg):
-                if msg.is_error:
-                    self.ws_errors = [*self.ws_errors[-19:], map_ws_error(msg.message)]
-                    self._tele("coinbase.user_error", error=msg.message[:200])
-                    return
+            if isinstance(msg, CoinbaseOtherMsg) and msg.is_error:
+                self.ws_errors = [*self.ws_errors[-19:], map_ws_error(msg.message)]
+                self._tele("coinbase.user_error", error=msg.message[:200])
+                return
             seq_num = msg.sequence_num
             if seq_num is None:
                 return

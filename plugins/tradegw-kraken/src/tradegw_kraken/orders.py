@@ -164,6 +164,7 @@ class KrakenOrderAdapter:
                     on_frame=self._on_frame,
                     on_connect=self._on_connect,
                     name=f"{self._name}-exec",
+                    on_reject=self._reject_frame,
                     telemetry=self._telemetry,
                     stale_after_s=s.heartbeat_timeout_s,
                     app_ping=lambda: {"method": "ping"},

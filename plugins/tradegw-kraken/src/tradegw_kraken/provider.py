@@ -107,6 +107,7 @@ class KrakenProvider(MarketFrames):
                         on_frame=self._on_frame,
                         on_connect=functools.partial(self._on_connect, index),
                         name=f"{self._name}-md{index}",
+                        on_reject=self._ctx.reject_frame,
                         telemetry=self._ctx.telemetry,
                         stale_after_s=s.heartbeat_timeout_s,
                         app_ping=lambda: {"method": "ping"},
