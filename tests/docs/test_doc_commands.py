@@ -245,7 +245,9 @@ def verify_run(_: list[str], tmp_path: Path) -> None:
             "TRADEGW_METRICS__PORT": "0",  # the exporter runs, on a free port
         }
         run = subprocess.run(
-            [str(BIN / "tradegw"), "run", "--config", "settings.toml", "--duration", "1.5"],
+            # the spread consumer compares 1 s merge windows, each closed 1 s (the default
+            # allowed skew) after its end: 4.5 s leave room for a complete one
+            [str(BIN / "tradegw"), "run", "--config", "settings.toml", "--duration", "4.5"],
             cwd=tmp_path,
             env=env,
             capture_output=True,

@@ -177,3 +177,65 @@ async def test_switched_off_strategy_is_suppressed_and_sends_nothing(
     assert strategy.states == []
     assert placed is None
     assert open_orders == []
+
+
+@pytest.mark.anyio
+async def test_the_merged_stream_example_acts_on_one_window_of_every_venue(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    from tradegw_core.schema.events import EventType, MergedEvent, Trade
+
+    source = next((b for b in _python_blocks() if "class VwapGap" in b.text), None)
+    assert source is not None, "the merged-stream example is missing from the guide"
+    namespace: dict[str, Any] = {}
+    exec(compile(source.text, source.where, "exec"), namespace)
+
+    class Ctx:
+        log = logging.getLogger("doc.vwap_gap")
+        asked: tuple[Any, ...] = ()
+
+        async def merged_subscribe(self, *args: Any, **kwargs: Any) -> Any:
+            self.asked = (args, kwargs)
+            return types.SimpleNamespace(ok=True, error="")
+
+    ctx = Ctx()
+    strategy = namespace["VwapGap"]()
+    await strategy.on_start(ctx)
+    assert ctx.asked == (
+        ("BTC-USDT", EventType.TRADE, ["binance", "coinbase", "kraken"]),
+        {"window_ms": 1000},
+    )
+
+    def trade(venue: str, price: str, qty: str) -> Trade:
+        return Trade(
+            event_id=f"{venue}{price}",
+            provider=venue,
+            symbol="BTC-USDT",
+            venue_symbol="BTCUSDT",
+            trade_id="1",
+            price=Decimal(price),
+            qty=Decimal(qty),
+        )
+
+    window = MergedEvent(
+        event_id="m1",
+        provider="merge:Trade",
+        symbol="BTC-USDT",
+        venue_symbol="BTC-USDT",
+        merge_id="BTC-USDT/Trade/x/1",
+        merge_type=EventType.TRADE,
+        window_open=0,
+        window_close=1,
+        fragments={
+            "binance": [trade("binance", "100", "1"), trade("binance", "102", "1")],  # 101
+            "coinbase": [trade("coinbase", "100.5", "2")],
+            "kraken": [trade("kraken", "103", "1")],
+        },
+    )
+    with caplog.at_level(logging.INFO, logger="doc.vwap_gap"):
+        await strategy.on_event(window)
+    [record] = caplog.records
+    assert record.__dict__["gap"] == "2.5"
+    assert record.__dict__["window"] == "BTC-USDT/Trade/x/1"

@@ -1,9 +1,13 @@
 """The ``spread`` consumer: the best cross-venue spread of one symbol across several venues.
 
-A model of a read-only strategy. It subscribes to the same symbols on every configured
-provider, keeps each venue's top of book (from ``BookSnapshot``/``BookUpdate``, or from
-``Ticker`` when a venue sends best bid/ask there), and after every event recomputes, per
-symbol, the highest bid and the lowest ask over all venues. The result is
+A model of a read-only strategy built on a **merged subscription** (design section 7). For
+each configured symbol it sends one ``MergedSubscribe`` for ``Ticker`` events from every
+configured venue, so the gateway hands it one ``MergedEvent`` per time window (``window_ms``
+of venue time) in which *every* venue sent a ticker; windows missing a venue never reach it
+(the gateway counts them as suppressed). From each MergedEvent it takes every venue's
+latest best bid/ask in the window and computes the highest bid and the lowest ask over all
+venues: it acts only on complete windows, so a venue that went quiet can never leave a
+stale quote in the comparison. The result is
 
 * kept in :attr:`SpreadConsumer.latest` (what the demo's live view shows),
 * exported as gauges ``tradegw_example_cross_spread`` (quote currency) and
@@ -20,16 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.contracts import ConsumerContext
-from tradegw_core.schema.events import (
-    BookSnapshot,
-    BookUpdate,
-    Event,
-    EventType,
-    ExecReport,
-    Ticker,
-)
+from tradegw_core.schema.events import Event, EventType, ExecReport, MergedEvent, Ticker
 
 __all__ = ["CrossSpread", "SpreadConsumer", "SpreadSettings", "TopOfBook"]
 
@@ -37,16 +33,18 @@ _BPS = Decimal(10_000)
 
 
 class SpreadSettings(BaseModel):
-    """``[consumers.spread]``: which venues and symbols to compare."""
+    """``[consumers.spread]``: which venues and symbols to compare, and the merge window."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     providers: tuple[str, ...] = ("binance", "coinbase", "kraken")
-    """Venues to compare (each must be enabled in ``gateway.providers``)."""
+    """Venues to compare (at least two, each enabled in ``gateway.providers``)."""
     symbols: tuple[str, ...] = ("BTC-USDT",)
-    """Canonical symbols, subscribed on every venue."""
-    types: tuple[EventType, ...] = (EventType.BOOK_SNAPSHOT, EventType.BOOK_UPDATE)
-    """Where the top of book comes from: book events and/or ``Ticker``."""
+    """Canonical symbols; one merged ticker subscription each."""
+    window_ms: int = Field(default=5000, ge=10, le=3_600_000)
+    """Merge window (venue time): one comparison per window in which every venue ticked."""
+    max_count: int = Field(default=1000, ge=2, le=100_000)
+    """Tickers a window may hold before it closes early."""
     log_interval_s: float = Field(default=5.0, ge=0)
     """At most one ``spread.cross`` log line per symbol per interval (crossings: always)."""
 
@@ -91,47 +89,45 @@ class SpreadConsumer:
 
     def __init__(self, settings: SpreadSettings | None = None) -> None:
         self.settings = settings if settings is not None else SpreadSettings()
-        self.books: dict[tuple[str, str], OrderBook] = {}
         self.tops: dict[tuple[str, str], TopOfBook] = {}
-        """(provider, symbol) -> that venue's top of book."""
+        """(provider, symbol) -> that venue's top of book in the newest complete window."""
         self.latest: dict[str, CrossSpread] = {}
         """symbol -> the newest cross-venue spread."""
+        self.windows = 0
+        """Complete merge windows acted on."""
         self.crossings = 0
         self._ctx: ConsumerContext | None = None
         self._logged_ns: dict[str, int] = {}
 
     async def on_start(self, ctx: ConsumerContext) -> None:
-        """Subscribe to the configured symbols on every configured venue."""
+        """Ask for merged tickers of every configured symbol from every configured venue."""
         self._ctx = ctx
         s = self.settings
-        ack = await ctx.subscribe(s.providers, s.symbols, s.types)
-        if not ack.ok:
-            ctx.log.error("spread.subscribe_failed", extra={"error": ack.error})
+        for symbol in s.symbols:
+            ack = await ctx.merged_subscribe(
+                symbol, EventType.TICKER, s.providers, window_ms=s.window_ms, max_count=s.max_count
+            )
+            if not ack.ok:
+                ctx.log.error(
+                    "spread.subscribe_failed", extra={"symbol": symbol, "error": ack.error}
+                )
 
     async def on_event(self, event: Event) -> None:
-        """Update the venue's top of book, then the symbol's cross-venue spread."""
-        key = (event.provider, event.symbol)
-        if isinstance(event, BookSnapshot | BookUpdate):
-            book = self.books.get(key)
-            if book is None or isinstance(event, BookSnapshot):
-                book = self.books[key] = OrderBook()
-            if isinstance(event, BookSnapshot):
-                book.load(event.bids, event.asks)
-            else:
-                for level in event.bids:
-                    book.set_bid(level.price, level.qty)
-                for level in event.asks:
-                    book.set_ask(level.price, level.qty)
-            bid, ask = book.best_bid(), book.best_ask()
-            self.tops[key] = TopOfBook(
-                bid.price if bid is not None else None, ask.price if ask is not None else None
-            )
-        elif isinstance(event, Ticker):
-            if event.bid_price is None and event.ask_price is None:
-                return
-            self.tops[key] = TopOfBook(event.bid_price, event.ask_price)
-        else:
+        """Take one complete window of tickers: each venue's latest top, then the spread."""
+        if not isinstance(event, MergedEvent) or event.merge_type is not EventType.TICKER:
             return
+        tops: dict[tuple[str, str], TopOfBook] = {}
+        for venue, fragments in event.fragments.items():
+            for ticker in reversed(fragments):  # newest first: its latest quote with a side
+                if isinstance(ticker, Ticker) and (
+                    ticker.bid_price is not None or ticker.ask_price is not None
+                ):
+                    tops[(venue, event.symbol)] = TopOfBook(ticker.bid_price, ticker.ask_price)
+                    break
+        self.windows += 1
+        for key in [k for k in self.tops if k[1] == event.symbol]:
+            del self.tops[key]  # only this window's venues count: nothing stale
+        self.tops.update(tops)
         self._update(event.symbol)
 
     async def on_exec_report(self, report: ExecReport) -> None:
