@@ -31,12 +31,9 @@ if TYPE_CHECKING:
     from tradegw_binance.parsing import BinanceParser
 
 __all__ = [
-    "MarketPayload",
-    "decode_depth_diff",
     "decode_depth_frame",
     "decode_depth_snapshot",
     "decode_execution_report",
-    "decode_market_payload",
     "decode_order",
     "decode_stream_frame",
     "decode_user_event",
@@ -47,13 +44,7 @@ __all__ = [
 _T = TypeVar("_T")
 
 _frame_decoder = msgspec.json.Decoder(BinanceStreamFrame)
-_diff_decoder = msgspec.json.Decoder(BinanceDepthDiffMsg)
 _snapshot_decoder = msgspec.json.Decoder(BinanceDepthSnapshotMsg)
-_trade_decoder = msgspec.json.Decoder(BinanceTradeMsg)
-_agg_decoder = msgspec.json.Decoder(BinanceAggTradeMsg)
-_bbo_decoder = msgspec.json.Decoder(BinanceBookTickerMsg)
-_ticker_decoder = msgspec.json.Decoder(BinanceTicker24hMsg)
-_kline_decoder = msgspec.json.Decoder(BinanceKlineMsg)
 _exec_decoder = msgspec.json.Decoder(BinanceExecutionReportMsg)
 _user_frame_decoder = msgspec.json.Decoder(BinanceUserEventFrame)
 _order_decoder = msgspec.json.Decoder(BinanceOrderMsg)
@@ -69,11 +60,6 @@ def _decode(decoder: msgspec.json.Decoder[_T], data: bytes | str, what: str) -> 
 def decode_stream_frame(data: bytes | str) -> BinanceStreamFrame:
     """One combined-stream frame (data, control ack or control error)."""
     return _decode(_frame_decoder, data, "stream frame")
-
-
-def decode_depth_diff(data: bytes | str) -> BinanceDepthDiffMsg:
-    """A ``depthUpdate`` payload."""
-    return _decode(_diff_decoder, data, "depthUpdate")
 
 
 def decode_depth_snapshot(data: bytes | str) -> BinanceDepthSnapshotMsg:
@@ -94,36 +80,6 @@ def decode_user_event(data: bytes | str) -> BinanceUserEventFrame:
 def decode_order(data: bytes | str) -> BinanceOrderMsg:
     """A REST / WS API order answer."""
     return _decode(_order_decoder, data, "order answer")
-
-
-MarketPayload = (
-    BinanceDepthDiffMsg
-    | BinanceTradeMsg
-    | BinanceAggTradeMsg
-    | BinanceBookTickerMsg
-    | BinanceTicker24hMsg
-    | BinanceKlineMsg
-)
-
-
-def decode_market_payload(channel: str, data: bytes | str) -> MarketPayload | None:
-    """Decode a combined-stream ``data`` by its channel (``depth@100ms``, ``trade``, ...).
-
-    None for a channel this adapter does not consume (e.g. ``avgPrice``).
-    """
-    if channel.startswith("depth") and not channel[5:6].isdigit():
-        return _decode(_diff_decoder, data, "depthUpdate")
-    if channel == "trade":
-        return _decode(_trade_decoder, data, "trade")
-    if channel == "aggTrade":
-        return _decode(_agg_decoder, data, "aggTrade")
-    if channel == "bookTicker":
-        return _decode(_bbo_decoder, data, "bookTicker")
-    if channel == "ticker":
-        return _decode(_ticker_decoder, data, "24hrTicker")
-    if channel.startswith("kline_"):
-        return _decode(_kline_decoder, data, "kline")
-    return None
 
 
 DEPTH_FRAME = msgspec.json.Decoder(BinanceStreamData[BinanceDepthDiffMsg])

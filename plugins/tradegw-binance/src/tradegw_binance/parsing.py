@@ -7,10 +7,8 @@ Decoding is typed (msgspec straight into the Structs of ``schemas.py``, in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 
-from tradegw_binance.decoding import MarketPayload
 from tradegw_binance.schemas import (
     BinanceAggTradeMsg,
     BinanceBookTickerMsg,
@@ -19,7 +17,6 @@ from tradegw_binance.schemas import (
     BinanceOrderMsg,
     BinanceTicker24hMsg,
     BinanceTradeMsg,
-    PriceLevel,
 )
 from tradegw_binance.symbols import BinanceSymbolMap
 from tradegw_binance.values import BookValues, FrameRejected, strict_decimal
@@ -29,14 +26,13 @@ from tradegw_core.schema.events import (
     ExecReport,
     ExecState,
     KlineSummary,
-    Level,
     Side,
     Ticker,
     Trade,
     make_event_id,
 )
 
-__all__ = ["BinanceParser", "levels", "map_exec_state"]
+__all__ = ["BinanceParser", "map_exec_state"]
 
 _MS_NS = 1_000_000
 _ZERO = Decimal(0)
@@ -45,16 +41,6 @@ _TRADE = EventType.TRADE.value
 _TICKER = EventType.TICKER.value
 _KLINE_SUMMARY = EventType.KLINE_SUMMARY.value
 _EXEC_REPORT = EventType.EXEC_REPORT.value
-
-
-def levels(pairs: Sequence[PriceLevel]) -> tuple[Level, ...]:
-    """String ``[price, qty]`` pairs -> exact Levels, validated (FrameRejected if one is bad).
-
-    Prices must be > 0 and quantities >= 0 (a zero qty stays zero: it deletes).
-    """
-    return tuple(
-        Level(strict_decimal(p, positive=True), strict_decimal(q, positive=False)) for p, q in pairs
-    )
 
 
 # (x, X) -> canonical state; X alone decides except where the table says otherwise.
@@ -131,22 +117,6 @@ class BinanceParser:
         """A validated quantity (>= 0, at most the venue's decimals)."""
         qtys = self.values.qtys
         return (qtys.get(text) or qtys.parse(text))[1]
-
-    def market_event(
-        self, msg: MarketPayload, ts_ingest: int
-    ) -> Trade | Ticker | KlineSummary | None:
-        """The canonical event of a non-depth payload (None for depth diffs: see book.py)."""
-        if isinstance(msg, BinanceTradeMsg):
-            return self.trade(msg, ts_ingest)
-        if isinstance(msg, BinanceAggTradeMsg):
-            return self.agg_trade(msg, ts_ingest)
-        if isinstance(msg, BinanceBookTickerMsg):
-            return self.book_ticker(msg, ts_ingest)
-        if isinstance(msg, BinanceTicker24hMsg):
-            return self.ticker_24h(msg, ts_ingest)
-        if isinstance(msg, BinanceKlineMsg):
-            return self.kline(msg, ts_ingest)
-        return None
 
     def trade(self, msg: BinanceTradeMsg, ts_ingest: int) -> Trade:
         """``trade`` -> Trade (``m`` true: the buyer was maker, the aggressor sold)."""
