@@ -184,7 +184,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         args = build_parser().parse_args(args_list)
         return _COMMANDS[args.command](args, stream)
     except (ConfigError, PluginError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        # One line per problem, each naming its key or file; never a traceback.
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            sys.stderr.write(f"error: {line}\n")
         return 2
     except TradegwError as exc:
         sys.stderr.write(f"error: {exc}\n")

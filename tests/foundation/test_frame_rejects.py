@@ -78,7 +78,7 @@ def test_the_logged_detail_is_truncated_one_line_and_secret_free(
     assert scrub("GET /api/v3/order?symbol=X&signature=abc123&timestamp=1") == (
         "GET /api/v3/order?symbol=X&signature=***&timestamp=1"
     )
-    assert scrub("Authorization: Bearer tok.en.jwt") == "Authorization: ***"
+    assert scrub("Authorization: Bearer tok.en.jwt") == "Authorization: Bearer ***"
     assert scrub("bearer tok.en.jwt") == "bearer ***"
 
 

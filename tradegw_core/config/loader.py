@@ -25,7 +25,7 @@ from dynaconf import Dynaconf
 from dynaconf.utils.parse_conf import parse_conf_data
 
 from tradegw_core.config.models import PluginsSettings, Settings, compose_settings_model
-from tradegw_core.config.validation import validate_section
+from tradegw_core.config.validation import config_error, validate_section
 from tradegw_core.errors import ConfigError
 from tradegw_core.plugin.discovery import LoadedPlugin, load_plugins
 from tradegw_core.plugin.registries import Registries
@@ -90,7 +90,9 @@ def _read_files(files: list[Path]) -> dict[str, Any]:
         data: dict[str, Any] = loaded.as_dict()
     except Exception as exc:
         names = ", ".join(str(p) for p in files)
-        raise ConfigError(f"cannot read {names}: {type(exc).__name__}: {exc}") from exc
+        # The first line only: a parser may quote the offending line (maybe a secret).
+        why = (str(exc).strip().splitlines() or [""])[0][:120]
+        raise ConfigError(f"cannot read {names}: {type(exc).__name__}: {why}") from None
     return {k.lower(): v for k, v in data.items() if not k.endswith("_FOR_DYNACONF")}
 
 
@@ -155,7 +157,7 @@ def _check_names(settings: Settings, registries: Registries) -> None:
             if key in registries.settings and settings.section(key) is None:
                 problems.append(f"{key}: required settings section is missing")
     if problems:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+        raise config_error(problems)
 
 
 def load_config(

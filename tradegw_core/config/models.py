@@ -8,8 +8,10 @@ whole configuration and ``tradegw config-schema`` can show all of it.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
@@ -37,6 +39,7 @@ __all__ = [
     "PluginsSettings",
     "Settings",
     "compose_settings_model",
+    "is_loopback",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -99,16 +102,16 @@ class DispatcherSettings(BaseModel):
 
     model_config = _FROZEN
 
-    lane_size: int = Field(default=10_000, gt=0)
+    lane_size: int = Field(default=10_000, gt=0, le=10_000_000)
     """Market-data events each consumer's lane holds before its overflow policy applies."""
     overflow: Literal["dlq", "drop_oldest", "drop_newest"] = "dlq"
     """What a full lane does with one more event: park it in the bounded dead-letter queue,
     or drop the oldest / the newest. Execution reports never take this path."""
-    lateness_ms: int = Field(default=150, ge=0)
+    lateness_ms: int = Field(default=150, ge=0, le=60_000)
     """How long an out-of-order event is held waiting for the gap before it is released."""
-    flush_ms: int = Field(default=50, gt=0)
+    flush_ms: int = Field(default=50, gt=0, le=10_000)
     """Tick of the flush that releases held events whose lateness expired."""
-    dedup_window: int = Field(default=100_000, gt=0)
+    dedup_window: int = Field(default=100_000, gt=0, le=10_000_000)
     """How many recent event ids are remembered to drop duplicates (e.g. A/B feeds)."""
 
 
@@ -136,11 +139,11 @@ class BookSettings(BaseModel):
 
     model_config = _FROZEN
 
-    refresh_min_s: float = Field(default=120.0, gt=0)
+    refresh_min_s: float = Field(default=120.0, gt=0, le=86_400)
     """Earliest periodic refresh (reconcile against a fresh snapshot) after a sync."""
-    refresh_max_s: float = Field(default=300.0, gt=0)
+    refresh_max_s: float = Field(default=300.0, gt=0, le=86_400)
     """Latest periodic refresh; the time is jittered between min and max."""
-    stale_after_s: float = Field(default=300.0, gt=0)
+    stale_after_s: float = Field(default=300.0, gt=0, le=86_400)
     """A book with no update for this long is declared stale and resynced."""
 
     @model_validator(mode="after")
@@ -160,25 +163,25 @@ class OrdersSettings(BaseModel):
 
     journal_path: str = "tradegw-journal.sqlite3"
     """SQLite file journaling every order and report (relative to the working directory)."""
-    dedup_retention_s: float = Field(default=3600.0, gt=0)
+    dedup_retention_s: float = Field(default=3600.0, gt=0, le=7 * 86_400)
     """How long a used ``client_order_id`` is remembered (a reuse answers DUPLICATE)."""
     risk_checks: tuple[str, ...] = ("max_notional", "max_open_orders", "price_band")
     """Pre-trade checks to run, in order (built-in or registered by a plugin)."""
     max_notional: Decimal | None = Field(default=None, gt=0)
     """Largest ``qty * price`` of one order, in the quote currency; unset: no limit."""
-    max_open_orders: int = Field(default=50, ge=0)
+    max_open_orders: int = Field(default=50, ge=0, le=100_000)
     """Open orders allowed per consumer."""
-    price_band_pct: Decimal = Field(default=Decimal(5), gt=0)
+    price_band_pct: Decimal = Field(default=Decimal(5), gt=0, le=100)
     """A limit price further than this percentage from the last trade is refused."""
-    submit_timeout_s: float = Field(default=10.0, gt=0)
+    submit_timeout_s: float = Field(default=10.0, gt=0, le=300)
     """A submission unanswered this long becomes UNKNOWN and is resolved by query."""
     trading_enabled_on_start: bool = True
     """Whether consumers may send orders at start-up; false waits for SetTradingMode."""
-    query_attempts: int = Field(default=5, ge=1)
+    query_attempts: int = Field(default=5, ge=1, le=100)
     """Venue queries for an order of unknown outcome before it is left for the next start."""
-    report_buffer: int = Field(default=65_536, ge=1)
+    report_buffer: int = Field(default=65_536, ge=1, le=10_000_000)
     """Execution reports queued for journaling before the backlog is reported (never dropped)."""
-    reconcile_wait_s: float = Field(default=15.0, ge=0)
+    reconcile_wait_s: float = Field(default=15.0, ge=0, le=3600)
     """How long start-up waits for open orders to be reconciled before taking new orders."""
 
 
@@ -194,13 +197,60 @@ class ApiSettings(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535)
     """Port of the control API."""
     token: SecretStr | None = None
-    """Bearer token the control API requires (``Authorization: Bearer <token>``)."""
+    """Bearer token the control API requires (``Authorization: Bearer <token>``); never
+    empty. One shorter than 32 characters is accepted with a warning at start."""
+    tls_certfile: str | None = None
+    """PEM certificate (chain) to serve HTTPS with; unset: plain HTTP."""
+    tls_keyfile: str | None = None
+    """PEM private key of ``tls_certfile`` (unset: the key is in the certificate file)."""
+    allow_insecure_bind: bool = False
+    """Allow a non-loopback ``host`` without ``tls_certfile`` (the token then crosses the
+    network in clear text; a warning is logged at start). Off: such a ``host`` is refused."""
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """A connection that sends no complete request headers this long after connecting (or
+    after its previous answer) is closed; a body not received in this time is answered 408."""
+    idle_timeout_s: int = Field(default=5, ge=1, le=300)
+    """An idle keep-alive connection is closed after this many seconds."""
+
+    @field_validator("token")
+    @classmethod
+    def _token_not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("must not be empty (leave it unset, or set a long random token)")
+        return value
 
     @model_validator(mode="after")
     def _token_when_enabled(self) -> ApiSettings:
         if self.enabled and self.token is None:
             raise ValueError("token is required when enabled = true")
+        for key in ("tls_certfile", "tls_keyfile"):
+            path = getattr(self, key)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{key} {path!r} is not a readable file")
+        if self.tls_keyfile is not None and self.tls_certfile is None:
+            raise ValueError("tls_keyfile needs tls_certfile")
+        if (
+            self.enabled
+            and not is_loopback(self.host)
+            and self.tls_certfile is None
+            and not self.allow_insecure_bind
+        ):
+            raise ValueError(
+                f"host {self.host!r} is not a loopback address and the API would speak plain "
+                "HTTP (the token in clear text): set tls_certfile (and tls_keyfile), bind "
+                "127.0.0.1 behind a TLS proxy, or set allow_insecure_bind = true"
+            )
         return self
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve anywhere
 
 
 class _Group(BaseModel):

@@ -47,7 +47,11 @@ _INTRO = """\
 
 One validated model holds the whole configuration: the core's sections below plus one
 section per installed plugin (`[providers.<name>]`, `[consumers.<name>]`). Every section is
-strict: an unknown key is an error that names the key and lists the known ones.
+strict: an unknown key is an error that names the key and lists the known ones (never the
+value it was given). In every section, plugin sections included, numbers must be finite
+(`inf` and `nan` are refused) and within the ranges shown, and a list of names may not hold
+the same entry twice. `tradegw run` reports each problem on one line naming the key (or the
+file) and exits with status 2.
 
 Where values come from, later sources winning key by key:
 

@@ -1,26 +1,46 @@
 """Validate raw settings into a model and turn pydantic errors into clear messages.
 
-Each problem becomes one line ``key: why (got value)``, e.g.
-``providers.binance.depth: must be one of 5, 10, 20 (got 7)``. Values of secret fields
-(``SecretStr`` or names such as ``token``, ``secret``, ``password``) are never shown.
+Each problem becomes one line ``invalid configuration: key: why (got value)``, e.g.
+``providers.binance.depth: must be one of 5, 10, 20 (got 7)``. Values are never shown for
+secret fields (``SecretStr`` or names such as ``token``, ``secret``, ``password``, ``key``),
+for unknown keys (a misspelt ``api_secert`` holds a secret too), or when they look like key
+material; other values are shown truncated, on one line.
+
+Beyond what the field types say, :func:`validate_section` refuses in every section, plugin
+sections included, numbers that are not finite (``inf``, ``nan``) and lists of names
+holding the same entry twice (``providers = ["binance", "binance"]``).
 """
 
 from __future__ import annotations
 
+import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 
 from tradegw_core.errors import ConfigError
 
-__all__ = ["format_validation_error", "validate_section"]
+__all__ = ["check_values", "config_error", "format_validation_error", "validate_section"]
 
 M = TypeVar("M", bound=BaseModel)
 
-_SECRET_WORDS = ("secret", "token", "password", "passphrase", "private_key", "api_key")
+_SECRET_WORDS = (
+    "secret",
+    "token",
+    "password",
+    "passphrase",
+    "key",
+    "credential",
+    "auth",
+    "signature",
+    "jwt",
+    "cookie",
+)
+_MAX_SHOWN = 60
 
 
 def _members(annotation: Any) -> tuple[Any, ...]:
@@ -102,22 +122,71 @@ def format_validation_error(
         full = (*prefix, *(str(k) for k in loc))
         key = ".".join(full) or "(top level)"
         why = _why(error, model, loc)
-        if error["type"] == "missing":
-            got = ""
+        if error["type"] in ("missing", "extra_forbidden"):
+            got = ""  # an unknown key's value may be a secret under a misspelt name
         elif _is_secret(model, loc):
             got = " (got ***)"
         else:
-            value = error.get("input")
-            got = f" (got {value!r})" if isinstance(value, str) else f" (got {value})"
-            if isinstance(value, Mapping):
-                got = ""
-        origin = ""
-        for path, name in (sources or {}).items():
-            if full[: len(path)] == path or path[: len(full)] == full:
-                origin = f" [from {name}]"
-                break
-        lines.append(f"{key}: {why}{got}{origin}")
+            got = _shown(error.get("input"))
+        lines.append(f"{key}: {why}{got}{_origin(full, sources)}")
     return lines
+
+
+def _origin(full: tuple[str, ...], sources: Mapping[tuple[str, ...], str] | None) -> str:
+    for path, name in (sources or {}).items():
+        if full[: len(path)] == path or path[: len(full)] == full:
+            return f" [from {name}]"
+    return ""
+
+
+def _shown(value: Any) -> str:
+    """`` (got <value>)`` on one line, truncated; nothing for sections or key material."""
+    if isinstance(value, Mapping) or (isinstance(value, str) and "-----BEGIN" in value):
+        return ""
+    text = repr(value) if isinstance(value, str) else str(value)
+    if len(text) > _MAX_SHOWN:
+        text = text[:_MAX_SHOWN] + "..."
+    return f" (got {text.encode('unicode_escape').decode('ascii')})"
+
+
+def _fields(node: BaseModel) -> Iterator[tuple[str, Any]]:
+    for name, info in type(node).model_fields.items():
+        yield info.alias or name, getattr(node, name)
+
+
+def _check(node: Any, path: tuple[str, ...], problems: list[tuple[tuple[str, ...], str]]) -> None:
+    if isinstance(node, BaseModel):
+        for key, value in _fields(node):
+            _check(value, (*path, key), problems)
+    elif isinstance(node, float | Decimal):
+        if not (node.is_finite() if isinstance(node, Decimal) else math.isfinite(node)):
+            problems.append((path, f"must be a finite number (got {node})"))
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            _check(value, (*path, str(key)), problems)
+    elif isinstance(node, list | tuple | set | frozenset):
+        items = list(node)
+        if items and all(isinstance(i, str) for i in items):
+            twice = sorted({i for i in items if items.count(i) > 1})
+            if twice:
+                shown = ", ".join(repr(i) for i in twice)
+                problems.append((path, f"lists {shown} more than once (each may appear once)"))
+        for i, item in enumerate(items):
+            _check(item, (*path, str(i)), problems)
+
+
+def check_values(
+    settings: BaseModel, sources: Mapping[tuple[str, ...], str] | None = None
+) -> list[str]:
+    """``key: why`` lines for non-finite numbers and duplicate names anywhere in ``settings``."""
+    problems: list[tuple[tuple[str, ...], str]] = []
+    _check(settings, (), problems)
+    return [f"{'.'.join(p)}: {why}{_origin(p, sources)}" for p, why in problems]
+
+
+def config_error(lines: list[str]) -> ConfigError:
+    """One ConfigError whose every line is ``invalid configuration: <problem>``."""
+    return ConfigError("\n".join(f"invalid configuration: {line}" for line in lines))
 
 
 def validate_section(
@@ -129,7 +198,13 @@ def validate_section(
 ) -> M:
     """Validate ``data`` with ``model``; ConfigError listing every problem otherwise."""
     try:
-        return model.model_validate(data)
+        validated = model.model_validate(data)
     except ValidationError as exc:
         lines = format_validation_error(exc, model, prefix=prefix, sources=sources)
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+        raise config_error(lines) from None
+    problems = check_values(validated, sources)
+    if problems:
+        if prefix:
+            problems = [f"{'.'.join(prefix)}.{line}" for line in problems]
+        raise config_error(problems)
+    return validated

@@ -9,10 +9,17 @@ dependency.
 :func:`serve_asgi` binds the socket itself and starts uvicorn with
 ``Server.startup(sockets=[...])``: the bound port is known at once (port 0 works) and
 uvicorn never installs signal handlers (the gateway owns those).
+
+Slow or half-open clients cannot hold connections: a connection must deliver a request's
+headers within ``header_timeout_s`` of connecting (or of its previous answer), its body
+within ``body_timeout_s`` (else 408), and an idle keep-alive connection is closed after
+``idle_timeout_s``. Accepted sockets have Nagle off (``TCP_NODELAY``), so a keep-alive
+answer written as headers then body is not held back by the client's delayed ACK.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -24,7 +31,9 @@ from urllib.parse import parse_qs
 
 import anyio
 import anyio.abc
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 __all__ = [
     "Handler",
@@ -69,8 +78,14 @@ class HttpRequest:
         return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
 
     def json(self) -> Any:
-        """The body parsed as JSON (numbers with a fraction become Decimal)."""
-        return json.loads(self.body or b"null", parse_float=Decimal)
+        """The body parsed as JSON (numbers with a fraction become Decimal).
+
+        ValueError when it is not JSON, including JSON nested too deep to parse.
+        """
+        try:
+            return json.loads(self.body or b"null", parse_float=Decimal)
+        except RecursionError:
+            raise ValueError("JSON nested too deep") from None
 
 
 @dataclass(frozen=True)
@@ -180,10 +195,12 @@ class Router:
         *,
         max_body: int = 1 << 20,
         fallback: Callable[[HttpRequest], HttpResponse | None] | None = None,
+        body_timeout_s: float = 10.0,
     ) -> None:
         self.routes = list(routes)
         self.max_body = max_body
         self.fallback = fallback
+        self.body_timeout_s = body_timeout_s
         self.requests = 0
 
     def close(self) -> None:
@@ -194,7 +211,12 @@ class Router:
         if scope["type"] != "http":  # pragma: no cover - uvicorn runs with lifespan off
             return
         self.requests += 1
-        request = await read_request(scope, receive, max_body=self.max_body)
+        request: HttpRequest | None = None
+        with anyio.move_on_after(self.body_timeout_s) as slow:
+            request = await read_request(scope, receive, max_body=self.max_body)
+        if slow.cancelled_caught:
+            await send_response(send, _TOO_SLOW)
+            return
         if request is None:
             await send_response(send, self.too_large())
             return
@@ -236,13 +258,60 @@ class Router:
         return HttpResponse.json({"error": f"no route for {request.path}"}, 404)
 
 
+_TOO_SLOW = HttpResponse(
+    408, b'{"error":"request body not received in time"}', (("connection", "close"),)
+)
+
+
+class _GuardedH11(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's headers."""
+
+    header_timeout_s = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self._header_timer is not None and self.conn.their_state is not h11.IDLE:
+            self._disarm()  # the request's headers are in
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._arm()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._overdue)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _overdue(self) -> None:
+        self._header_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()  # connected (or answered) and no request since
+
+
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio turns Nagle off (TCP_NODELAY) only on accepted
+    # sockets whose proto says TCP. With proto 0 every keep-alive answer (headers, then
+    # body: two writes) waited for the client's delayed ACK, ~40 ms per request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(128)  # asyncio's create_server listens again with uvicorn's backlog
         sock.setblocking(False)
     except BaseException:
         sock.close()
@@ -255,16 +324,32 @@ async def serve_asgi(
     host: str,
     port: int,
     *,
+    header_timeout_s: float = 10.0,
+    idle_timeout_s: float = 5.0,
+    tls_certfile: str | None = None,
+    tls_keyfile: str | None = None,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on (host, port) until cancelled; reports the bound port via task_status.
 
-    An IPv6 ``host`` (one with a ``:``) binds an IPv6 socket. ``app.close()`` is called
-    when serving stops, then every open connection is closed.
+    An IPv6 ``host`` (one with a ``:``) binds an IPv6 socket. With ``tls_certfile`` (PEM,
+    with ``tls_keyfile`` unless the key is in the same file) it speaks HTTPS. Timeouts: see
+    the module docstring. ``app.close()`` is called when serving stops, then every open
+    connection is closed.
     """
     sock = _listen(host, port)
+    protocol = type("GuardedH11", (_GuardedH11,), {"header_timeout_s": header_timeout_s})
     config = uvicorn.Config(
-        app, log_config=None, lifespan="off", access_log=False, log_level="warning"
+        app,
+        http=protocol,
+        timeout_keep_alive=max(1, round(idle_timeout_s)),
+        ssl_certfile=tls_certfile,
+        ssl_keyfile=tls_keyfile,
+        proxy_headers=False,  # X-Forwarded-For from anyone is no client address
+        log_config=None,
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
     )
     config.load()
     server = uvicorn.Server(config)

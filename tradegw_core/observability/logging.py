@@ -7,14 +7,18 @@ Use :func:`get_logger` (or a context's ``log``) and log an event name with field
 
 ``trace_id`` / ``decision_id`` come from the fields, the bound context or the current
 :func:`log_context`. Values of keys that look secret (``token``, ``secret``, ``password``,
-``api_key``...) and any ``SecretStr`` are written as ``***``. :func:`configure_logging` is
-called once by the CLI with the level and format from config.
+``api_key``...) and any ``SecretStr`` are written as ``***``, and so is whatever follows a
+secret-looking name in a message or traceback text (``signature=...``, ``"apiKey": ...``,
+``Bearer ...``: a signed URL in an httpx error is logged without its signature).
+:func:`configure_logging` is called once by the CLI with the level and format from config;
+it also keeps httpx's per-request INFO lines (signed URLs) out, at WARNING.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +38,7 @@ __all__ = [
     "configure_logging",
     "get_logger",
     "log_context",
+    "mask_secrets",
     "redact",
 ]
 
@@ -43,6 +48,18 @@ REDACTED = "***"
 _SECRET_WORDS = ("secret", "token", "password", "passphrase", "private_key", "api_key", "apikey")
 _FIELDS_ATTR = "tradegw_fields"
 _HANDLER_MARK = "_tradegw_handler"
+
+
+_SECRET_TEXT = re.compile(
+    r"(?i)((?:signature|sig|secret|token|password|passphrase|api[-_]?key|listen[-_]?key|"
+    r"authorization|jwt)[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?|\bbearer\s+)([^\"'&,\s}]+)"
+)
+_QUIET_LOGGERS = ("httpx", "httpcore")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with whatever follows a secret-looking name replaced by ``***``."""
+    return _SECRET_TEXT.sub(r"\1***", text)
 
 
 def _is_secret_key(key: str) -> bool:
@@ -108,12 +125,12 @@ class JsonFormatter(logging.Formatter):
             "ts": _timestamp(record),
             "level": record.levelname,
             "logger": record.name,
-            "event": record.getMessage(),
+            "event": mask_secrets(record.getMessage()),
         }
         for key, value in _record_fields(record).items():
             doc.setdefault(key, value)
         if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
+            doc["exc"] = mask_secrets(self.formatException(record.exc_info))
         return json.dumps(doc, default=str, ensure_ascii=False)
 
 
@@ -123,11 +140,12 @@ class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Render ``record`` as one readable line (plus a traceback if any)."""
         pairs = " ".join(f"{k}={v}" for k, v in _record_fields(record).items())
-        line = f"{_timestamp(record)} {record.levelname:<7} {record.name} {record.getMessage()}"
+        event = mask_secrets(record.getMessage())
+        line = f"{_timestamp(record)} {record.levelname:<7} {record.name} {event}"
         if pairs:
             line = f"{line} {pairs}"
         if record.exc_info:
-            line = f"{line}\n{self.formatException(record.exc_info)}"
+            line = f"{line}\n{mask_secrets(self.formatException(record.exc_info))}"
         return line
 
 
@@ -199,4 +217,6 @@ def configure_logging(
     setattr(handler, _HANDLER_MARK, True)
     logger.addHandler(handler)
     logger.setLevel(level.upper())
+    for name in _QUIET_LOGGERS:  # one INFO line per request, with the signed URL
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler

@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tradegw_core.observability.logging import mask_secrets
+
 __all__ = ["REASONS", "FrameRejects", "LogLimiter", "RejectHandler", "scrub"]
 
 REASONS: dict[str, str] = {
@@ -49,10 +51,6 @@ RejectHandler = Callable[..., None]
 """``reject(reason, *, detail="", symbol=None, exc=None)``: what ``ctx.reject_frame`` is."""
 
 _TOKEN = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_SECRET = re.compile(
-    r"(?i)((?:signature|sig|secret|token|password|passphrase|api[-_]?key|listen[-_]?key|"
-    r"apikey|authorization|bearer|jwt)\b[\"']?\s*[:=]?\s*[\"']?)((?:bearer\s+)?[^\"'&,\s}]+)"
-)
 _NS = 1_000_000_000
 
 
@@ -63,7 +61,7 @@ def scrub(detail: Any, limit: int = 160) -> str:
     replaced with ``***``; control characters become ``?``.
     """
     text = detail if isinstance(detail, str) else str(detail)
-    text = _SECRET.sub(r"\1***", text[: limit * 4])
+    text = mask_secrets(text[: limit * 4])
     if len(text) > limit:
         text = text[:limit] + "..."
     return "".join(c if c.isprintable() else "?" for c in text)
