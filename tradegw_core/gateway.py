@@ -41,7 +41,7 @@ from tradegw_core.consumer.subscriptions import SubscriptionManager
 from tradegw_core.contracts import Consumer, Provider
 from tradegw_core.dispatcher.dispatcher import Dispatcher
 from tradegw_core.dispatcher.metrics import DispatcherMetrics
-from tradegw_core.errors import ProviderFailedError
+from tradegw_core.errors import ConfigError, ProviderFailedError
 from tradegw_core.net.backoff import Backoff
 from tradegw_core.observability.metrics import Metrics, MetricsExporter
 from tradegw_core.orchestrator.context import (
@@ -64,11 +64,12 @@ _log = logging.getLogger("tradegw.gateway")
 
 
 def _raise_provider_failure(error: BaseException) -> None:
-    """Raise the ProviderFailedError inside ``error`` (maybe nested in groups), if any."""
-    if isinstance(error, ProviderFailedError):
+    """Raise the ProviderFailedError (or start-up ConfigError, e.g. the API's port is taken)
+    inside ``error`` (maybe nested in groups), if any."""
+    if isinstance(error, ProviderFailedError | ConfigError):
         return
     if isinstance(error, BaseExceptionGroup):
-        failed = error.subgroup(ProviderFailedError)
+        failed = error.subgroup((ProviderFailedError, ConfigError))
         if failed is not None:
             first: BaseException = failed
             while isinstance(first, BaseExceptionGroup):

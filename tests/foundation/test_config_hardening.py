@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -224,3 +225,23 @@ def test_a_long_value_is_shown_truncated_on_one_line(tmp_path: Path) -> None:
     message = error_of(cfg)
     assert "\n" not in message
     assert len(message) < 200
+
+
+def test_run_with_the_api_port_taken_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        write(
+            tmp_path / "settings.toml",
+            f"[metrics]\nenabled = false\n[api]\nenabled = true\nport = {port}\n"
+            f"token = '{'t' * 40}'\n",
+        )
+        code, lines = run(capsys, "run", "--duration", "0")
+    assert code == 2
+    assert lines == [
+        f"error: api.port: cannot listen on 127.0.0.1:{port} (Address already in use); "
+        "set [api] port to a free port, or enabled = false"
+    ]

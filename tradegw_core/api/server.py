@@ -39,7 +39,16 @@ from pydantic_core import from_json
 from tradegw_core.api.status import gateway_status
 from tradegw_core.bus.control import parse_control_input
 from tradegw_core.config.models import is_loopback
-from tradegw_core.net.asgi import Handler, HttpRequest, HttpResponse, Route, Router, serve_asgi
+from tradegw_core.errors import ConfigError
+from tradegw_core.net.asgi import (
+    Handler,
+    HttpRequest,
+    HttpResponse,
+    Route,
+    Router,
+    listen_socket,
+    serve_asgi,
+)
 from tradegw_core.observability.rejects import LogLimiter
 from tradegw_core.schema.control import Ack
 
@@ -141,12 +150,18 @@ class ControlApi:
         for warning in self.start_warnings():
             _log.warning("control API: %s", warning)
         tls = self._serve_options["tls_certfile"] is not None
+        try:
+            sock = listen_socket(self.host, self.port)
+        except OSError as exc:
+            raise ConfigError(
+                f"api.port: cannot listen on {self.host}:{self.port} ({exc.strerror or exc}); "
+                "set [api] port to a free port, or enabled = false"
+            ) from None
+        serve = functools.partial(
+            serve_asgi, self.router, self.host, self.port, sock=sock, **self._serve_options
+        )
         async with anyio.create_task_group() as tg:
-            port: int = await tg.start(
-                functools.partial(
-                    serve_asgi, self.router, self.host, self.port, **self._serve_options
-                )
-            )
+            port: int = await tg.start(serve)
             self.url = _format_url(self.host, port, tls=tls)
             _log.info("HTTP control API listening on %s", self.url)
             task_status.started(self.url)

@@ -44,6 +44,7 @@ __all__ = [
     "Router",
     "Scope",
     "Send",
+    "listen_socket",
     "read_request",
     "send_response",
     "serve_asgi",
@@ -302,7 +303,8 @@ class _GuardedH11(H11Protocol):
             self.transport.close()  # connected (or answered) and no request since
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking TCP socket listening on (host, port); OSError when it cannot bind."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio turns Nagle off (TCP_NODELAY) only on accepted
     # sockets whose proto says TCP. With proto 0 every keep-alive answer (headers, then
@@ -328,16 +330,18 @@ async def serve_asgi(
     idle_timeout_s: float = 5.0,
     tls_certfile: str | None = None,
     tls_keyfile: str | None = None,
+    sock: socket.socket | None = None,
     task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on (host, port) until cancelled; reports the bound port via task_status.
 
     An IPv6 ``host`` (one with a ``:``) binds an IPv6 socket. With ``tls_certfile`` (PEM,
     with ``tls_keyfile`` unless the key is in the same file) it speaks HTTPS. Timeouts: see
-    the module docstring. ``app.close()`` is called when serving stops, then every open
+    the module docstring. ``sock`` (from :func:`listen_socket`) is served instead of a new
+    socket on (host, port). ``app.close()`` is called when serving stops, then every open
     connection is closed.
     """
-    sock = _listen(host, port)
+    sock = listen_socket(host, port) if sock is None else sock
     protocol = type("GuardedH11", (_GuardedH11,), {"header_timeout_s": header_timeout_s})
     config = uvicorn.Config(
         app,
