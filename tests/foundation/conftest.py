@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import sys
 import textwrap
 import uuid
@@ -73,3 +75,16 @@ def fake_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeS
     yield site
     for module in site.modules:
         sys.modules.pop(module, None)
+
+
+@pytest.fixture
+def cli_isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No settings.toml or TRADEGW_* variable leaks in; ``run``'s logging set-up leaks out."""
+    monkeypatch.chdir(tmp_path)
+    for var in [v for v in os.environ if v.startswith("TRADEGW_")]:
+        monkeypatch.delenv(var)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import logging
 import os
 import subprocess
 import sys
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +37,8 @@ def run_cli(*argv: str) -> tuple[int, str]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No settings.toml or TRADEGW_* variable leaks in; ``run``'s logging set-up leaks out."""
-    monkeypatch.chdir(tmp_path)
-    for var in [v for v in os.environ if v.startswith("TRADEGW_")]:
-        monkeypatch.delenv(var)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+def _isolated(cli_isolation: None) -> None:
+    """Every test here runs in ``tmp_path`` without TRADEGW_* variables (see conftest)."""
 
 
 def test_plugins_lists_consumer_examples_with_version_and_hooks(tmp_path: Path) -> None:

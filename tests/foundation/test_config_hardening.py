@@ -4,10 +4,7 @@ and every start-up error one line naming the key or file, exit 2, no traceback."
 from __future__ import annotations
 
 import io
-import logging
-import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,16 +23,8 @@ SECRET = "hunter2-very-secret-value"
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No settings.toml or TRADEGW_* variable leaks in; ``run``'s logging set-up leaks out."""
-    monkeypatch.chdir(tmp_path)
-    for var in [v for v in os.environ if v.startswith("TRADEGW_")]:
-        monkeypatch.delenv(var)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+def _isolated(cli_isolation: None) -> None:
+    """Every test here runs in ``tmp_path`` without TRADEGW_* variables (see conftest)."""
 
 
 @pytest.fixture

@@ -101,3 +101,36 @@ async def test_a_poisoned_book_frame_is_rejected_and_resyncs_that_book() -> None
         # The fresh snapshot is the venue's truth (the lost level included), nothing NaN.
         assert book_of(rec.book_events()[-1:]) == venue_book(venue, "BTCUSDT")
         assert all(p.is_finite() for side in book_of(rec.book_events()) for p in side)
+
+
+async def test_a_4_mib_frame_is_refused_without_stalling_the_event_loop() -> None:
+    huge = (
+        '{"ch":"book","sym":"BTCUSDT","type":"diff","first":1,"last":1,"bids":['
+        + ",".join(['["100.5","1"]'] * 295_000)
+        + '],"asks":[]}'
+    )  # ~4 MiB (under max_size) of real levels: parsing it all took 0.3-0.7 s
+    gaps: list[float] = []
+
+    async def heartbeat() -> None:
+        last = anyio.current_time()
+        while True:
+            await anyio.sleep(0.001)
+            now = anyio.current_time()
+            gaps.append(now - last)
+            last = now
+
+    async with loopback_venue() as venue, running(venue) as h:
+        rec = h.consumers["rec"]
+        with anyio.fail_after(10):
+            assert (await h.subscribe("rec", ["BTC-USDT"], TRADE)).ok
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(heartbeat)
+                await venue.send_raw(1, huge)
+                seq = await venue.trade("BTCUSDT")
+                await rec.wait_for(lambda r: seq in r.trades())
+                tg.cancel_scope.cancel()
+        assert rejected(h, "too_large") == 1
+        assert h.gw.providers["wsfeed"].restarts == 0
+    mib, gap_ms = len(huge) / 2**20, max(gaps) * 1000
+    print(f"longest event-loop gap around a {mib:.1f} MiB frame: {gap_ms:.1f} ms")
+    assert max(gaps) < 0.25
