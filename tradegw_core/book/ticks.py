@@ -21,8 +21,8 @@ from tradegw_core.schema.events import Level
 
 __all__ = ["TickBook"]
 
-NO_ASK = 1 << 96
-"""``ask_floor`` of an empty ask side (above any price a venue can send)."""
+NO_ASK = 1 << 128
+"""``ask_floor`` of an empty ask side (above any price a venue can send: > 10**38)."""
 NO_BID = -1
 """``bid_ceiling`` of an empty bid side."""
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -37,15 +35,13 @@ from tradegw_binance.values import FrameRejected
 
 from tradegw_core.errors import SchemaError
 from tradegw_core.schema.events import (
-    BookSnapshot,
-    BookUpdate,
     Event,
     ExecReport,
-    KlineSummary,
     Ticker,
-    Trade,
 )
+from tradegw_core.schema.symbols import Instrument
 from tradegw_core.testing.data import shared_file
+from tradegw_core.testing.fuzz import event_problems, mutated_frames
 from tradegw_core.testing.provider import RecordingProviderContext
 
 SESSIONS = ("BINANCE", "BINANCE_US", "BINANCE_TR")
@@ -68,7 +64,6 @@ HOSTILE = [
     "1.2.3",
 ]
 """Number strings no Binance numeric field may carry."""
-OTHER_JSON: list[Any] = [None, True, 7, -1.5, 1e300, [], {}, "x", [[["1", "2"]]], {"a": 1}]
 FUZZ = settings(
     max_examples=1500,
     deadline=None,
@@ -151,16 +146,6 @@ NUMERIC = {
 }
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield prefix
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*prefix, i))
-
-
 def _set(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
     if not path:
         return value
@@ -192,105 +177,53 @@ def _numeric_paths(doc: dict[str, Any], payload_key: str) -> list[tuple[Any, ...
 
 @st.composite
 def mutated(draw: st.DrawFn, frames: list[dict[str, Any]], payload_key: str) -> tuple[Any, ...]:
-    """(original doc, frame text or bytes, must_reject, kind)."""
+    """(original doc, frame text or bytes, must_reject, kind).
+
+    Targeted edits whose outcome is known (a hostile number where the adapter reads one,
+    an unknown symbol, a truncated frame, deep nesting: each must be one rejection), or
+    one of the shared generic hostile edits (``tradegw_core.testing.fuzz``).
+    """
     doc = draw(st.sampled_from(frames))
     work = json.loads(json.dumps(doc))
-    kind = draw(
-        st.sampled_from(
-            [
-                "none",
-                "number",
-                "number",
-                "number",
-                "type",
-                "drop",
-                "truncate",
-                "flip",
-                "deep",
-                "symbol",
-                "stream",
-                "deep_level",
-            ]
-        )
-    )
-    must_reject = False
-    if kind == "number" and (paths := _numeric_paths(work, payload_key)):
-        _set(work, draw(st.sampled_from(paths)), draw(st.sampled_from(HOSTILE)))
-        must_reject = True
-    elif kind == "type":
-        path = draw(st.sampled_from(list(_paths(work[payload_key], (payload_key,)))))
-        _set(work, path, draw(st.sampled_from(OTHER_JSON)))
-    elif kind == "drop":
-        keys = [k for k in work[payload_key] if isinstance(work[payload_key], dict)]
-        if keys:
-            del work[payload_key][draw(st.sampled_from(keys))]
-    elif kind == "symbol" and isinstance(work[payload_key], dict) and "s" in work[payload_key]:
-        work[payload_key]["s"] = draw(st.sampled_from(["ZZZUNKNOWN", "", "btcusdt\u0000"]))
-        must_reject = True
-    elif kind == "stream" and "stream" in work:
-        work["stream"] = draw(st.sampled_from(["x@depth@100ms", "nope", "@", "a@avgPrice"]))
-    elif kind == "deep":
+    kinds = ["none", "number", "number", "number", "symbol", "truncate", "deep", "deep_level"]
+    kind = draw(st.sampled_from([*kinds, "generic", "generic", "generic", "generic"]))
+    text = json.dumps(work, separators=(",", ":"))
+    if kind == "generic":
+        return doc, draw(mutated_frames([text])), False, kind
+    if kind == "truncate":
+        return doc, text[: draw(st.integers(0, len(text) - 1))], True, kind
+    if kind == "deep":
         text = json.dumps({**work, payload_key: "DEEP"}).replace('"DEEP"', "[" * 3000 + "]" * 3000)
         return doc, text, True, kind
-    elif kind == "deep_level" and (paths := _numeric_paths(work, payload_key)):
-        path = draw(st.sampled_from(paths))
-        _set(work, path, "DEEP")
+    paths = _numeric_paths(work, payload_key)
+    if kind == "deep_level" and paths:
+        _set(work, draw(st.sampled_from(paths)), "DEEP")
         return doc, json.dumps(work).replace('"DEEP"', "[" * 2000 + "]" * 2000), True, kind
+    must_reject = False
+    if kind == "number" and paths:
+        _set(work, draw(st.sampled_from(paths)), draw(st.sampled_from(HOSTILE)))
+        must_reject = True
+    elif kind == "symbol" and "s" in work[payload_key]:
+        work[payload_key]["s"] = draw(st.sampled_from(["ZZZUNKNOWN", "", "btcusdt\u0000"]))
+        must_reject = True
     text = json.dumps(work, separators=(",", ":"))
-    if kind == "truncate":
-        cut = draw(st.integers(0, len(text) - 1))
-        return doc, text[:cut], True, kind
-    if kind == "flip":
-        raw = bytearray(text.encode())
-        at = draw(st.integers(0, len(raw) - 1))
-        raw[at] = draw(st.integers(0, 255))
-        return doc, bytes(raw), False, kind
-    as_bytes = draw(st.booleans())
-    return doc, text.encode() if as_bytes else text, must_reject, kind
+    return doc, text.encode() if draw(st.booleans()) else text, must_reject, kind
 
 
-# -- the checks --------------------------------------------------------------------------
-
-
-def _sane_number(value: Decimal, *, positive: bool, places: int = 8) -> bool:
-    exponent = value.as_tuple().exponent
-    return (
-        value.is_finite()
-        and isinstance(exponent, int)
-        and (value > 0 if positive else value >= 0)
-        and (value == value.quantize(Decimal(1).scaleb(-places)) or exponent >= -places)
-    )
+@functools.cache
+def at_venue_precision() -> dict[str, Instrument]:
+    """The instruments with Binance's rendered precision (8 decimals; see values.py)."""
+    return {
+        sym: msgspec.structs.replace(inst, price_precision=8, qty_precision=8)
+        for sym, inst in symbol_map().instruments().items()
+    }
 
 
 def assert_sane(event: Event) -> None:
-    if isinstance(event, BookSnapshot | BookUpdate):
-        for lv in (*event.bids, *event.asks):
-            assert _sane_number(lv.price, positive=True), lv
-            assert _sane_number(lv.qty, positive=False), lv
-    elif isinstance(event, Trade):
-        assert _sane_number(event.price, positive=True)
-        assert _sane_number(event.qty, positive=False)
-    elif isinstance(event, Ticker):
-        for price in (event.bid_price, event.ask_price, event.last_price):
-            assert price is None or _sane_number(price, positive=True)
-        for qty in (event.bid_qty, event.ask_qty, event.volume_24h):
-            assert qty is None or _sane_number(qty, positive=False)
-        if event.bid_price is not None and event.ask_price is not None:
-            assert event.bid_price < event.ask_price
-    elif isinstance(event, KlineSummary):
-        for v in (event.open, event.high, event.low, event.close):
-            assert _sane_number(v, positive=True)
-        assert _sane_number(event.volume, positive=False)
-    elif isinstance(event, ExecReport):
-        for qty in (event.order_qty, event.last_qty, event.cum_qty, event.leaves_qty):
-            assert _sane_number(qty, positive=False)
-        for price in (event.price, event.last_price):
-            assert price is None or _sane_number(price, positive=True)
-        assert event.fee.is_finite()
-        assert event.fee >= 0
-        assert event.avg_price is None or (event.avg_price.is_finite() and event.avg_price > 0)
-    else:  # pragma: no cover - nothing else is emitted here
-        raise AssertionError(f"unexpected event {event!r}")
+    """No malformed value (shared rules of ``tradegw_core.testing.fuzz``); tickers uncrossed."""
+    assert event_problems(event, at_venue_precision()) == [], event
+    if isinstance(event, Ticker) and event.bid_price is not None and event.ask_price is not None:
+        assert event.bid_price < event.ask_price
 
 
 class Market:

@@ -24,6 +24,7 @@ from tradegw_core.errors import (
     OrderOutcomeUnknownError,
     OrderValidationError,
     RateLimitedError,
+    SchemaError,
 )
 from tradegw_core.schema.events import ExecReport, ExecState, Side
 from tradegw_core.schema.orders import CancelRequest, OrderRequest, OrderType
@@ -319,6 +320,32 @@ async def test_cancel_by_client_order_id(venue: FakeVenue) -> None:
     assert rep.client_order_id == "tg-c"
     delete = next(r for r in venue.requests if r.method == "DELETE")
     assert dict(parse_qsl(delete.url.query.decode()))["origClientOrderId"] == "tg-c"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [("executedQty", "NaN"), ("origQty", "-1"), ("price", "Infinity"), ("symbol", "ZZZ")],
+)
+async def test_a_malformed_order_answer_is_counted_and_never_becomes_a_report(
+    venue: FakeVenue, field: str, bad: str
+) -> None:
+    rejects: list[str] = []
+    settings = BinanceSettings(api_key="key", api_secret=SECRET, rest_url="http://venue")
+    adapter = BinanceOrderAdapter(
+        settings,
+        clock=venue.clock,
+        transport=httpx.MockTransport(venue),
+        on_reject=lambda reason, **kw: rejects.append(reason),
+    )
+    async with adapter.open():
+        await adapter.submit(order("tg-bad"))
+        venue.orders["tg-bad"][field] = bad
+        with pytest.raises(SchemaError):  # the order path treats it as an unknown outcome
+            await adapter.query(Symbol("BTC-USDT"), "tg-bad")
+        adapter.tracker.track("BTC-USDT", "tg-bad")
+        assert await adapter.recover() == []  # skipped (counted), asked again next time
+    assert rejects == ["unknown_symbol" if field == "symbol" else "value"] * 2
 
 
 @pytest.mark.anyio

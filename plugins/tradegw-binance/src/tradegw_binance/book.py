@@ -202,35 +202,41 @@ class BinanceBookAssembler:
             hi = NO_BID
             bids = []
             for price, qty in msg.b:
-                pv = pget(price) or pparse(price)
-                qv = qget(qty) or qparse(qty)
-                if qv[0]:
-                    side[pv[0]] = qv[0]
-                    if pv[0] > hi:
-                        hi = pv[0]
+                pt, pd = pget(price) or pparse(price)
+                qt, qd = qget(qty) or qparse(qty)
+                if qt:
+                    side[pt] = qt
+                    if pt > hi:
+                        hi = pt
                 else:
-                    side.pop(pv[0], None)
-                bids.append(Level(pv[1], qv[1]))
+                    side.pop(pt, None)
+                bids.append(Level(pd, qd))
             side = book.asks
             lo = NO_ASK
             asks = []
             for price, qty in msg.a:
-                pv = pget(price) or pparse(price)
-                qv = qget(qty) or qparse(qty)
-                if qv[0]:
-                    side[pv[0]] = qv[0]
-                    if pv[0] < lo:
-                        lo = pv[0]
+                pt, pd = pget(price) or pparse(price)
+                qt, qd = qget(qty) or qparse(qty)
+                if qt:
+                    side[pt] = qt
+                    if pt < lo:
+                        lo = pt
                 else:
-                    side.pop(pv[0], None)
-                asks.append(Level(pv[1], qv[1]))
+                    side.pop(pt, None)
+                asks.append(Level(pd, qd))
             if hi > book.bid_ceiling:
                 book.bid_ceiling = hi
             if lo < book.ask_floor:
                 book.ask_floor = lo
-            if hi != NO_BID and (book.ask_at_or_below(hi) if hi in book.bids else book.crossed()):
+            # Only a level set at or beyond the other side's bound can cross (NO_BID is below
+            # and NO_ASK above every price): the common case costs two comparisons.
+            if hi >= book.ask_floor and (
+                book.ask_at_or_below(hi) if hi in book.bids else book.crossed()
+            ):
                 raise FrameRejected("crossed", f"{self.venue_symbol}: a bid at or above an ask")
-            if lo != NO_ASK and (book.bid_at_or_above(lo) if lo in side else book.crossed()):
+            if lo <= book.bid_ceiling and (
+                book.bid_at_or_above(lo) if lo in side else book.crossed()
+            ):
                 raise FrameRejected("crossed", f"{self.venue_symbol}: an ask at or below a bid")
         except FrameRejected:
             self.reset()

@@ -41,9 +41,11 @@ from tradegw_binance.http import (
     make_venue_http,
 )
 from tradegw_binance.parsing import BinanceParser
+from tradegw_binance.schemas import BinanceOrderMsg
 from tradegw_binance.signing import format_param
 from tradegw_binance.symbols import BinanceSymbolMap
 from tradegw_binance.user_stream import OrderTracker, UserStream
+from tradegw_binance.values import FrameRejected
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import Telemetry
 from tradegw_core.contracts_orders import SubmitAck
@@ -54,11 +56,12 @@ from tradegw_core.errors import (
     OrderOutcomeUnknownError,
     OrderValidationError,
     RateLimitedError,
+    SchemaError,
     VenueConnectionError,
 )
 from tradegw_core.net.http import VenueHttp
 from tradegw_core.net.ws import WsClient
-from tradegw_core.observability.rejects import RejectHandler
+from tradegw_core.observability.rejects import FrameRejects, RejectHandler
 from tradegw_core.schema.events import ExecReport
 from tradegw_core.schema.orders import CancelRequest, OrderRequest, OrderType
 from tradegw_core.schema.symbols import Instrument, Symbol
@@ -87,6 +90,9 @@ class BinanceOrderAdapter:
     ) -> None:
         self.settings = settings
         self._on_reject = on_reject
+        self._reject: RejectHandler = (
+            on_reject if on_reject is not None else FrameRejects(provider_id).reject
+        )
         self.provider_id = provider_id
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._telemetry = telemetry
@@ -230,8 +236,7 @@ class BinanceOrderAdapter:
         except (RateLimitedError, AuthenticationError):
             self.tracker.forget(cid)  # refused before it reached the matching engine
             raise
-        msg = decode_order(body)
-        report = self._parser.order_report(msg, self._clock.monotonic_ns())
+        msg, report = self._answer(body, "new order")
         return SubmitAck(client_order_id=cid, venue_order_id=str(msg.orderId), report=report)
 
     async def _send_order(self, http: VenueHttp, params: dict[str, str]) -> bytes:
@@ -254,7 +259,7 @@ class BinanceOrderAdapter:
             "origClientOrderId": request.client_order_id,
         }
         body: bytes = await http.request(CANCEL_ORDER, params=params, raw=True)
-        return self._parser.order_report(decode_order(body), self._clock.monotonic_ns())
+        return self._answer(body, "cancel")[1]
 
     async def query(self, symbol: Symbol, client_order_id: str) -> ExecReport | None:
         """The order's state on the venue, or None when the venue does not know it (-2013)."""
@@ -266,18 +271,35 @@ class BinanceOrderAdapter:
             if exc.reason == "unknown_order":
                 return None
             raise
-        return self._parser.order_report(decode_order(body), self._clock.monotonic_ns())
+        return self._answer(body, "query")[1]
 
     async def recover(self) -> list[ExecReport]:
         """Reports of tracked orders not known to be final, as the venue has them now."""
         out: list[ExecReport] = []
         for symbol, cid in self.tracker.open_orders():
-            report = await self.query(Symbol(symbol), cid)
+            try:
+                report = await self.query(Symbol(symbol), cid)
+            except SchemaError:
+                continue  # a malformed answer (counted): the next recovery asks again
             if report is not None:
                 out.append(report)
         return out
 
     # -- helpers -------------------------------------------------------------------------
+    def _answer(self, body: bytes, what: str) -> tuple[BinanceOrderMsg, ExecReport | None]:
+        """An order answer and its report; a malformed one is counted as rejected and raised.
+
+        The same checks as the user stream's execution reports (non-finite, negative or
+        non-ASCII amounts, unknown symbol): the caller then treats the outcome as unknown.
+        """
+        try:
+            msg = decode_order(body)
+            return msg, self._parser.order_report(msg, self._clock.monotonic_ns())
+        except SchemaError as exc:
+            reason = exc.reason if isinstance(exc, FrameRejected) else "schema"
+            self._reject(reason, detail=f"{what} answer: {exc}")
+            raise
+
     def _require(self) -> tuple[VenueHttp, BinanceRestSigner]:
         if self._http is None or self._rest_signer is None:
             raise VenueConnectionError(

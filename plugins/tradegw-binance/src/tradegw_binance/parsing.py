@@ -100,6 +100,26 @@ class BinanceParser:
         self.provider_id = provider_id
         self.symbols = symbols
         self.values = values if values is not None else BookValues()
+        self._known: dict[str, tuple[str, str, str]] = {}
+
+    def _names(self, venue_symbol: str) -> tuple[str, str, str]:
+        """(canonical symbol, Trade id prefix, Ticker id prefix) of a listed venue symbol.
+
+        FrameRejected(``unknown_symbol``) when it is not listed. Kept per exact venue
+        symbol (so at most one entry per listed symbol).
+        """
+        names = self._known.get(venue_symbol)
+        if names is None:
+            symbol = self._of(venue_symbol)
+            pid = self.provider_id
+            names = (
+                symbol,
+                make_event_id(pid, symbol, _TRADE, ""),
+                make_event_id(pid, symbol, _TICKER, ""),
+            )
+            if venue_symbol == venue_symbol.upper():  # one entry per listed symbol
+                self._known[venue_symbol] = names
+        return names
 
     def _of(self, venue_symbol: str) -> str:
         """The canonical symbol; FrameRejected(``unknown_symbol``) when it is not listed."""
@@ -120,9 +140,9 @@ class BinanceParser:
 
     def trade(self, msg: BinanceTradeMsg, ts_ingest: int) -> Trade:
         """``trade`` -> Trade (``m`` true: the buyer was maker, the aggressor sold)."""
-        symbol = self._of(msg.s)
+        symbol, trade_id, _ = self._names(msg.s)
         return Trade(
-            event_id=make_event_id(self.provider_id, symbol, _TRADE, msg.t),
+            event_id=f"{trade_id}{msg.t}",
             provider=self.provider_id,
             symbol=symbol,
             venue_symbol=msg.s,
@@ -137,9 +157,9 @@ class BinanceParser:
 
     def agg_trade(self, msg: BinanceAggTradeMsg, ts_ingest: int) -> Trade:
         """``aggTrade`` -> Trade keyed by the aggregate id ``a``."""
-        symbol = self._of(msg.s)
+        symbol, trade_id, _ = self._names(msg.s)
         return Trade(
-            event_id=make_event_id(self.provider_id, symbol, _TRADE, f"a{msg.a}"),
+            event_id=f"{trade_id}a{msg.a}",
             provider=self.provider_id,
             symbol=symbol,
             venue_symbol=msg.s,
@@ -154,12 +174,12 @@ class BinanceParser:
 
     def book_ticker(self, msg: BinanceBookTickerMsg, ts_ingest: int) -> Ticker:
         """``bookTicker`` -> Ticker with best bid/ask (``u`` is its sequence)."""
-        symbol = self._of(msg.s)
+        symbol, _, ticker_id = self._names(msg.s)
         bid, ask = self.price(msg.b), self.price(msg.a)
         if bid >= ask:
             raise FrameRejected("crossed", f"{msg.s} bookTicker bid {msg.b} >= ask {msg.a}")
         return Ticker(
-            event_id=make_event_id(self.provider_id, symbol, _TICKER, msg.u),
+            event_id=f"{ticker_id}{msg.u}",
             provider=self.provider_id,
             symbol=symbol,
             venue_symbol=msg.s,

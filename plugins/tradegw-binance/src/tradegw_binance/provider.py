@@ -25,18 +25,18 @@ from anyio.abc import TaskGroup, TaskStatus
 from tradegw_binance.book import BinanceBookAssembler
 from tradegw_binance.config import BinanceSettings
 from tradegw_binance.decoding import (
-    DEPTH_FRAME,
     decode_depth_snapshot,
     market_handler,
     split_stream_name,
 )
+from tradegw_binance.depth import DepthFeed
 from tradegw_binance.http import EXCHANGE_INFO, depth_weight, make_venue_http
 from tradegw_binance.parsing import BinanceParser
 from tradegw_binance.schemas import BinanceDepthSnapshotMsg
 from tradegw_binance.streams import StreamConnection
 from tradegw_binance.symbols import BinanceSymbolMap
 from tradegw_binance.values import BookValues, FrameRejected
-from tradegw_core.contracts import BookStage, ResyncReason, StreamSpec
+from tradegw_core.contracts import ResyncReason, StreamSpec
 from tradegw_core.dispatcher.ordering import OrderingMode, declare_modes
 from tradegw_core.errors import ConfigError, ControlError, VenueConnectionError
 from tradegw_core.net.http import VenueHttp
@@ -69,60 +69,6 @@ def _ignore(data: bytes | str, ts_ingest: int) -> None:
     del data, ts_ingest
 
 
-class _SymbolBook:
-    """What the provider keeps per book symbol."""
-
-    def __init__(
-        self,
-        stream: str,
-        assembler: BinanceBookAssembler,
-        stage: BookStage,
-        reject: Callable[[str, str, Symbol | None], None],
-    ) -> None:
-        self.stream = stream
-        self._reject = reject
-        self.symbol = assembler.symbol
-        self.venue_symbol = assembler.venue_symbol
-        self.assembler = assembler
-        self.stage = stage
-        self.diff_waiter: anyio.Event | None = None
-        """Set (and dropped) by the next diff: a resync or reconcile is waiting for one."""
-
-    def on_frame(self, data: bytes | str, ts_ingest: int) -> None:
-        """One frame of this book's depth stream (reader task, hot path): never raises.
-
-        Decoded once, straight into the payload Struct. A frame that does not fit or
-        carries a bad value is rejected (``ctx.reject_frame``), which resyncs this book.
-        """
-        try:
-            msg = DEPTH_FRAME.decode(data).data
-            if msg.s != self.venue_symbol:
-                raise FrameRejected("unknown_symbol", f"{msg.s!r:.40} on stream {self.stream}")
-            waiter = self.diff_waiter
-            if waiter is not None:
-                self.diff_waiter = None
-                waiter.set()
-            self.stage.on_diff(msg, ts_ingest)
-        except FrameRejected as exc:
-            self._reject(exc.reason, exc.detail, self.symbol)
-        except msgspec.ValidationError as exc:
-            self._reject("schema", f"{self.stream}: {exc}", self.symbol)
-        except msgspec.DecodeError as exc:
-            self._reject("decode", f"{self.stream}: {exc}", self.symbol)
-        except RecursionError:
-            self._reject("too_deep", f"{self.stream}: nested too deeply", self.symbol)
-
-    async def next_diff(self, within_s: float) -> None:
-        """Wait up to ``within_s`` for the next diff of this book."""
-        waiter = self.diff_waiter
-        if waiter is None:
-            waiter = self.diff_waiter = anyio.Event()
-        with anyio.move_on_after(within_s):
-            await waiter.wait()
-        self.reconciled_ns = -(2**62)
-        """Monotonic time of the last reconcile snapshot."""
-
-
 class BinanceProvider:
     """Binance spot market data; see the module docstring."""
 
@@ -151,7 +97,7 @@ class BinanceProvider:
         ]
         self._refs: dict[str, set[StreamSpec]] = {}
         """Venue stream name -> the canonical streams that need it."""
-        self._books: dict[str, _SymbolBook] = {}
+        self._books: dict[str, DepthFeed] = {}
         """By venue symbol."""
         self._routes: dict[str, Callable[[bytes | str, int], None]] = {}
         """Depth stream name -> its book's frame handler (the connections' hot route)."""
@@ -352,7 +298,7 @@ class BinanceProvider:
         self.ctx.reject_frame(reason, detail=detail, symbol=symbol)
 
     # -- books ---------------------------------------------------------------------------
-    def _ensure_book(self, symbol: Symbol) -> _SymbolBook:
+    def _ensure_book(self, symbol: Symbol) -> DepthFeed:
         inst = self._symbols.instrument(symbol)
         book = self._books.get(inst.venue_symbol)
         if book is None:
@@ -370,7 +316,7 @@ class BinanceProvider:
                 reconcile=self._reconcile,
             )
             stream = f"{inst.venue_symbol.lower()}@{self.settings.depth_stream_suffix}"
-            book = _SymbolBook(stream, assembler, stage, self._reject)
+            book = DepthFeed(stream, assembler, stage, self._reject)
             self._books[inst.venue_symbol] = book
             self._routes[stream] = book.on_frame
         return book

@@ -58,14 +58,14 @@ class BinanceStreamFrame(msgspec.Struct, frozen=True):
     msg: str | None = None
 
 
-class BinanceStreamData(msgspec.Struct, Generic[PayloadT], frozen=True):
+class BinanceStreamData(msgspec.Struct, Generic[PayloadT], frozen=True, gc=False):
     """A data frame of a combined stream with its payload typed: one decode pass per frame."""
 
     stream: str
     data: PayloadT
 
 
-class BinanceDepthDiffMsg(msgspec.Struct, frozen=True):
+class BinanceDepthDiffMsg(msgspec.Struct, frozen=True, gc=False):
     """``depthUpdate``: levels with absolute quantities covering update ids ``U``..``u``."""
 
     E: int
@@ -98,7 +98,7 @@ class BinanceTradeMsg(msgspec.Struct, frozen=True):
     e: str = "trade"
 
 
-class BinanceAggTradeMsg(msgspec.Struct, frozen=True):
+class BinanceAggTradeMsg(msgspec.Struct, frozen=True, gc=False):
     """``aggTrade``: trades of one taker order at one price (``a`` aggregate id)."""
 
     E: int
@@ -113,7 +113,7 @@ class BinanceAggTradeMsg(msgspec.Struct, frozen=True):
     e: str = "aggTrade"
 
 
-class BinanceBookTickerMsg(msgspec.Struct, frozen=True):
+class BinanceBookTickerMsg(msgspec.Struct, frozen=True, gc=False):
     """``bookTicker``: best bid/offer; ``u`` shares the depth update-id space."""
 
     u: int

@@ -54,6 +54,13 @@ class FrameRejected(SchemaError):
 
 def parse_ticks(text: str, scale: int, *, positive: bool) -> int:
     """``text`` in units of ``10**-scale``; FrameRejected(``value``) when it is not sane."""
+    # Fast path: exactly ``scale`` decimals, as Binance renders every number.
+    if scale and isinstance(text, str) and len(text) > scale + 1 and text[-scale - 1] == ".":
+        digits = text[: -scale - 1] + text[-scale:]
+        if digits.isascii() and digits.isdigit() and len(digits) <= MAX_DIGITS:
+            ticks = int(digits)
+            if ticks or not positive:
+                return ticks
     if not isinstance(text, str) or not text.isascii():
         raise FrameRejected("value", f"not an ASCII decimal: {text!r:.40}")
     whole, dot, frac = text.partition(".")
