@@ -118,3 +118,28 @@ def parser() -> Any:
         body = path.read_text().splitlines()[0].partition(" -> ")[2].partition(": ")[2]
         insts.extend(BinanceSymbolMap.from_exchange_info(body, "binance").instruments().values())
     return BinanceParser("binance", BinanceSymbolMap(insts))
+
+
+@pytest.fixture(scope="session")
+def user_stream() -> Callable[..., Any]:
+    """``user_stream(parser, emit, reject=None)``: a UserStream fed by hand (no socket)."""
+    from tradegw_binance.signing import HmacSigner
+    from tradegw_binance.user_stream import OrderTracker, UserStream
+
+    async def no_recovery() -> list[Any]:
+        return []
+
+    def make(parser: Any, emit: Callable[[Any], None], reject: Any = None) -> UserStream:
+        return UserStream(
+            parser,
+            OrderTracker(),
+            api_key="k",
+            signer=HmacSigner("s"),
+            timestamp_ms=lambda: 1,
+            emit=emit,
+            recover=no_recovery,
+            now_ns=lambda: 0,
+            reject=reject,
+        )
+
+    return make

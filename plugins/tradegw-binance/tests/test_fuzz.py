@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -23,11 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tradegw_binance.config import BinanceSettings
 from tradegw_binance.decoding import decode_depth_snapshot
-from tradegw_binance.orders import OrderTracker
 from tradegw_binance.parsing import BinanceParser
 from tradegw_binance.provider import BinanceProvider
 from tradegw_binance.schemas import BinanceDepthSnapshotMsg
-from tradegw_binance.signing import HmacSigner
 from tradegw_binance.streams import StreamConnection
 from tradegw_binance.symbols import BinanceSymbolMap
 from tradegw_binance.user_stream import UserStream
@@ -308,22 +307,13 @@ def test_mutated_market_frames_never_escape_and_never_leak_bad_values(
 @FUZZ
 @given(case=mutated(user_frames(), "event"))
 def test_mutated_execution_reports_never_escape_and_never_leak_bad_values(
-    case: tuple[Any, ...],
+    case: tuple[Any, ...], user_stream: Callable[..., UserStream]
 ) -> None:
     doc, frame, must_reject, kind = case
     out: list[ExecReport] = []
     rejects: list[str] = []
-    stream = UserStream(
-        BinanceParser("binance", symbol_map()),
-        OrderTracker(),
-        api_key="k",
-        signer=HmacSigner("s"),
-        timestamp_ms=lambda: 1,
-        emit=out.append,
-        recover=_no_recover,
-        now_ns=lambda: 0,
-        reject=lambda reason, **kw: rejects.append(reason),
-    )
+    parser = BinanceParser("binance", symbol_map())
+    stream = user_stream(parser, out.append, lambda reason, **kw: rejects.append(reason))
     stream.on_frame(frame, 1)
     for report in out:
         assert_sane(report)
@@ -333,10 +323,6 @@ def test_mutated_execution_reports_never_escape_and_never_leak_bad_values(
         assert rejects, (kind, frame)
         assert not out
     assert not (out and rejects)
-
-
-async def _no_recover() -> list[ExecReport]:
-    return []
 
 
 @FUZZ
@@ -383,7 +369,9 @@ def test_rejections_are_counted_by_reason_in_the_provider_context() -> None:
         + "}",
         1,
     )
-    assert m.ctx.rejects.counts == {"value": 1, "decode": 1, "unknown_symbol": 1}
+    m.conn._on_frame('{"stream":"zzzunknown@depth@100ms","data":{}}', 1)  # not listed
+    m.conn._on_frame('{"stream":"ethusdt@depth@100ms","data":{}}', 1)  # listed, no book: ignored
+    assert m.ctx.rejects.counts == {"value": 1, "decode": 1, "unknown_symbol": 2}
     assert not m.provider._books[doc["data"]["s"]].stage.live  # the bad book frame resyncs
     with pytest.raises(FrameRejected):
         m.provider._parser.price("NaN")

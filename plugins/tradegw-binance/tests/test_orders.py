@@ -418,27 +418,19 @@ def test_tracker_is_bounded() -> None:
 
 
 def test_user_stream_frames(
-    http_capture: Callable[[str], list], nautilus_json: Callable[[str], dict]
+    http_capture: Callable[[str], list],
+    nautilus_json: Callable[[str], dict],
+    user_stream: Callable[..., Any],
 ) -> None:
     """Real-shaped user-data frames go through the WS API framing to ExecReports."""
     from tradegw_binance.parsing import BinanceParser
-    from tradegw_binance.signing import HmacSigner
     from tradegw_binance.symbols import BinanceSymbolMap
-    from tradegw_binance.user_stream import UserStream
 
     (ans,) = http_capture("cryptofeed/BINANCE.0")
     parser = BinanceParser("binance", BinanceSymbolMap.from_exchange_info(ans.body, "binance"))
     out: list[ExecReport] = []
-    stream = UserStream(
-        parser,
-        OrderTracker(),
-        api_key="k",
-        signer=HmacSigner("s"),
-        timestamp_ms=lambda: 1,
-        emit=out.append,
-        recover=_no_recover,
-        now_ns=lambda: 0,
-    )
+    rejects: list[str] = []
+    stream = user_stream(parser, out.append, lambda reason, **kw: rejects.append(reason))
     rollovers: list[bool] = []
     stream.on_rollover = lambda: rollovers.append(True)
     doc = nautilus_json("user_data_json/execution_report_wrapped.json")
@@ -451,7 +443,4 @@ def test_user_stream_frames(
     assert [r.state for r in out] == [ExecState.ACK]
     assert out[0].symbol == "ETH-BTC"
     assert rollovers == [True]
-
-
-async def _no_recover() -> list[ExecReport]:
-    return []
+    assert rejects == ["schema", "decode"]  # the off-schema report and the garbage: counted

@@ -110,7 +110,7 @@ class BinanceParser:
         """
         names = self._known.get(venue_symbol)
         if names is None:
-            symbol = self._of(venue_symbol)
+            symbol = self.canonical(venue_symbol)
             pid = self.provider_id
             names = (
                 symbol,
@@ -121,7 +121,7 @@ class BinanceParser:
                 self._known[venue_symbol] = names
         return names
 
-    def _of(self, venue_symbol: str) -> str:
+    def canonical(self, venue_symbol: str) -> str:
         """The canonical symbol; FrameRejected(``unknown_symbol``) when it is not listed."""
         try:
             return self.symbols.to_canonical(venue_symbol)
@@ -194,7 +194,7 @@ class BinanceParser:
 
     def ticker_24h(self, msg: BinanceTicker24hMsg, ts_ingest: int) -> Ticker:
         """``24hrTicker`` -> Ticker with last price and 24 h base volume."""
-        symbol = self._of(msg.s)
+        symbol = self.canonical(msg.s)
         bid, ask = self.price(msg.b), self.price(msg.a)
         if bid >= ask:
             raise FrameRejected("crossed", f"{msg.s} 24hrTicker bid {msg.b} >= ask {msg.a}")
@@ -217,7 +217,7 @@ class BinanceParser:
     def kline(self, msg: BinanceKlineMsg, ts_ingest: int) -> KlineSummary:
         """``kline`` -> KlineSummary; ``closed`` only on the final (``x``) candle."""
         k = msg.k
-        symbol = self._of(msg.s)
+        symbol = self.canonical(msg.s)
         key = f"{k.i}:{k.t}:{msg.E}"
         return KlineSummary(
             event_id=make_event_id(self.provider_id, symbol, _KLINE_SUMMARY, key),
@@ -246,7 +246,7 @@ class BinanceParser:
         state = map_exec_state(msg.x, msg.X)
         if state is None:
             return None
-        symbol = self._of(msg.s)
+        symbol = self.canonical(msg.s)
         last_qty = strict_decimal(msg.l)
         is_fill = msg.x == "TRADE" and last_qty > _ZERO
         cum = strict_decimal(msg.z)
@@ -296,7 +296,7 @@ class BinanceParser:
         state = _STATE_BY_STATUS.get(msg.status)
         if state is None:
             return None
-        symbol = self._of(msg.symbol)
+        symbol = self.canonical(msg.symbol)
         cum = strict_decimal(msg.executedQty)
         order_qty = strict_decimal(msg.origQty)
         cum_quote = strict_decimal(msg.cummulativeQuoteQty, scale=_WIDE)

@@ -281,11 +281,12 @@ class BinanceProvider:
         """Decode-and-parse of a trade / ticker / kline stream, kept per stream name.
 
         The cache is bounded (:data:`_MAX_HANDLERS`; past it handlers are built per frame).
-        A depth frame of a symbol without a book (unsubscribed, still in flight) is ignored;
-        a stream of an unknown channel is rejected.
+        A depth frame of a listed symbol without a book (unsubscribed, still in flight) is
+        ignored; one of a symbol not listed, or a stream of an unknown channel, is rejected.
         """
-        _, _, channel = stream.partition("@")
+        venue_symbol, _, channel = stream.partition("@")
         if channel.startswith("depth"):
+            self._parser.canonical(venue_symbol.upper())  # FrameRejected when not listed
             return _ignore
         handler = market_handler(channel, self._parser)
         if handler is None:
