@@ -5,8 +5,9 @@ needs a token from ``GetWebSocketsToken``): ``status`` first, one ack per symbol
 outside {10, 25, 100, 500, 1000} refused, ``ping``/``pong``, a heartbeat every second once
 something is subscribed, ``book`` with the real CRC32 on every snapshot and update and no
 delete for levels pushed out of the subscribed depth, ``trade``, ``ticker``, ``ohlc``,
-``instrument`` and ``executions`` (with ``sequence``; a completing fill is sent as a
-``trade`` saying ``partially_filled`` followed by a separate ``filled``, as Kraken does).
+``instrument`` and ``executions`` (with ``sequence``, one message per entry; a completing
+fill is sent as a ``trade`` saying ``partially_filled`` followed by a separate ``filled``,
+as Kraken does), and the trading methods of :mod:`tradegw_kraken.emulator_trading`.
 REST (:mod:`tradegw_kraken.emulator_rest`): public pairs/depth, signed private calls with
 API-Sign verified byte for byte and increasing nonces enforced per key.
 
@@ -29,13 +30,15 @@ import msgspec
 
 from tradegw_core.sim.connection import WsConnection
 from tradegw_core.sim.emulator import ApiCredentials, Emulator, EmulatorConfig
-from tradegw_core.sim.http import Route
-from tradegw_core.sim.market import BookDelta, MarketEvent, SimTrade
-from tradegw_core.sim.orders import ExecEvent, OrderState
+from tradegw_core.sim.http import HttpRequest, HttpResponse, Route
+from tradegw_core.sim.market import BookDelta, MarketEvent, SimTrade, VenueProfile
+from tradegw_core.sim.orders import ExecEvent
 from tradegw_kraken.config import BOOK_DEPTHS, OHLC_INTERVALS
 from tradegw_kraken.emulator_book import DepthView, VenueBook
+from tradegw_kraken.emulator_public import asset_precision
 from tradegw_kraken.emulator_rest import KrakenRestApi
-from tradegw_kraken.emulator_wire import EmulatedPair, encode, levels, order_txid, rfc3339
+from tradegw_kraken.emulator_trading import TRADING_METHODS, exec_entries, order_fields, trade
+from tradegw_kraken.emulator_wire import EmulatedPair, encode, levels, rfc3339
 
 __all__ = ["KrakenEmulator"]
 
@@ -101,9 +104,18 @@ class KrakenEmulator(Emulator):
         secret = base64.b64encode(hashlib.sha512(f"{self.config.seed}".encode()).digest())
         return (ApiCredentials("kraken-test-key", secret.decode()),)
 
+    def venue_profile(self) -> VenueProfile:
+        """1000 levels a side, so every book depth (10..1000) is served full; resized near
+        the top like a real book."""
+        return VenueProfile(self.venue, depth=1000, jitter_ticks=20)
+
     def http_routes(self) -> list[Route]:
         """Kraken's REST surface."""
         return self.rest.routes()
+
+    def unknown_route(self, request: HttpRequest) -> HttpResponse:
+        """Kraken's error list for a method it does not have."""
+        return HttpResponse.json({"error": ["EGeneral:Unknown method"]}, 404)
 
     def client_settings(self, **overrides: Any) -> Any:
         """``KrakenSettings`` pointing at this emulator with its first test credentials."""
@@ -150,6 +162,10 @@ class KrakenEmulator(Emulator):
                 await conn.send(encode(out))
                 for frame in then:
                     await conn.send(frame)
+        elif method in TRADING_METHODS:
+            for answer in trade(self, method, params):
+                out = {**base, **answer, "time_out": rfc3339(self.clock.time_ns())}
+                await conn.send(encode(out))
         else:
             await conn.send(encode({**base, "success": False, "error": "Method not supported",
                                     "time_out": time_in}))  # fmt: skip
@@ -171,7 +187,10 @@ class KrakenEmulator(Emulator):
                 answer["_then"] = [self._exec_snapshot(conn, account)]
             return [answer]
         if channel == "instrument":
-            data = {"assets": [], "pairs": [p.instrument_pair() for p in self.pairs.values()]}
+            codes = sorted({c for p in self.pairs.values() for c in (p.spec.base, p.spec.quote)})
+            assets = [{"id": c, "status": "enabled", "precision": asset_precision(c)[0],
+                       "precision_display": asset_precision(c)[1]} for c in codes]  # fmt: skip
+            data = {"assets": assets, "pairs": [p.instrument_pair() for p in self.pairs.values()]}
             frame = encode({"channel": "instrument", "type": "snapshot", "data": data})
             return [{"success": True, "result": {"channel": channel}, "_then": [frame]}]
         depth = params.get("depth", 10)
@@ -201,6 +220,9 @@ class KrakenEmulator(Emulator):
                     state.books.pop(sym, None)
             elif channel == "trade":
                 (state.trades.add if subscribe else state.trades.discard)(sym)
+                if subscribe and params.get("snapshot") is True:  # default false for trade
+                    result["snapshot"] = True
+                    then.append(self._trade_snapshot(pair))
             elif channel == "ticker":
                 (state.tickers.add if subscribe else state.tickers.discard)(sym)
                 if subscribe:
@@ -253,17 +275,20 @@ class KrakenEmulator(Emulator):
                         self._rng.shuffle(update.asks)
                     conn.send_nowait(self._book_frame(pair, "update", update, event.ts_ns))
         elif isinstance(event, SimTrade):
-            trade = {"symbol": pair.ws_name, "side": event.aggressor.value,
-                     "price": pair.price(event.price), "qty": pair.qty(event.qty),
-                     "ord_type": "market" if event.origin == "market" else "limit",
-                     "trade_id": event.trade_id, "timestamp": rfc3339(event.ts_ns)}  # fmt: skip
-            frame = encode({"channel": "trade", "type": "update", "data": [trade]})
+            entry = _trade_entry(pair, event)
+            frame = encode({"channel": "trade", "type": "update", "data": [entry]})
             self.broadcast(frame, lambda c: c.state is not None and event.symbol in c.state.trades)
             ticker = self._ticker_frame(pair, "update", event.ts_ns, event.price)
             self.broadcast(
                 ticker, lambda c: c.state is not None and event.symbol in c.state.tickers
             )
             self._ohlc(pair, event)
+
+    def _trade_snapshot(self, pair: EmulatedPair) -> str:
+        """The last 50 trades, as the venue sends them after ``snapshot: true``."""
+        recent = self.tape.recent(pair.instrument.symbol, 50)
+        data = [_trade_entry(pair, t) for t in recent]
+        return encode({"channel": "trade", "type": "snapshot", "data": data})
 
     def _book_frame(self, pair: EmulatedPair, kind: str, msg: Any, ts_ns: int | None = None) -> str:
         entry = {"symbol": pair.ws_name, "bids": levels(msg.bids), "asks": levels(msg.asks),
@@ -308,77 +333,28 @@ class KrakenEmulator(Emulator):
 
     # ------------------------------------------------------------------ executions
     def on_exec_event(self, event: ExecEvent) -> None:
-        """Order changes -> ``executions`` entries for the account's connections."""
-        entries = self._exec_entries(event)
+        """Order changes -> ``executions`` messages, one per entry, in the venue's order."""
+        entries = exec_entries(self, event)
         for conn in list(self.connections.values()):
             if conn.state is not None and conn.state.account == event.account:
-                conn.state.exec_seq += 1
-                frame = {"channel": "executions", "type": "update",
-                         "sequence": conn.state.exec_seq, "data": entries}  # fmt: skip
-                conn.send_nowait(encode(frame))
+                for entry in entries:
+                    conn.state.exec_seq += 1
+                    frame = {"channel": "executions", "type": "update",
+                             "sequence": conn.state.exec_seq, "data": [entry]}  # fmt: skip
+                    conn.send_nowait(encode(frame))
 
     def _exec_snapshot(self, conn: WsConnection, account: str) -> str:
         entries = []
         for engine in self.engines.values():
             for event in engine.open_orders(account):
-                entries.append({**self._order_fields(event), "exec_type": "new",
+                entries.append({**order_fields(self, event), "exec_type": "new",
                                 "order_status": event.state.value})  # fmt: skip
         conn.state.exec_seq += 1
         return encode({"channel": "executions", "type": "snapshot",
                        "sequence": conn.state.exec_seq, "data": entries})  # fmt: skip
 
-    def _order_fields(self, event: ExecEvent) -> dict[str, Any]:
-        pair = self.pairs[event.symbol]
-        fields: dict[str, Any] = {
-            "order_id": order_txid(event.order_id), "symbol": pair.ws_name,
-            "side": event.side.value, "order_type": event.order_type.value.lower(),
-            "order_qty": pair.qty(event.qty), "cum_qty": pair.qty(event.cum_qty),
-            "time_in_force": event.time_in_force.value,
-            "timestamp": rfc3339(event.ts_ns or self.clock.time_ns()),
-        }  # fmt: skip
-        if event.client_order_id:
-            fields["cl_ord_id"] = event.client_order_id
-        if event.price is not None:
-            fields["limit_price"] = pair.price(event.price)
-        return fields
 
-    def _exec_entries(self, event: ExecEvent) -> list[dict[str, Any]]:
-        fields = self._order_fields(event)
-        pair = self.pairs[event.symbol]
-        state = event.state
-        if state is OrderState.NEW:
-            return [{**fields, "exec_type": "pending_new", "order_status": "pending_new"},
-                    {**fields, "exec_type": "new", "order_status": "new"}]  # fmt: skip
-        if event.last_qty > 0:
-            fill = {**fields, "exec_type": "trade", "order_status": "partially_filled",
-                    "exec_id": f"T{event.order_id:06d}-{event.seq:05d}-EMULTR",
-                    "trade_id": event.trade_id, "last_qty": pair.qty(event.last_qty),
-                    "last_price": pair.price(event.last_price),
-                    "liquidity_ind": "m" if event.liquidity and event.liquidity.value == "maker"
-                    else "t", "cost": event.last_qty * event.last_price,
-                    "fees": [{"asset": event.fee_asset, "qty": event.fee}],
-                    "cum_cost": event.cum_quote, "avg_price": event.avg_price}  # fmt: skip
-            usd = _fee_usd_equiv(event, self.sim.specs[event.symbol].base)
-            if usd is not None:
-                fill["fee_usd_equiv"] = usd
-            if state is OrderState.FILLED:
-                # Kraken's two-step: the completing trade still says partially_filled.
-                return [fill, {**fields, "exec_type": "filled", "order_status": "filled"}]
-            return [fill]
-        word = {OrderState.CANCELED: "canceled", OrderState.EXPIRED: "expired",
-                OrderState.FILLED: "filled"}.get(state)  # fmt: skip
-        if word is None:
-            return []
-        return [{**fields, "exec_type": word, "order_status": word}]
-
-
-_USD_LIKE = ("USD", "USDT", "USDC")
-
-
-def _fee_usd_equiv(event: ExecEvent, base: str) -> Decimal | None:
-    """The fee in USD when the fee asset or the fill price is in a USD(-pegged) asset."""
-    if event.fee_asset in _USD_LIKE:
-        return event.fee
-    if event.fee_asset == base and event.symbol.split("-")[-1] in _USD_LIKE:
-        return event.fee * event.last_price
-    return None
+def _trade_entry(pair: EmulatedPair, t: SimTrade) -> dict[str, Any]:
+    return {"symbol": pair.ws_name, "side": t.aggressor.value, "price": pair.price(t.price),
+            "qty": pair.qty(t.qty), "ord_type": "market" if t.origin == "market" else "limit",
+            "trade_id": t.trade_id, "timestamp": rfc3339(t.ts_ns)}  # fmt: skip

@@ -9,6 +9,7 @@ is refused with ``EOrder:Duplicate cl_ord_id`` (Kraken does not document its tex
 from __future__ import annotations
 
 import hmac
+import re
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -17,15 +18,29 @@ from tradegw_core.schema.events import Side
 from tradegw_core.schema.orders import OrderType, TimeInForce
 from tradegw_core.sim.http import HttpRequest, HttpResponse, Route
 from tradegw_core.sim.orders import ExecEvent, OrderState, RejectReason
+from tradegw_kraken.emulator_public import KrakenPublicApi
 from tradegw_kraken.emulator_wire import order_txid, txid_number
 from tradegw_kraken.signing import api_sign
 
 if TYPE_CHECKING:
     from tradegw_kraken.emulator import KrakenEmulator
 
-__all__ = ["KrakenRestApi"]
+__all__ = ["REJECTS", "KrakenRestApi", "valid_cl_ord_id"]
 
-_REJECTS = {
+# cl_ord_id forms the venue accepts: a long UUID, a short (32 hex) UUID, or free text of up
+# to 18 printable characters (docs.kraken.com, AddOrder ``cl_ord_id``)
+_CL_ORD_ID = re.compile(
+    r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[0-9a-fA-F]{32}|[\x21-\x7e]{1,18})$"
+)
+
+
+def valid_cl_ord_id(value: str) -> bool:
+    """True for a ``cl_ord_id`` in one of the venue's three forms."""
+    return _CL_ORD_ID.match(value) is not None
+
+
+REJECTS = {
     RejectReason.INSUFFICIENT_BALANCE: "EOrder:Insufficient funds",
     RejectReason.BAD_PRICE: "EOrder:Invalid price",
     RejectReason.BAD_PRICE_STEP: "EOrder:Tick size check failed",
@@ -62,6 +77,7 @@ class KrakenRestApi:
         self.calls: Counter[str] = Counter()
         """Authenticated private calls answered, by method name (for tests)."""
         self._token_count = 0
+        self.more = KrakenPublicApi(emu)
 
     def routes(self) -> list[Route]:
         """Every REST route."""
@@ -72,11 +88,20 @@ class KrakenRestApi:
             "OpenOrders": self.open_orders,
             "ClosedOrders": self.closed_orders,
             "GetWebSocketsToken": self.ws_token,
+            "Balance": self.more.balance,
+            "BalanceEx": self.more.balance_ex,
+            "TradesHistory": self.more.trades_history,
+            "CancelAll": self.more.cancel_all,
         }
         routes = [
             Route("GET", "/0/public/AssetPairs", self.asset_pairs),
             Route("GET", "/0/public/Time", self.time),
             Route("GET", "/0/public/Depth", self.depth),
+            Route("GET", "/0/public/Assets", self.more.assets),
+            Route("GET", "/0/public/Ticker", self.more.ticker),
+            Route("GET", "/0/public/Trades", self.more.trades),
+            Route("GET", "/0/public/OHLC", self.more.ohlc),
+            Route("GET", "/0/public/SystemStatus", self.more.system_status),
         ]
         for name, handler in private.items():
             routes.append(Route("POST", f"/0/private/{name}", self._signed(handler)))
@@ -84,8 +109,11 @@ class KrakenRestApi:
 
     # ------------------------------------------------------------------ public
     async def asset_pairs(self, request: HttpRequest) -> HttpResponse:
-        """``AssetPairs`` keyed by the long REST name (``XXBTZUSD``)."""
-        return _ok({p.rest_key: p.asset_pair() for p in self.emu.pairs.values()})
+        """``AssetPairs`` keyed like the venue (``XXBTZUSD``, ``XBTUSDT``); ``pair=`` filters."""
+        pairs = self.more._pairs(request.query())
+        if isinstance(pairs, HttpResponse):
+            return pairs
+        return _ok({p.rest_key: p.asset_pair() for p in pairs})
 
     async def time(self, request: HttpRequest) -> HttpResponse:
         """Server time."""
@@ -147,6 +175,8 @@ class KrakenRestApi:
             tif = TimeInForce(form.get("timeinforce", "GTC").upper())
         except (KeyError, ValueError, InvalidOperation):
             return _err("EGeneral:Invalid arguments")
+        if form.get("cl_ord_id") and not valid_cl_ord_id(form["cl_ord_id"]):
+            return _err("EGeneral:Invalid arguments:cl_ord_id")
         engine = self.emu.engines[pair.instrument.symbol]
         events = engine.place(
             account, form.get("cl_ord_id", ""), side, qty, price,
@@ -155,7 +185,7 @@ class KrakenRestApi:
         first = events[0]
         if first.state is OrderState.REJECTED:
             return _err(
-                _REJECTS.get(first.reason or RejectReason.INJECTED, "EGeneral:Internal error")
+                REJECTS.get(first.reason or RejectReason.INJECTED, "EGeneral:Internal error")
             )
         where = f"@ limit {price}" if price is not None else "@ market"
         descr = f"{side.value} {qty} {pair.rest_name} {where}"
@@ -196,6 +226,9 @@ class KrakenRestApi:
             events = [found] if found is not None else []
         elif open_:
             events = [e for eng in self.emu.engines.values() for e in eng.open_orders(account)]
+        else:
+            events = [e for eng in self.emu.engines.values() for e in eng.closed_orders(account)]
+            events.sort(key=lambda e: e.ts_ns, reverse=True)  # the venue lists newest first
         return {order_txid(e.order_id): self._info(e) for e in events if e.state.is_open == open_}
 
     def _find(

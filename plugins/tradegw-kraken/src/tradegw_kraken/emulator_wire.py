@@ -29,6 +29,17 @@ __all__ = [
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _V1_ALIASES = {v: k for k, v in ASSET_ALIASES.items()}
+_LEGACY_CRYPTO = frozenset({"XBT", "ETH", "LTC", "XRP", "XLM", "ETC", "MLN", "REP", "ZEC", "XMR",
+                            "XDG"})  # fmt: skip
+_FIAT = frozenset({"USD", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF"})
+
+
+def asset_name(v1: str) -> str:
+    """Kraken's REST asset name: ``X``/``Z`` prefixed for its legacy coins and fiat
+    (``XXBT``, ``XETH``, ``ZUSD``), else the code itself (``USDT``, ``SOL``)."""
+    if v1 in _LEGACY_CRYPTO:
+        return "X" + v1
+    return "Z" + v1 if v1 in _FIAT else v1
 
 
 def encode(obj: Any) -> str:
@@ -71,7 +82,10 @@ class EmulatedPair:
         v1_quote = _V1_ALIASES.get(quote, quote)
         self.v1_name = f"{v1_base}/{v1_quote}"
         self.rest_name = f"{v1_base}{v1_quote}"
-        self.rest_key = f"X{v1_base}Z{v1_quote}" if len(v1_base) == 3 else self.rest_name
+        self.base_asset, self.quote_asset = asset_name(v1_base), asset_name(v1_quote)
+        legacy = v1_base in _LEGACY_CRYPTO and v1_quote in _FIAT
+        # the venue's keys: XXBTZUSD, XETHZEUR for legacy coin/fiat pairs; XBTUSDT, SOLUSD else
+        self.rest_key = self.base_asset + self.quote_asset if legacy else self.rest_name
         self.instrument = Instrument(
             provider=provider,
             symbol=Symbol(spec.symbol),
@@ -101,9 +115,9 @@ class EmulatedPair:
             "altname": self.rest_name,
             "wsname": self.v1_name,
             "aclass_base": "currency",
-            "base": inst.base,
+            "base": self.base_asset,
             "aclass_quote": "currency",
-            "quote": inst.quote,
+            "quote": self.quote_asset,
             "lot": "unit",
             "pair_decimals": inst.price_precision,
             "cost_decimals": 5,
