@@ -194,7 +194,16 @@ def test_wire_helpers() -> None:
         OrderType.LIMIT,
         TimeInForce.FOK,
         Decimal(1),
+        None,
         Decimal(2),
     )
+    assert parse_configuration({"market_market_ioc": {"quote_size": "10"}}) == (
+        OrderType.MARKET,
+        TimeInForce.IOC,
+        None,
+        Decimal(10),
+        None,
+    )
+    assert isinstance(parse_configuration({"limit_limit_gtc": {"quote_size": "1"}}), str)
     assert isinstance(parse_configuration({}), str)
     assert isinstance(parse_configuration({"limit_limit_gtc": {"base_size": "x"}}), str)

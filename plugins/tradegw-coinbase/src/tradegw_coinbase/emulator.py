@@ -28,7 +28,7 @@ seed, so tests and the demo know it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -37,6 +37,7 @@ import anyio
 import msgspec
 
 from tradegw_coinbase.emulator_auth import CdpAuth, seeded_cdp_credentials
+from tradegw_coinbase.emulator_market import CoinbaseMarketApi
 from tradegw_coinbase.emulator_orders import OrderDesk
 from tradegw_coinbase.emulator_wire import (
     CandleBuilder,
@@ -44,7 +45,6 @@ from tradegw_coinbase.emulator_wire import (
     format_time,
     l2_changes,
     l2_event,
-    product_json,
     ticker_json,
     trade_json,
     user_order_json,
@@ -52,7 +52,7 @@ from tradegw_coinbase.emulator_wire import (
 from tradegw_core.net.ratelimit import TokenBucket
 from tradegw_core.sim.connection import WsConnection
 from tradegw_core.sim.emulator import ApiCredentials, Emulator, HttpRequest, HttpResponse, Route
-from tradegw_core.sim.market import BookDelta, MarketEvent, SimTrade
+from tradegw_core.sim.market import BookDelta, MarketEvent, SimTrade, VenueProfile
 from tradegw_core.sim.matching import ExecEvent
 
 __all__ = ["PREFIX", "CoinbaseEmulator"]
@@ -61,6 +61,9 @@ PREFIX = "/api/v3/brokerage"
 _PUBLIC_CHANNELS = ("level2", "market_trades", "ticker", "ticker_batch", "candles", "status")
 _CHANNELS = (*_PUBLIC_CHANNELS, "heartbeats", "user")
 
+
+_TRADES_SNAPSHOT = 50
+"""Recent trades per product in a ``market_trades`` snapshot."""
 
 _RATE_SLACK_S = 0.05
 """How early a message may come before the rate allows it (loopback timing jitter)."""
@@ -100,6 +103,7 @@ class CoinbaseEmulator(Emulator):
         """Connections closed for sending faster than ``messages_per_second``."""
         self.heartbeat_interval_s = float(opts.get("heartbeat_interval_s", 1.0))
         self.desk = OrderDesk(self.engines)
+        self.market = CoinbaseMarketApi(self)
         self.candles = CandleBuilder()
         self.volume: dict[str, Decimal] = {}
         self.auth = CdpAuth(self.credentials, self.clock, f"{config.host}")
@@ -128,9 +132,23 @@ class CoinbaseEmulator(Emulator):
         return CoinbaseSettings(**base)
 
     # ------------------------------------------------------------------ set-up
+    def venue_profile(self) -> VenueProfile:
+        """1000 levels a side (``product_book`` up to limit 1000 is full), resized near
+        the top like a real book."""
+        return VenueProfile(self.venue, depth=1000, jitter_ticks=20)
+
     def default_credentials(self) -> tuple[ApiCredentials, ...]:
         """One EC P-256 CDP key derived from the seed (deterministic)."""
         return seeded_cdp_credentials(self.config.seed, self.venue)
+
+    def extra_state(self) -> dict[str, Any]:
+        """The order desk (client ids, stored create answers, fill counts)."""
+        return self.desk.dump()
+
+    def restore_extra(self, data: Mapping[str, Any]) -> None:
+        """Take the order desk back after a restart."""
+        if data:
+            self.desk.load(data)
 
     def skip_sequence(self, n: int = 1) -> None:
         """Fault: the next frame sent (on any connection) skips ``n`` sequence numbers."""
@@ -142,9 +160,8 @@ class CoinbaseEmulator(Emulator):
         p = PREFIX
         return [
             Route("GET", f"{p}/time", self._time),
-            Route("GET", f"{p}/market/products", self._products),
-            Route("GET", f"{p}/market/products/{{product_id}}", self._product),
-            Route("GET", f"{p}/market/product_book", self._product_book),
+            # before orders/historical/{order_id}: the first matching route answers
+            *self.market.routes(p, self._signed),
             Route("POST", f"{p}/orders", self._signed(lambda r, c: self.desk.create(c, r.json()))),
             Route(
                 "POST",
@@ -179,38 +196,6 @@ class CoinbaseEmulator(Emulator):
                 "iso": format_time(now),
                 "epochSeconds": str(now // 10**9),
                 "epochMillis": str(now // 10**6),
-            }
-        )
-
-    async def _products(self, request: HttpRequest) -> HttpResponse:
-        products = [product_json(self.sim.specs[s]) for s in self.symbols]
-        return HttpResponse.json(
-            {"products": products, "num_products": len(products), "pagination": None}
-        )
-
-    async def _product(self, request: HttpRequest) -> HttpResponse:
-        pid = request.path_params["product_id"]
-        if pid not in self.engines:
-            return HttpResponse.json({"error": "NOT_FOUND", "message": "product not found"}, 404)
-        return HttpResponse.json(product_json(self.sim.specs[pid]))
-
-    async def _product_book(self, request: HttpRequest) -> HttpResponse:
-        query = request.query()
-        pid = query.get("product_id", "")
-        if pid not in self.engines:
-            return HttpResponse.json(
-                {"error": "INVALID_ARGUMENT", "message": f"unknown product_id {pid!r}"}, 400
-            )
-        limit = int(query.get("limit") or 50)
-        book = self.sim.book(self.venue, pid, depth=limit)
-        return HttpResponse.json(
-            {
-                "pricebook": {
-                    "product_id": pid,
-                    "bids": _rest_levels(book.bids),
-                    "asks": _rest_levels(book.asks),
-                    "time": format_time(book.ts_ns),
-                }
             }
         )
 
@@ -300,8 +285,10 @@ class CoinbaseEmulator(Emulator):
                 book = self.sim.book(self.venue, pid)
                 events.append(l2_event("snapshot", pid, book.bids, book.asks, now))
             self._send(conn, "l2_data", events)
-        elif channel == "market_trades":
-            self._send(conn, "market_trades", [{"type": "snapshot", "trades": []}])
+        elif channel == "market_trades":  # the recent trades, newest first, as the venue does
+            recent = [trade_json(t) for pid in products
+                      for t in reversed(self.tape.recent(pid, _TRADES_SNAPSHOT))]  # fmt: skip
+            self._send(conn, "market_trades", [{"type": "snapshot", "trades": recent}])
         elif channel == "ticker":
             tickers = [self._ticker(pid, self.sim.mid(pid)) for pid in products]
             self._send(conn, "ticker", [{"type": "snapshot", "tickers": tickers}])

@@ -32,22 +32,28 @@ _CONFIGS: dict[str, tuple[OrderType, TimeInForce]] = {
 
 def parse_configuration(
     configuration: Mapping[str, Any],
-) -> tuple[OrderType, TimeInForce, Decimal, Decimal | None] | str:
-    """(type, tif, base size, limit price) of an ``order_configuration``, or why not."""
+) -> tuple[OrderType, TimeInForce, Decimal | None, Decimal | None, Decimal | None] | str:
+    """(type, tif, base size, quote size, limit price) of an ``order_configuration``.
+
+    Exactly one of the sizes is set: ``quote_size`` only for ``market_market_ioc`` (a
+    market buy spending that much quote); or the reason it is refused.
+    """
     if len(configuration) != 1:
         return "exactly one order configuration is required"
     ((name, conf),) = configuration.items()
     if name not in _CONFIGS or not isinstance(conf, Mapping):
         return f"order configuration {name!r} is not supported by the emulator"
     order_type, tif = _CONFIGS[name]
-    if "base_size" not in conf:
-        return f"{name}: the emulator supports base_size only"
+    market = order_type is OrderType.MARKET
+    if ("base_size" in conf) == ("quote_size" in conf) or ("quote_size" in conf and not market):
+        return f"{name}: give base_size" + (" or quote_size" if market else "")
     try:
-        size = Decimal(str(conf["base_size"]))
-        price = Decimal(str(conf["limit_price"])) if order_type is OrderType.LIMIT else None
+        base = Decimal(str(conf["base_size"])) if "base_size" in conf else None
+        quote = Decimal(str(conf["quote_size"])) if "quote_size" in conf else None
+        price = Decimal(str(conf["limit_price"])) if not market else None
     except (InvalidOperation, KeyError):
-        return f"{name}: base_size/limit_price must be decimal strings"
-    return order_type, tif, size, price
+        return f"{name}: base_size/quote_size/limit_price must be decimal strings"
+    return order_type, tif, base, quote, price
 
 
 @dataclass
@@ -102,8 +108,12 @@ class OrderDesk:
         parsed = parse_configuration(configuration)
         if isinstance(parsed, str):
             return self._failure("UNSUPPORTED_ORDER_CONFIGURATION", parsed)
-        order_type, tif, size, price = parsed
+        order_type, tif, base, quote, price = parsed
         side = Side.BUY if side_text == "BUY" else Side.SELL
+        if quote is not None and side is Side.SELL:
+            return self._failure("UNSUPPORTED_ORDER_CONFIGURATION",
+                                 "market sells are sized in base_size")  # fmt: skip
+        size = base if base is not None else engine.qty_for_quote(side, quote or Decimal(0))
         events = engine.place(
             account, coid, side, size, price, order_type=order_type, time_in_force=tif
         )
@@ -189,6 +199,25 @@ class OrderDesk:
                 "cursor": str(start + limit) if more else "",
             }
         )
+
+    def dump(self) -> dict[str, Any]:
+        """JSON values of the desk (``--state-dir``)."""
+        return {
+            "records": [[r.account, coid, r.symbol, r.order_id, r.configuration, r.answer]
+                        for (_, coid), r in self.records.items()],
+            "fills": [[k, v] for k, v in self.fill_counts.items()],
+        }  # fmt: skip
+
+    def load(self, data: Mapping[str, Any]) -> None:
+        """Replace the desk with a :meth:`dump`."""
+        self.records.clear()
+        self.by_id.clear()
+        for account, coid, symbol, order_id, configuration, answer in data["records"]:
+            rec = _Record(account, symbol, order_id, configuration, answer)
+            self.records[(account, coid)] = rec
+            if order_id:
+                self.by_id[order_id] = rec
+        self.fill_counts = {int(k): int(v) for k, v in data["fills"]}
 
     @staticmethod
     def _failure_body(code: str, message: str) -> dict[str, Any]:

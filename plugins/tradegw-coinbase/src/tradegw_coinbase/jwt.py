@@ -177,7 +177,9 @@ def verify_jwt(
 
     Checks the signature with ``public_key`` (alg must match the key type), ``iss``,
     ``nbf``/``exp`` against ``now`` (UNIX seconds, ``leeway`` allowed), ``sub``/``kid``
-    against ``key_name`` and, when given, ``uri`` against ``expected_uri``.
+    against ``key_name`` and, when given, ``uri`` (coinbase-advanced-py) or one of ``uris``
+    (the CDP SDK) against ``expected_uri``. ``aud`` and ``typ`` are not checked (the CDP
+    SDK sends ``aud: null`` unless asked for an audience).
     """
     parts = token.split(".")
     if len(parts) != 3:
@@ -217,9 +219,14 @@ def verify_jwt(
         raise JwtError(f"JWT expired at {exp} (now {now})", reason="expired")
     if key_name is not None and (claims.get("sub") != key_name or header.get("kid") != key_name):
         raise JwtError("JWT sub/kid is not the expected key name", reason="key_name")
-    if expected_uri is not None and claims.get("uri") != expected_uri:
+    uris = claims.get("uris")  # the CDP SDK's form: a list of "<METHOD> <host><path>"
+    if (
+        expected_uri is not None
+        and claims.get("uri") != expected_uri
+        and not (isinstance(uris, list) and expected_uri in uris)
+    ):
         raise JwtError(
-            f"JWT uri {claims.get('uri')!r} does not match the request {expected_uri!r}",
+            f"JWT uri {claims.get('uri') or uris!r} does not match the request {expected_uri!r}",
             reason="uri",
         )
     return claims
