@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from tradegw_coinbase.emulator import CoinbaseEmulator
 
+from tradegw_core.config.loader import load_config
 from tradegw_core.plugin.registries import Registries
 from tradegw_core.sim import Emulator, EmulatorConfig
 from tradegw_core.sim.cli import add_arguments, main
@@ -63,3 +65,21 @@ def test_the_emulator_refuses_a_bad_secret_at_construction() -> None:
     config = EmulatorConfig(venue="coinbase", credentials=(ApiCredentials("k", "not a key"),))
     with pytest.raises(ValueError, match="PEM EC P-256 or Ed25519"):
         CoinbaseEmulator(config)
+
+
+def test_printed_settings_load_with_the_pem_key_intact(tmp_path: Path) -> None:
+    registries = Registries()
+    registries.emulators.add("coinbase", CoinbaseEmulator, plugin_id="coinbase")
+    parser = argparse.ArgumentParser(prog="tradegw emulate")
+    add_arguments(parser)
+    args = parser.parse_args(["coinbase", "--duration", "0", "--print-settings", str(tmp_path)])
+    assert main(args, registries) == 0
+    secrets = (tmp_path / ".secrets.toml").read_text()
+    assert 'api_private_key = """\n-----BEGIN EC PRIVATE KEY-----\n' in secrets  # one line each
+    loaded = load_config(tmp_path / "settings.toml", env={}, cwd=tmp_path)
+    section = loaded.settings.section("providers.coinbase")
+    expected = CoinbaseEmulator(EmulatorConfig(venue="coinbase")).credentials[0]
+    assert section.api_key_name == expected.api_key
+    assert section.api_private_key.get_secret_value() == expected.api_secret
+    assert section.rest_url.startswith("http://127.0.0.1:")
+    assert loaded.settings.gateway.providers == ("coinbase",)

@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 import anyio
 import httpx
+import msgspec
 import pytest
 from tradegw_kraken.emulator import KrakenEmulator
 from websockets.asyncio.client import ClientConnection, connect
@@ -32,6 +33,7 @@ from tradegw_core.sim.market import MarketSimulator, default_symbol_spec
 from tradegw_core.testing.data import load_shared_json
 
 _nonces = itertools.count(1)
+_NUMBERS = msgspec.json.Encoder(decimal_format="number")
 
 
 @asynccontextmanager
@@ -109,7 +111,8 @@ async def test_public_rest_answers_the_documented_shapes() -> None:
 
 
 async def _send(ws: ClientConnection, method: str, req_id: int, **params: Any) -> None:
-    await ws.send(json.dumps({"method": method, "params": params, "req_id": req_id}))
+    """One request; Decimal params go out as JSON numbers, as in the documented examples."""
+    await ws.send(_NUMBERS.encode({"method": method, "params": params, "req_id": req_id}))
 
 
 async def _answer(ws: ClientConnection, req_id: int, frames: list[dict[str, Any]]) -> Any:
@@ -195,35 +198,13 @@ async def test_orders_over_rest_and_websocket_with_executions_in_the_venues_orde
             cl_ord_id="rest-1",
         )
         (txid,) = placed["result"]["txid"]
-        await _send(
-            ws,
-            "add_order",
-            2,
-            order_type="limit",
-            side="buy",
-            order_qty=0.001,
-            symbol="BTC/USDT",
-            limit_price=float(low),
-            time_in_force="gtc",
-            cl_ord_id="6d1b345e-2821-40e2-ad83-4ecb18a06876",
-            token=token,
-        )
-        added = await _answer(ws, 2, frames)
-        assert added["success"] is True
-        assert added["result"]["cl_ord_id"] == "6d1b345e-2821-40e2-ad83-4ecb18a06876"
-        await _send(
-            ws,
-            "add_order",
-            3,
-            order_type="limit",
-            side="buy",
-            order_qty=0.001,
-            symbol="BTC/USDT",
-            limit_price=float(low),
-            cl_ord_id="ws-2",
-            token=token,
-        )
-        assert (await _answer(ws, 3, frames))["success"] is True
+        for req_id, cl_ord_id in ((2, "6d1b345e-2821-40e2-ad83-4ecb18a06876"), (3, "ws-2")):
+            await _send(ws, "add_order", req_id, order_type="limit", side="buy",
+                        order_qty=Decimal("0.001"), symbol="BTC/USDT", limit_price=Decimal(low),
+                        time_in_force="gtc", cl_ord_id=cl_ord_id, token=token)  # fmt: skip
+            added = await _answer(ws, req_id, frames)
+            assert added["success"] is True
+            assert added["result"]["cl_ord_id"] == cl_ord_id
         opened = (await private(emu, http, "OpenOrders"))["result"]["open"]
         assert {o["cl_ord_id"] for o in opened.values()} == {
             "rest-1",
@@ -248,7 +229,7 @@ async def test_orders_over_rest_and_websocket_with_executions_in_the_venues_orde
             6,
             order_type="market",
             side="buy",
-            order_qty=0.0001,
+            order_qty=Decimal("0.0001"),
             symbol="BTC/USDT",
             cl_ord_id="mkt-1",
             token=token,

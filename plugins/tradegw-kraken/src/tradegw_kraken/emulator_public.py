@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tradegw_core.schema.events import Side
 from tradegw_core.sim.http import HttpRequest, HttpResponse
 from tradegw_core.sim.orders import Liquidity, OrderState
-from tradegw_kraken.emulator_wire import EmulatedPair, order_txid
+from tradegw_kraken.emulator_wire import EmulatedPair, order_txid, rest_error, rest_ok
 
 if TYPE_CHECKING:
     from tradegw_kraken.emulator import KrakenEmulator
@@ -44,14 +44,6 @@ def _amount(code: str, value: Decimal) -> str:
     return f"{value:.{asset_precision(code)[0]}f}"
 
 
-def _ok(result: Any) -> HttpResponse:
-    return HttpResponse.json({"error": [], "result": result})
-
-
-def _err(*errors: str) -> HttpResponse:
-    return HttpResponse.json({"error": list(errors)})
-
-
 class KrakenPublicApi:
     """Handlers bound to one :class:`KrakenEmulator`."""
 
@@ -66,7 +58,7 @@ class KrakenPublicApi:
         for name in query["pair"].split(","):
             pair = self.emu.by_name.get(name)
             if pair is None:
-                return _err("EQuery:Unknown asset pair")
+                return rest_error("EQuery:Unknown asset pair")
             out.append(pair)
         return out
 
@@ -85,9 +77,9 @@ class KrakenPublicApi:
             by_alt = {v["altname"]: k for k, v in rows.items()}
             keys = [by_alt.get(a, a) for a in wanted.split(",")]
             if any(k not in rows for k in keys):
-                return _err("EQuery:Unknown asset")
+                return rest_error("EQuery:Unknown asset")
             rows = {k: rows[k] for k in keys}
-        return _ok(rows)
+        return rest_ok(rows)
 
     async def ticker(self, request: HttpRequest) -> HttpResponse:
         """``Ticker?pair=``: ``a b c v p t l h o`` per pair."""
@@ -114,14 +106,14 @@ class KrakenPublicApi:
                 "l": [str(p.price(low))] * 2, "h": [str(p.price(high))] * 2,
                 "o": str(p.price(s.open if s else last)),
             }  # fmt: skip
-        return _ok(out)
+        return rest_ok(out)
 
     async def trades(self, request: HttpRequest) -> HttpResponse:
         """``Trades?pair=&since=&count=``: ``[price, volume, time, b/s, m/l, misc, id]``."""
         q = request.query()
         pair = self.emu.by_name.get(q.get("pair", ""))
         if pair is None:
-            return _err("EQuery:Unknown asset pair")
+            return rest_error("EQuery:Unknown asset pair")
         trades = self.emu.tape.recent(pair.spec.symbol)
         if q.get("since"):
             since = Decimal(q["since"])  # seconds, or the nanosecond "last" of an answer
@@ -132,29 +124,29 @@ class KrakenPublicApi:
                  "b" if t.aggressor is Side.BUY else "s", "l" if t.origin == "user" else "m",
                  "", t.trade_id] for t in trades]  # fmt: skip
         last = str(trades[-1].ts_ns) if trades else "0"
-        return _ok({pair.rest_key: rows, "last": last})
+        return rest_ok({pair.rest_key: rows, "last": last})
 
     async def ohlc(self, request: HttpRequest) -> HttpResponse:
         """``OHLC?pair=&interval=&since=``: ``[time, o, h, l, c, vwap, volume, count]``."""
         q = request.query()
         pair = self.emu.by_name.get(q.get("pair", ""))
         if pair is None:
-            return _err("EQuery:Unknown asset pair")
+            return rest_error("EQuery:Unknown asset pair")
         minutes = int(q.get("interval", "1")) if q.get("interval", "1").isdigit() else 0
         if minutes not in _OHLC_MINUTES:
-            return _err("EGeneral:Invalid arguments:interval")
+            return rest_error("EGeneral:Invalid arguments:interval")
         since = int(q["since"]) * 1000 if q.get("since", "").isdigit() else None
         candles = self.emu.tape.candles(pair.spec.symbol, minutes * 60, start_ms=since)
         rows = [[c.start_ms // 1000, str(pair.price(c.open)), str(pair.price(c.high)),
                  str(pair.price(c.low)), str(pair.price(c.close)), str(pair.price(c.vwap)),
                  str(pair.qty(c.volume)), c.trades] for c in candles[-720:]]  # fmt: skip
         last = rows[-1][0] if rows else 0
-        return _ok({pair.rest_key: rows, "last": last})
+        return rest_ok({pair.rest_key: rows, "last": last})
 
     async def system_status(self, request: HttpRequest) -> HttpResponse:
         """``SystemStatus``: always ``online``."""
         now = datetime.fromtimestamp(self.emu.clock.time_ns() / 1e9, UTC)
-        return _ok({"status": "online", "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        return rest_ok({"status": "online", "timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ")})
 
     # ------------------------------------------------------------------ private
     def _asset_names(self) -> dict[str, str]:
@@ -168,13 +160,13 @@ class KrakenPublicApi:
         """``Balance``: asset -> total, at the asset's decimals."""
         names = self._asset_names()
         balances = self.emu.ledger.balances(account)
-        return _ok({names.get(a, a): _amount(a, b.total) for a, b in balances.items()})
+        return rest_ok({names.get(a, a): _amount(a, b.total) for a, b in balances.items()})
 
     async def balance_ex(self, account: str, form: dict[str, str]) -> HttpResponse:
         """``BalanceEx``: asset -> ``balance`` (total) and ``hold_trade`` (locked)."""
         names = self._asset_names()
         balances = self.emu.ledger.balances(account)
-        return _ok({names.get(a, a): {"balance": _amount(a, b.total),
+        return rest_ok({names.get(a, a): {"balance": _amount(a, b.total),
                                       "hold_trade": _amount(a, b.locked)}
                     for a, b in balances.items()})  # fmt: skip
 
@@ -192,7 +184,7 @@ class KrakenPublicApi:
                 "vol": str(pair.qty(f.last_qty)), "margin": "0.00000", "misc": "",
                 "trade_id": f.trade_id, "maker": f.liquidity is Liquidity.MAKER,
             }  # fmt: skip
-        return _ok({"trades": trades, "count": len(trades)})
+        return rest_ok({"trades": trades, "count": len(trades)})
 
     async def cancel_all(self, account: str, form: dict[str, str]) -> HttpResponse:
         """``CancelAll``: cancel every open order; ``{"count": n}``."""
@@ -201,4 +193,4 @@ class KrakenPublicApi:
             for ev in engine.open_orders(account):
                 if engine.cancel(account, order_id=ev.order_id).state is OrderState.CANCELED:
                     count += 1
-        return _ok({"count": count})
+        return rest_ok({"count": count})

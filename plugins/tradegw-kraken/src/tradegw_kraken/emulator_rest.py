@@ -19,7 +19,7 @@ from tradegw_core.schema.orders import OrderType, TimeInForce
 from tradegw_core.sim.http import HttpRequest, HttpResponse, Route
 from tradegw_core.sim.orders import ExecEvent, OrderState, RejectReason
 from tradegw_kraken.emulator_public import KrakenPublicApi
-from tradegw_kraken.emulator_wire import order_txid, txid_number
+from tradegw_kraken.emulator_wire import order_txid, rest_error, rest_ok, txid_number
 from tradegw_kraken.signing import api_sign
 
 if TYPE_CHECKING:
@@ -57,14 +57,6 @@ _STATUS = {
     OrderState.CANCELED: "canceled",
     OrderState.EXPIRED: "expired",
 }
-
-
-def _ok(result: Any) -> HttpResponse:
-    return HttpResponse.json({"error": [], "result": result})
-
-
-def _err(*errors: str) -> HttpResponse:
-    return HttpResponse.json({"error": list(errors)})
 
 
 class KrakenRestApi:
@@ -113,18 +105,18 @@ class KrakenRestApi:
         pairs = self.more._pairs(request.query())
         if isinstance(pairs, HttpResponse):
             return pairs
-        return _ok({p.rest_key: p.asset_pair() for p in pairs})
+        return rest_ok({p.rest_key: p.asset_pair() for p in pairs})
 
     async def time(self, request: HttpRequest) -> HttpResponse:
         """Server time."""
-        return _ok({"unixtime": self.emu.clock.time_ns() // 1_000_000_000})
+        return rest_ok({"unixtime": self.emu.clock.time_ns() // 1_000_000_000})
 
     async def depth(self, request: HttpRequest) -> HttpResponse:
         """``Depth?pair=&count=`` (rows of strings, as the venue answers)."""
         query = request.query()
         pair = self.emu.by_name.get(query.get("pair", ""))
         if pair is None:
-            return _err("EQuery:Unknown asset pair")
+            return rest_error("EQuery:Unknown asset pair")
         book = self.emu.books[pair.instrument.symbol]
         count = int(query.get("count", "100"))
         ts = self.emu.clock.time_ns() // 1_000_000_000
@@ -132,22 +124,22 @@ class KrakenRestApi:
             side: [[str(lv.price), str(lv.qty), ts] for lv in book.top(side, count)]
             for side in ("bids", "asks")
         }
-        return _ok({pair.rest_key: rows})
+        return rest_ok({pair.rest_key: rows})
 
     # ------------------------------------------------------------------ private
     def _signed(self, handler: Any) -> Any:
         async def check(request: HttpRequest) -> HttpResponse:
             creds = self.emu.account_for_key(request.headers.get("api-key", ""))
             if creds is None:
-                return _err("EAPI:Invalid key")
+                return rest_error("EAPI:Invalid key")
             form = request.form()
             nonce = form.get("nonce", "")
             expected = api_sign(request.path, nonce, request.body, creds.api_secret)
             if not hmac.compare_digest(expected, request.headers.get("api-sign", "")):
                 self.rejected_signatures += 1
-                return _err("EAPI:Invalid signature")
+                return rest_error("EAPI:Invalid signature")
             if not nonce.isdigit() or int(nonce) <= self.nonces.get(creds.api_key, 0):
-                return _err("EAPI:Invalid nonce")
+                return rest_error("EAPI:Invalid nonce")
             self.nonces[creds.api_key] = int(nonce)
             self.calls[request.path.rsplit("/", 1)[-1]] += 1
             result: HttpResponse = await handler(creds.account, form)
@@ -160,13 +152,13 @@ class KrakenRestApi:
         self._token_count += 1
         token = f"emu-token-{account}-{self._token_count}"
         self.emu.tokens[token] = account
-        return _ok({"token": token, "expires": 900})
+        return rest_ok({"token": token, "expires": 900})
 
     async def add_order(self, account: str, form: dict[str, str]) -> HttpResponse:
         """``AddOrder`` on the matching engine."""
         pair = self.emu.by_name.get(form.get("pair", ""))
         if pair is None:
-            return _err("EQuery:Unknown asset pair")
+            return rest_error("EQuery:Unknown asset pair")
         try:
             side = Side(form["type"])
             order_type = OrderType(form.get("ordertype", "").upper())
@@ -174,9 +166,9 @@ class KrakenRestApi:
             price = Decimal(form["price"]) if "price" in form else None
             tif = TimeInForce(form.get("timeinforce", "GTC").upper())
         except (KeyError, ValueError, InvalidOperation):
-            return _err("EGeneral:Invalid arguments")
+            return rest_error("EGeneral:Invalid arguments")
         if form.get("cl_ord_id") and not valid_cl_ord_id(form["cl_ord_id"]):
-            return _err("EGeneral:Invalid arguments:cl_ord_id")
+            return rest_error("EGeneral:Invalid arguments:cl_ord_id")
         engine = self.emu.engines[pair.instrument.symbol]
         events = engine.place(
             account, form.get("cl_ord_id", ""), side, qty, price,
@@ -184,12 +176,12 @@ class KrakenRestApi:
         )  # fmt: skip
         first = events[0]
         if first.state is OrderState.REJECTED:
-            return _err(
+            return rest_error(
                 REJECTS.get(first.reason or RejectReason.INJECTED, "EGeneral:Internal error")
             )
         where = f"@ limit {price}" if price is not None else "@ market"
         descr = f"{side.value} {qty} {pair.rest_name} {where}"
-        return _ok({"descr": {"order": descr}, "txid": [order_txid(first.order_id)]})
+        return rest_ok({"descr": {"order": descr}, "txid": [order_txid(first.order_id)]})
 
     async def cancel_order(self, account: str, form: dict[str, str]) -> HttpResponse:
         """``CancelOrder`` by ``txid`` or ``cl_ord_id``."""
@@ -198,8 +190,8 @@ class KrakenRestApi:
         for engine in self.emu.engines.values():
             event = engine.cancel(account, client_order_id=cl_ord_id, order_id=order_id)
             if event.state is OrderState.CANCELED:
-                return _ok({"count": 1})
-        return _err("EOrder:Unknown order")
+                return rest_ok({"count": 1})
+        return rest_error("EOrder:Unknown order")
 
     async def query_orders(self, account: str, form: dict[str, str]) -> HttpResponse:
         """``QueryOrders`` by comma-separated ``txid``."""
@@ -208,16 +200,16 @@ class KrakenRestApi:
             event = self._find(account, order_id=txid_number(txid))
             if event is not None:
                 out[txid] = self._info(event)
-        return _ok(out)
+        return rest_ok(out)
 
     async def open_orders(self, account: str, form: dict[str, str]) -> HttpResponse:
         """``OpenOrders`` (optionally filtered by ``cl_ord_id``)."""
-        return _ok({"open": self._listing(account, form.get("cl_ord_id"), open_=True)})
+        return rest_ok({"open": self._listing(account, form.get("cl_ord_id"), open_=True)})
 
     async def closed_orders(self, account: str, form: dict[str, str]) -> HttpResponse:
         """``ClosedOrders`` (optionally filtered by ``cl_ord_id``)."""
         closed = self._listing(account, form.get("cl_ord_id"), open_=False)
-        return _ok({"closed": closed, "count": len(closed)})
+        return rest_ok({"closed": closed, "count": len(closed)})
 
     def _listing(self, account: str, cl_ord_id: str | None, *, open_: bool) -> dict[str, Any]:
         events: list[ExecEvent] = []

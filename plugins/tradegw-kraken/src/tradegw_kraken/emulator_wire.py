@@ -15,6 +15,7 @@ import msgspec
 
 from tradegw_core.schema.events import Level
 from tradegw_core.schema.symbols import Instrument, Symbol
+from tradegw_core.sim.http import HttpResponse
 from tradegw_core.sim.market import SymbolSpec
 from tradegw_kraken.symbols import ASSET_ALIASES
 
@@ -23,23 +24,35 @@ __all__ = [
     "encode",
     "levels",
     "order_txid",
+    "rest_error",
+    "rest_ok",
     "rfc3339",
     "txid_number",
 ]
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _V1_ALIASES = {v: k for k, v in ASSET_ALIASES.items()}
-_LEGACY_CRYPTO = frozenset({"XBT", "ETH", "LTC", "XRP", "XLM", "ETC", "MLN", "REP", "ZEC", "XMR",
+_X_COINS = frozenset({"XBT", "ETH", "LTC", "XRP", "XLM", "ETC", "MLN", "REP", "ZEC", "XMR",
                             "XDG"})  # fmt: skip
 _FIAT = frozenset({"USD", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF"})
 
 
 def asset_name(v1: str) -> str:
-    """Kraken's REST asset name: ``X``/``Z`` prefixed for its legacy coins and fiat
+    """Kraken's REST asset name: ``X``/``Z`` prefixed for its first-listed coins and fiat
     (``XXBT``, ``XETH``, ``ZUSD``), else the code itself (``USDT``, ``SOL``)."""
-    if v1 in _LEGACY_CRYPTO:
+    if v1 in _X_COINS:
         return "X" + v1
     return "Z" + v1 if v1 in _FIAT else v1
+
+
+def rest_ok(result: Any) -> HttpResponse:
+    """A REST success: ``{"error": [], "result": ...}``."""
+    return HttpResponse.json({"error": [], "result": result})
+
+
+def rest_error(*errors: str) -> HttpResponse:
+    """A REST failure: ``{"error": [...]}`` (HTTP 200, as the venue answers)."""
+    return HttpResponse.json({"error": list(errors)})
 
 
 def encode(obj: Any) -> str:
@@ -83,9 +96,9 @@ class EmulatedPair:
         self.v1_name = f"{v1_base}/{v1_quote}"
         self.rest_name = f"{v1_base}{v1_quote}"
         self.base_asset, self.quote_asset = asset_name(v1_base), asset_name(v1_quote)
-        legacy = v1_base in _LEGACY_CRYPTO and v1_quote in _FIAT
-        # the venue's keys: XXBTZUSD, XETHZEUR for legacy coin/fiat pairs; XBTUSDT, SOLUSD else
-        self.rest_key = self.base_asset + self.quote_asset if legacy else self.rest_name
+        prefixed = v1_base in _X_COINS and v1_quote in _FIAT
+        # the venue's keys: XXBTZUSD, XETHZEUR for those coins against fiat; XBTUSDT, SOLUSD else
+        self.rest_key = self.base_asset + self.quote_asset if prefixed else self.rest_name
         self.instrument = Instrument(
             provider=provider,
             symbol=Symbol(spec.symbol),
