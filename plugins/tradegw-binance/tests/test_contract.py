@@ -82,7 +82,9 @@ def assert_eight(values: list[str]) -> None:
 @pytest.mark.anyio
 async def test_public_market_data_answers_the_documented_shapes() -> None:
     async with venue() as (_, http):
-        info = (await http.get("/api/v3/exchangeInfo")).json()
+        info = (await http.get("/api/v3/exchangeInfo?symbol=BTCUSDT")).json()
+        bad_info = await http.get("/api/v3/exchangeInfo?symbol=NOPE")
+        assert bad_info.json() == {"code": -1121, "msg": "Invalid symbol."}
         (sym,) = info["symbols"]
         assert (sym["symbol"], sym["baseAsset"], sym["quoteAsset"]) == ("BTCUSDT", "BTC", "USDT")
         filters = {f["filterType"]: f for f in sym["filters"]}

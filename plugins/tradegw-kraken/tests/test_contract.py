@@ -26,8 +26,10 @@ import httpx
 import msgspec
 import pytest
 from tradegw_kraken.emulator import KrakenEmulator
+from tradegw_kraken.emulator_trading import fire_dead_man
 from websockets.asyncio.client import ClientConnection, connect
 
+from tradegw_core.clock import FakeClock
 from tradegw_core.sim.emulator import EmulatorConfig
 from tradegw_core.sim.market import MarketSimulator, default_symbol_spec
 from tradegw_core.testing.data import load_shared_json
@@ -258,3 +260,41 @@ async def test_orders_over_rest_and_websocket_with_executions_in_the_venues_orde
         assert extended["XXBT"]["balance"] == balances["XXBT"]
         assert extended["USDT"]["hold_trade"] == "0.00000000"  # USDT has 8 decimals
         assert len(balances["XXBT"].split(".")[1]) == 10  # BTC has 10
+
+
+@pytest.mark.anyio
+async def test_batch_cancel_and_the_dead_mans_switch() -> None:
+    clock = FakeClock()
+    sim = MarketSimulator([default_symbol_spec("BTC-USDT")], seed=9, clock=clock)
+    cfg = EmulatorConfig(venue="kraken", symbols=("BTC-USDT",), simulator=sim, clock=clock)
+    emu = KrakenEmulator(cfg)
+    async with emu, httpx.AsyncClient(base_url=emu.rest_url) as http, connect(emu.ws_url) as ws:
+        frames: list[dict[str, Any]] = []
+        token = (await private(emu, http, "GetWebSocketsToken"))["result"]["token"]
+        low = emu.sim.book("kraken", "BTC-USDT", depth=1).bids[0][0] - 500
+        for n in range(4):
+            await _send(ws, "add_order", n, order_type="limit", side="buy",
+                        order_qty=Decimal("0.001"), symbol="BTC/USDT", limit_price=low,
+                        cl_ord_id=f"dm-{n}", token=token)  # fmt: skip
+            assert (await _answer(ws, n, frames))["success"] is True
+        txids = [o for o, e in
+                 (await private(emu, http, "OpenOrders"))["result"]["open"].items()
+                 if e["cl_ord_id"] in ("dm-0", "dm-1")]  # fmt: skip
+        await _send(ws, "batch_cancel", 10, orders=txids[:1], cl_ord_id=["dm-1"], token=token)
+        assert (await _answer(ws, 10, frames))["result"] == {"count": 2}
+        await _send(ws, "batch_cancel", 11, orders=txids[:1], token=token)  # 1 id: too few
+        assert (await _answer(ws, 11, frames))["success"] is False
+        await _send(ws, "cancel_all_orders_after", 12, timeout=60, token=token)
+        armed = (await _answer(ws, 12, frames))["result"]
+        assert set(armed) == {"currentTime", "triggerTime"}
+        assert armed["triggerTime"] > armed["currentTime"]
+        clock.advance(59)
+        assert fire_dead_man(emu) == 0
+        assert len(emu.engines["BTC-USDT"].open_orders("main")) == 2
+        clock.advance(1)
+        assert fire_dead_man(emu) == 1
+        assert emu.engines["BTC-USDT"].open_orders("main") == []
+        clock.advance(3600)
+        assert fire_dead_man(emu) == 0  # off until armed again
+        await _send(ws, "cancel_all_orders_after", 13, timeout=0, token=token)
+        assert (await _answer(ws, 13, frames))["result"]["triggerTime"] == "0"

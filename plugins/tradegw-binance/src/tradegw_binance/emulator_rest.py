@@ -70,6 +70,7 @@ class BinanceRestMixin:
     order_view: Callable[[Any], dict[str, Any]]
     market_routes: Callable[[], list[Route]]
     account_routes: Callable[[], list[Route]]
+    _symbols: Callable[[dict[str, str]], list[str] | HttpResponse | None]
 
     def init_rest(self, weight_per_minute: int) -> None:
         """Set up the weight budget, id counters and kline state."""
@@ -176,7 +177,10 @@ class BinanceRestMixin:
         return self._spend(1) or HttpResponse.json({"serverTime": self.clock.time_ns() // _MS})
 
     async def _exchange_info(self, request: HttpRequest) -> HttpResponse:
-        specs = [self.sim.specs[s] for s in self.symbols]
+        wanted = self._symbols(request.query())  # symbol= or symbols=["A","B"]
+        if isinstance(wanted, HttpResponse):
+            return wanted
+        specs = [self.sim.specs[s] for s in wanted or self.symbols]
         return self._spend(20) or HttpResponse.json(
             exchange_info(specs, self.clock.time_ns() // _MS)
         )

@@ -37,7 +37,13 @@ from tradegw_kraken.config import BOOK_DEPTHS, OHLC_INTERVALS
 from tradegw_kraken.emulator_book import DepthView, VenueBook
 from tradegw_kraken.emulator_public import asset_precision
 from tradegw_kraken.emulator_rest import KrakenRestApi
-from tradegw_kraken.emulator_trading import TRADING_METHODS, exec_entries, order_fields, trade
+from tradegw_kraken.emulator_trading import (
+    TRADING_METHODS,
+    exec_entries,
+    fire_dead_man,
+    order_fields,
+    trade,
+)
 from tradegw_kraken.emulator_wire import EmulatedPair, encode, levels, rfc3339
 
 __all__ = ["KrakenEmulator"]
@@ -96,6 +102,8 @@ class KrakenEmulator(Emulator):
                 book.set("asks", price, qty)
         self.rest = KrakenRestApi(self)
         self.tokens: dict[str, str] = {}
+        self.dead_man: dict[str, int] = {}
+        """Account -> when (ns, emulator clock) its ``cancel_all_orders_after`` fires."""
         self._rng = random.Random(config.seed)
         self._candles: dict[tuple[str, int], dict[str, Any]] = {}
 
@@ -237,10 +245,12 @@ class KrakenEmulator(Emulator):
         return answers
 
     async def background(self) -> None:
-        """A heartbeat every second on connections with a subscription."""
+        """A heartbeat every second on connections with a subscription; fires due dead
+        man's switches (``cancel_all_orders_after``)."""
         beat = encode({"channel": "heartbeat"})
         while True:
             await anyio.sleep(1.0)
+            fire_dead_man(self)
             self.broadcast(beat, lambda c: isinstance(c.state, _ConnState) and c.state.active)
 
     def corrupt_frame(self, conn: WsConnection, frame: str | bytes) -> str | bytes:

@@ -22,7 +22,7 @@ from tradegw_kraken.emulator_wire import EmulatedPair, order_txid, rest_error, r
 if TYPE_CHECKING:
     from tradegw_kraken.emulator import KrakenEmulator
 
-__all__ = ["KrakenPublicApi"]
+__all__ = ["KrakenPublicApi", "asset_precision", "cancel_everything"]
 
 _OHLC_MINUTES = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 
@@ -42,6 +42,16 @@ def asset_precision(code: str) -> tuple[int, int]:
 def _amount(code: str, value: Decimal) -> str:
     """An amount of ``code`` at its decimals, as the venue's balances print it."""
     return f"{value:.{asset_precision(code)[0]}f}"
+
+
+def cancel_everything(emu: KrakenEmulator, account: str) -> int:
+    """Cancel every open order of ``account``; how many were cancelled."""
+    count = 0
+    for engine in emu.engines.values():
+        for ev in engine.open_orders(account):
+            if engine.cancel(account, order_id=ev.order_id).state is OrderState.CANCELED:
+                count += 1
+    return count
 
 
 class KrakenPublicApi:
@@ -188,9 +198,4 @@ class KrakenPublicApi:
 
     async def cancel_all(self, account: str, form: dict[str, str]) -> HttpResponse:
         """``CancelAll``: cancel every open order; ``{"count": n}``."""
-        count = 0
-        for engine in self.emu.engines.values():
-            for ev in engine.open_orders(account):
-                if engine.cancel(account, order_id=ev.order_id).state is OrderState.CANCELED:
-                    count += 1
-        return rest_ok({"count": count})
+        return rest_ok({"count": cancel_everything(self.emu, account)})

@@ -1,13 +1,18 @@
 """WebSocket v2 trading and ``executions`` entries of the Kraken emulator.
 
 Trading requests (docs.kraken.com "Spot WebSocket v2": ``add_order``, ``cancel_order``,
-``cancel_all``; kraken.md §4.2), each authenticated by the ``token`` of
-``GetWebSocketsToken``: ``add_order`` answers ``{"order_id", "cl_ord_id"}``;
-``cancel_order`` takes one kind of id list (``order_id`` or ``cl_ord_id``) and answers once
-per order; ``cancel_all`` answers ``{"count": n}``. Failures are ``success: false`` with
-the venue's error string. What the orders do meanwhile streams on ``executions``, one
-message per entry (kraken.md §5): ``pending_new`` then ``new``; a fill as ``trade``, a
-completing one followed by a separate ``filled``; ``canceled`` / ``expired``.
+``cancel_all``, ``batch_cancel``, ``cancel_all_orders_after``; kraken.md §4.2), each
+authenticated by the ``token`` of ``GetWebSocketsToken``: ``add_order`` answers
+``{"order_id", "cl_ord_id"}``; ``cancel_order`` takes one kind of id list (``order_id`` or
+``cl_ord_id``) and answers once per order; ``cancel_all`` and ``batch_cancel`` (2 to 50
+ids in ``orders`` and ``cl_ord_id`` together) answer ``{"count": n}``;
+``cancel_all_orders_after`` arms (``timeout`` seconds), re-arms or (``0``) disarms the
+account's dead man's switch and answers ``{"currentTime", "triggerTime"}``; when it fires
+every open order is cancelled and it stays off until armed again. Failures are
+``success: false`` with the venue's error string. What the orders do meanwhile streams
+on ``executions``, one message per entry (kraken.md §5): ``pending_new`` then ``new``; a
+fill as ``trade``, a completing one followed by a separate ``filled``; ``canceled`` /
+``expired``.
 """
 
 from __future__ import annotations
@@ -18,15 +23,28 @@ from typing import TYPE_CHECKING, Any
 from tradegw_core.schema.events import Side
 from tradegw_core.schema.orders import OrderType, TimeInForce
 from tradegw_core.sim.orders import ExecEvent, OrderState, RejectReason
+from tradegw_kraken.emulator_public import cancel_everything
 from tradegw_kraken.emulator_rest import REJECTS, valid_cl_ord_id
 from tradegw_kraken.emulator_wire import order_txid, rfc3339, txid_number
 
 if TYPE_CHECKING:
     from tradegw_kraken.emulator import KrakenEmulator
 
-__all__ = ["TRADING_METHODS", "exec_entries", "order_fields", "trade"]
+__all__ = [
+    "TRADING_METHODS",
+    "exec_entries",
+    "fire_dead_man",
+    "order_fields",
+    "trade",
+]
 
-TRADING_METHODS = ("add_order", "cancel_order", "cancel_all")
+TRADING_METHODS = (
+    "add_order",
+    "cancel_order",
+    "cancel_all",
+    "batch_cancel",
+    "cancel_all_orders_after",
+)
 
 _USD_LIKE = ("USD", "USDT", "USDC")
 
@@ -46,12 +64,57 @@ def trade(emu: KrakenEmulator, method: str, params: dict[str, Any]) -> list[Answ
         return [_add_order(emu, account, params)]
     if method == "cancel_order":
         return _cancel_order(emu, account, params)
-    count = 0
+    if method == "batch_cancel":
+        return [_batch_cancel(emu, account, params)]
+    if method == "cancel_all_orders_after":
+        return [_dead_man(emu, account, params)]
+    return [{"success": True, "result": {"count": cancel_everything(emu, account)}}]
+
+
+def _cancel_one(emu: KrakenEmulator, account: str, ref: str, *, by_id: bool) -> ExecEvent | None:
+    order_id = txid_number(ref) if by_id else None
     for engine in emu.engines.values():
-        for ev in engine.open_orders(account):
-            if engine.cancel(account, order_id=ev.order_id).state is OrderState.CANCELED:
-                count += 1
-    return [{"success": True, "result": {"count": count}}]
+        ev = engine.cancel(account, order_id=order_id, client_order_id=None if by_id else ref)
+        if ev.state is OrderState.CANCELED:
+            return ev
+    return None
+
+
+def _batch_cancel(emu: KrakenEmulator, account: str, p: dict[str, Any]) -> Answer:
+    ids, cl_ids = p.get("orders") or [], p.get("cl_ord_id") or []
+    if (
+        not isinstance(ids, list)
+        or not isinstance(cl_ids, list)
+        or not 2 <= len(ids) + len(cl_ids) <= 50
+    ):
+        return {"success": False, "error": "EGeneral:Invalid arguments"}
+    done = [_cancel_one(emu, account, str(r), by_id=True) for r in ids]
+    done += [_cancel_one(emu, account, str(r), by_id=False) for r in cl_ids]
+    return {"success": True, "result": {"count": sum(ev is not None for ev in done)}}
+
+
+def _dead_man(emu: KrakenEmulator, account: str, p: dict[str, Any]) -> Answer:
+    timeout = p.get("timeout")
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 0:
+        return {"success": False, "error": "EGeneral:Invalid arguments:timeout"}
+    now = emu.clock.time_ns()
+    if timeout == 0:
+        emu.dead_man.pop(account, None)
+        return {"success": True, "result": {"currentTime": rfc3339(now), "triggerTime": "0"}}
+    trigger = now + timeout * 1_000_000_000
+    emu.dead_man[account] = trigger
+    return {"success": True,
+            "result": {"currentTime": rfc3339(now), "triggerTime": rfc3339(trigger)}}  # fmt: skip
+
+
+def fire_dead_man(emu: KrakenEmulator) -> int:
+    """Cancel the orders of every account whose switch is due; how many switches fired."""
+    now = emu.clock.time_ns()
+    due = [account for account, at in emu.dead_man.items() if at <= now]
+    for account in due:
+        del emu.dead_man[account]
+        cancel_everything(emu, account)
+    return len(due)
 
 
 def _add_order(emu: KrakenEmulator, account: str, p: dict[str, Any]) -> Answer:
@@ -88,15 +151,7 @@ def _cancel_order(emu: KrakenEmulator, account: str, p: dict[str, Any]) -> list[
         return _fail("EGeneral:Invalid arguments")
     answers: list[Answer] = []
     for ref in p[kinds[0]]:
-        by_id = kinds[0] == "order_id"
-        order_id = txid_number(str(ref)) if by_id else None
-        done = None
-        for engine in emu.engines.values():
-            ev = engine.cancel(account, order_id=order_id,
-                               client_order_id=None if by_id else str(ref))  # fmt: skip
-            if ev.state is OrderState.CANCELED:
-                done = ev
-                break
+        done = _cancel_one(emu, account, str(ref), by_id=kinds[0] == "order_id")
         if done is None:
             answers.append({"success": False, "error": "EOrder:Unknown order"})
             continue
