@@ -44,6 +44,8 @@ from tradegw_core.dispatcher.metrics import DispatcherMetrics
 from tradegw_core.errors import ConfigError, ProviderFailedError
 from tradegw_core.net.backoff import Backoff
 from tradegw_core.observability.metrics import Metrics, MetricsExporter
+from tradegw_core.observability.ops_log import consumer_started, consumer_stopped, settings_summary
+from tradegw_core.observability.ops_metrics import GatewayMetrics
 from tradegw_core.orchestrator.context import (
     BookStageParts,
     GatewayProviderContext,
@@ -125,6 +127,7 @@ class Gateway:
         )
         self.flush_s = disp.flush_ms / 1000
         self.dispatcher_metrics = DispatcherMetrics(self.dispatcher, self.metrics)
+        self.gateway_metrics = GatewayMetrics(self)
         self.orchestrator = Orchestrator(self.dispatcher)
         self.control_bus = ControlBus(timeout=control_timeout)
         self.subscriptions = SubscriptionManager(self.dispatcher)
@@ -250,6 +253,7 @@ class Gateway:
             await tg.start(self.control_bus.serve, self.control.handle)
             tg.start_soon(self._flush_tick)
             await self.orders.start(tg)
+            self.export_metrics()  # every counter exists (at 0) from start-up
             for stages in self.book_stages.values():
                 await tg.start(stages.run)
             await tg.start(self._run_providers)
@@ -258,6 +262,7 @@ class Gateway:
                 self._consumers_done.set()
             for name, consumer in self.consumers.items():
                 await tg.start(self._run_consumer, name, consumer)
+                consumer_started(name)
             if self.api is not None:
                 await tg.start(self.api.serve)
         except BaseException as exc:
@@ -269,6 +274,7 @@ class Gateway:
             _raise_provider_failure(exc)
             raise
         self._stack = stack
+        _log.info("%s", settings_summary(self.settings))
         return self
 
     async def __aexit__(
@@ -319,9 +325,16 @@ class Gateway:
                 task_status=task_status,
             )
         finally:
+            consumer_stopped(name)
             self._consumers_left -= 1
             if self._consumers_left <= 0:
                 self._consumers_done.set()
+
+    def export_metrics(self) -> None:
+        """Publish the dispatcher's counters and the trading switches now (the flush tick
+        does it about once a second)."""
+        self.dispatcher_metrics.export()
+        self.gateway_metrics.export()
 
     async def _flush_tick(self) -> None:
         every = max(1, round(1.0 / self.flush_s))  # metrics about once a second
@@ -332,7 +345,7 @@ class Gateway:
             self.merge_stage.tick()
             ticks += 1
             if ticks % every == 0:
-                self.dispatcher_metrics.export()
+                self.export_metrics()
                 self.merge_stage.export()
 
 

@@ -28,7 +28,6 @@ import pytest
 
 from tradegw_core.cli import main as cli_main
 from tradegw_core.config.loader import load_config
-from tradegw_core.observability.metrics import Metrics, start_exporter
 
 from .docblocks import REPO, SHELL_LANGS, Block, blocks, doc_files, shell_commands
 
@@ -324,12 +323,41 @@ def verify_curl_metrics(commands: list[str]) -> None:
     defaults = MetricsSettings()
     for command in commands:
         assert command.endswith(f"http://{defaults.host}:{defaults.port}/metrics")
-    metrics = Metrics()
-    metrics.inc("tradegw_dispatcher_received_total", 3)
-    with start_exporter(metrics, defaults.host, 0) as exporter:
-        url = f"http://{exporter.host}:{exporter.port}/metrics"
-        body = httpx.get(url, timeout=5).text
-    assert "tradegw_dispatcher_received_total 3.0" in body
+    body = anyio.run(_scrape_running_gateway)
+    # What a running gateway serves from start-up, before any event: its own counters at 0.
+    assert "tradegw_dispatcher_received_total 0.0" in body
+    assert "tradegw_dispatcher_gaps_total 0.0" in body
+    assert "# TYPE tradegw_book_resyncs_total counter" in body
+
+
+async def _scrape_running_gateway() -> str:
+    """The /metrics page of a gateway started the way `tradegw run` starts it."""
+    from tradegw_core.config.loader import load_config_mapping
+    from tradegw_core.gateway import Gateway, run_gateway
+
+    data = {
+        "gateway": {"providers": [], "consumers": []},
+        "metrics": {"enabled": True, "host": "127.0.0.1", "port": 0},
+    }
+    loaded = load_config_mapping(data)
+    running: list[Gateway] = []
+    ready = anyio.Event()
+
+    def started(gw: Gateway) -> None:
+        running.append(gw)
+        ready.set()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: run_gateway(loaded.settings, loaded.registries, started=started))
+            await ready.wait()
+            url = running[0].metrics_url
+            assert url is not None
+            assert url.endswith("/metrics")
+            async with httpx.AsyncClient() as http:
+                body = (await http.get(url, timeout=5)).text
+            running[0].stop()
+    return body
 
 
 def _curl(command: str, base: str) -> tuple[str, str, dict[str, str], str | None]:

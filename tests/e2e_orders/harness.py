@@ -100,6 +100,7 @@ def gateway_config(
     orders: Mapping[str, Any] | None = None,
     dispatcher: Mapping[str, Any] | None = None,
     provider: Mapping[str, Any] | None = None,
+    api: Mapping[str, Any] | None = None,
 ) -> LoadedConfig:
     """Validated settings and registries of a Gateway on ``emu`` with these consumers."""
     regs = Registries()
@@ -125,6 +126,8 @@ def gateway_config(
     }
     if dispatcher is not None:
         data["dispatcher"] = dict(dispatcher)
+    if api is not None:
+        data["api"] = dict(api)
     return load_config_mapping(data, registries=regs)
 
 

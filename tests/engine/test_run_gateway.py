@@ -166,7 +166,7 @@ async def test_the_flush_tick_releases_a_gap_by_itself() -> None:
 
 @pytest.mark.anyio
 async def test_run_serves_prometheus_metrics_while_it_runs() -> None:
-    settings, regs, _tracker, _made = make()
+    settings, regs, tracker, made = make()
     settings = settings.model_copy(
         update={"metrics": MetricsSettings(enabled=True, host="127.0.0.1", port=0)}
     )
@@ -184,15 +184,27 @@ async def test_run_serves_prometheus_metrics_while_it_runs() -> None:
                 functools.partial(run_gateway, settings, regs, started=started, metrics=metrics)
             )
             await running.wait()
-            url = gateways[0].metrics_url
+            gw = gateways[0]
+            url = gw.metrics_url
             assert url is not None
             assert url.startswith("http://127.0.0.1:")
-            gateways[0].metrics.inc("tradegw_probe_total", 1)  # the gateway's own registry
             async with httpx.AsyncClient() as client:
+                first = await client.get(url)  # before any event: the counters exist at 0
+                venue = await tracker.wait_started(1)
+                assert (await gw.request(sub())).ok
+                venue.emit(trade(1))
+                await made["rec"].wait_for(lambda c: len(c.events) == 1)
+                gw.export_metrics()
                 page = await client.get(url)
-            gateways[0].stop()
+            gw.stop()
+    assert first.status_code == 200
+    assert "tradegw_dispatcher_received_total 0.0" in first.text
+    assert "tradegw_dispatcher_gaps_total 0.0" in first.text
+    assert 'tradegw_dispatcher_lane_dropped_total{consumer="rec",policy="dlq"} 0.0' in first.text
     assert page.status_code == 200
-    assert "tradegw_probe_total 1.0" in page.text
+    assert "tradegw_dispatcher_received_total 1.0" in page.text  # what the gateway counted
+    assert 'tradegw_dispatcher_delivered_total{consumer="rec"} 1.0' in page.text
+    assert "tradegw_dispatcher_gaps_total 0.0" in page.text
 
 
 @pytest.mark.anyio

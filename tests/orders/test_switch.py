@@ -26,12 +26,19 @@ def test_switch_defaults_on_and_kill_switch_overrides_consumers() -> None:
     assert switch.snapshot() == {"*": True, "alpha": False}
 
 
-def test_switch_default_off_needs_an_explicit_go() -> None:
-    switch = TradingSwitch(default_enabled=False)
+def test_starting_off_holds_everyone_behind_the_kill_switch_until_one_go() -> None:
+    switch = TradingSwitch(global_on_start=False)
+    assert not switch.global_enabled
+    assert switch.own_enabled("alpha")  # each consumer's own switch starts on
+    switch.set("alpha", True)  # a consumer's own switch cannot get past the kill switch
     assert not switch.is_enabled("alpha")
-    switch.set("alpha", True)
+    assert "global kill switch" in (switch.why_disabled("alpha") or "")
+    switch.set("beta", False)
+    switch.set(None, True)  # the go restores each consumer's own switch
     assert switch.is_enabled("alpha")
     assert switch.why_disabled("alpha") is None
+    assert switch.is_enabled("gamma")
+    assert not switch.is_enabled("beta")
 
 
 def test_apply_acks_and_refuses_unknown_consumer() -> None:
@@ -87,7 +94,10 @@ async def test_config_can_start_with_trading_off_and_cancels_still_work(
     svc = harness.service(trading_enabled_on_start=False)
     async with svc.running():
         assert (await svc.submit(make_order("c1"))).status is OrderStatus.SUPPRESSED
-        svc.switch.set("alpha", True)
+        svc.switch.set("alpha", True)  # its own switch alone does not pass the kill switch
+        assert (await svc.submit(make_order("c1"))).status is OrderStatus.SUPPRESSED
+        assert harness.venue.submit_calls == 0
+        svc.switch.set(None, True)
         assert (await svc.submit(make_order("c2"))).status is OrderStatus.ACCEPTED
 
         svc.switch.set(None, False)  # kill switch: new orders stop, cancels do not

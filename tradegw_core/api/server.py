@@ -3,6 +3,7 @@
 Routes (JSON in, JSON out)::
 
     GET  /healthz      no auth          {"status": "ok"}
+    GET  /openapi.json no auth          this API's OpenAPI 3.1 description (api/openapi.py)
     GET  /v1/status    bearer token     providers, consumers, routing, trading, open orders
     POST /v1/control   bearer token     a control message (as on the bus) -> its Ack
     POST /v1/trading   bearer token     {"consumer_id": "mm" | null, "enabled": bool}
@@ -120,6 +121,7 @@ class ControlApi:
         self.router = Router(
             [
                 Route("GET", "/healthz", self._healthz),
+                Route("GET", "/openapi.json", self._openapi),
                 Route("GET", "/v1/status", self._authed(self._status)),
                 Route("POST", "/v1/control", self._authed(self._control)),
                 Route("POST", "/v1/trading", self._authed(self._trading)),
@@ -213,6 +215,12 @@ class ControlApi:
 
     async def _healthz(self, _: HttpRequest) -> HttpResponse:
         return HttpResponse.json({"status": "ok"})
+
+    async def _openapi(self, _: HttpRequest) -> HttpResponse:
+        # Imported here so ``python -m tradegw_core.api.openapi`` runs it only once.
+        from tradegw_core.api.openapi import openapi_document
+
+        return HttpResponse.json(openapi_document())
 
     async def _status(self, _: HttpRequest) -> HttpResponse:
         return HttpResponse.json(gateway_status(self._gateway))

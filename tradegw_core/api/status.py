@@ -22,6 +22,8 @@ class _Switch(Protocol):
 
     def is_enabled(self, consumer_id: str) -> bool: ...
 
+    def own_enabled(self, consumer_id: str) -> bool: ...
+
     def snapshot(self) -> dict[str, bool]: ...
 
 
@@ -54,7 +56,8 @@ def gateway_status(gw: Gateway) -> dict[str, Any]:
     """The status document: providers, consumers, routing version, trading, open orders.
 
     ``trading.switches`` lists only the consumers switched explicitly; each consumer's
-    ``trading_enabled`` is the effective state (its own switch and the kill switch).
+    ``trading_enabled`` is the effective state (its own switch and the kill switch: false for
+    all while the kill switch is off) and ``trading_own_switch`` its own switch.
     ``open_orders`` is None when the gateway has no order path (or one that cannot count).
     """
     service = gw.orders.service
@@ -78,6 +81,7 @@ def gateway_status(gw: Gateway) -> dict[str, Any]:
             "errors": stats.errors,
             "streams": len(gw.dispatcher.routing.streams_of(name)),
             "trading_enabled": switch.is_enabled(name) if switch is not None else None,
+            "trading_own_switch": switch.own_enabled(name) if switch is not None else None,
             "open_orders": open_orders,
         }
     if switch is not None:

@@ -24,6 +24,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.errors import TradegwError
 from tradegw_core.observability.metrics import Metrics
+from tradegw_core.observability.ops_log import OpsLog
+from tradegw_core.observability.ops_metrics import TelemetryMetrics
 
 __all__ = ["TelemetryBus", "TelemetryEvent", "TelemetrySubscription"]
 
@@ -118,6 +120,8 @@ class TelemetryBus:
             raise ValueError("ring_size, max_names and max_subscribers must be >= 1")
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._metrics = metrics
+        self._series = TelemetryMetrics(metrics) if metrics is not None else None
+        self._ops_log = OpsLog(self._clock.monotonic_ns)
         self._ring: deque[TelemetryEvent] = deque(maxlen=ring_size)
         self._counts: dict[str, int] = {}
         self._max_names = max_names
@@ -139,6 +143,9 @@ class TelemetryBus:
         self._counts[key] = self._counts.get(key, 0) + 1
         if self._metrics is not None:
             self._metrics.inc(EVENTS_METRIC, name=key)
+        if self._series is not None:
+            self._series.on_event(name, event.labels)
+        self._ops_log.on_event(name, event.labels)
         for sub in list(self._subscribers):
             try:
                 dropped = sub._offer(event)

@@ -176,7 +176,8 @@ class OrdersSettings(BaseModel):
     submit_timeout_s: float = Field(default=10.0, gt=0, le=300)
     """A submission unanswered this long becomes UNKNOWN and is resolved by query."""
     trading_enabled_on_start: bool = True
-    """Whether consumers may send orders at start-up; false waits for SetTradingMode."""
+    """The global kill switch at start-up (each consumer's own switch starts on); false holds
+    every order until SetTradingMode with consumer_id null turns it on."""
     query_attempts: int = Field(default=5, ge=1, le=100)
     """Venue queries for an order of unknown outcome before it is left for the next start."""
     report_buffer: int = Field(default=65_536, ge=1, le=10_000_000)

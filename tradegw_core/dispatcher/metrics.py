@@ -28,7 +28,7 @@ class DispatcherMetrics:
     def _count(self, name: str, value: int, **labels: str) -> None:
         key = (name, *(f"{k}={v}" for k, v in sorted(labels.items())))
         delta = value - self._last.get(key, 0)
-        if delta > 0:
+        if delta > 0 or key not in self._last:  # the first export creates the series at 0
             self._m.inc(name, delta, **labels)
         self._last[key] = value
 

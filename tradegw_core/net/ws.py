@@ -281,6 +281,7 @@ class WsClient:
                 self._failed(exc)
                 continue
             self.stats.connects += 1
+            self._emit("ws.connected")
             return conn
 
     def _failed(self, exc: VenueError) -> None:

@@ -97,7 +97,7 @@ class OrderService:
         self._tracer = tracer if tracer is not None else get_tracer("tradegw.orders")
         self._risk = build_risk_checks(self.settings, risk_registry)
         self.switch = TradingSwitch(
-            default_enabled=self.settings.trading_enabled_on_start,
+            global_on_start=self.settings.trading_enabled_on_start,
             known_consumers=known_consumers,
             telemetry=self._telemetry,
         )
@@ -112,7 +112,11 @@ class OrderService:
             metrics=self.metrics,
         )
         self.tracker = OrderStateTracker(
-            self.pipeline, telemetry=self._telemetry, metrics=self.metrics, log=self._log
+            self.pipeline,
+            telemetry=self._telemetry,
+            metrics=self.metrics,
+            log=self._log,
+            clock=self._clock,
         )
         self._resolver = Resolver(
             adapters,
@@ -299,6 +303,7 @@ class OrderService:
             )
             return await self._refuse(request_of(req), OrderStatus.REJECTED, f"risk:{name}", why)
         order = new_order(req, inst.venue_symbol, trace_id, self._clock.time_ns())
+        order.submitted_mono_ns = self._clock.monotonic_ns()
         # The open-order slot is taken before the next await, so concurrent submissions
         # cannot all pass max_open_orders; it is given back if nothing left the process.
         self.tracker.track(order)

@@ -19,9 +19,10 @@ __all__ = ["OrderPathSettings"]
 class OrderPathSettings:
     """Every knob of the order path, with its default.
 
-    ``trading_enabled_on_start`` decides the trading switch at start-up: on by default, so
+    ``trading_enabled_on_start`` is the global kill switch at start-up: on by default, so
     a configured strategy trades as configured; an operator who wants a manual go-ahead sets
-    it to false and sends SetTradingMode. The global kill switch always starts on.
+    it to false and sends SetTradingMode (consumer_id null). Every consumer's own switch
+    starts on either way, so that one go restores each consumer's own switch.
     """
 
     journal_path: Path = Path("tradegw-journal.sqlite3")

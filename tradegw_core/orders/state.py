@@ -19,7 +19,9 @@ from typing import Protocol
 
 import msgspec
 
+from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import Telemetry
+from tradegw_core.orders.latency import OrderLatency
 from tradegw_core.orders.metrics import OrderMetrics
 from tradegw_core.schema.events import ExecReport, ExecState, Side
 
@@ -91,6 +93,9 @@ class TrackedOrder:
     gone: bool = False
     """True when the order is known never to have reached the venue."""
     created_ns: int = field(default=0)
+    submitted_mono_ns: int | None = None
+    """Monotonic time this process submitted it (None for orders restored from the journal);
+    the start of the submit -> ACK and submit -> first fill latencies."""
 
     @property
     def is_open(self) -> bool:
@@ -134,8 +139,11 @@ class OrderStateTracker:
         telemetry: Telemetry,
         metrics: OrderMetrics,
         log: logging.Logger,
+        clock: Clock | None = None,
     ) -> None:
         self._sink = sink
+        self._clock: Clock = clock or SystemClock()
+        self._latency = OrderLatency(metrics.registry)
         self._telemetry = telemetry
         self._metrics = metrics
         self._log = log
@@ -255,6 +263,8 @@ class OrderStateTracker:
 
     def _apply(self, order: TrackedOrder, report: ExecReport) -> None:
         prev = order.state
+        if order.submitted_mono_ns is not None:
+            self._observe_latency(order, report)
         report.consumer_id = order.consumer_id
         report.decision_id = report.decision_id or order.decision_id
         report.trace_id = report.trace_id or order.trace_id
@@ -274,6 +284,15 @@ class OrderStateTracker:
             report.state,
             report.cum_qty,
             extra={"trace_id": report.trace_id, "decision_id": report.decision_id},
+        )
+
+    def _observe_latency(self, order: TrackedOrder, report: ExecReport) -> None:
+        assert order.submitted_mono_ns is not None
+        self._latency.observe(
+            order.provider,
+            (self._clock.monotonic_ns() - order.submitted_mono_ns) / 1e9,
+            ack=order.state is None and report.state is not ExecState.REJECTED,
+            first_fill=order.cum_qty == 0 and report.cum_qty > 0,
         )
 
     def _index(self, key: OrderKey, order: TrackedOrder) -> None:
