@@ -25,6 +25,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.contracts import BookOutput, ResyncNeeded, ResyncReason
@@ -35,13 +36,11 @@ from tradegw_kraken.config import BOOK_DEPTHS
 from tradegw_kraken.levels import BookSide
 from tradegw_kraken.parsing import parse_ts_ns
 from tradegw_kraken.schemas import KrakenBookMsg, KrakenLevelMsg
-from tradegw_kraken.values import FrameRejected, digits
+from tradegw_kraken.values import FrameRejected
 
 __all__ = ["KrakenBookAssembler"]
 
 _ZERO = Decimal(0)
-_PRICE_CACHE = 4096
-"""Bound of the price text cache (overflow policy: clear)."""
 
 
 class KrakenBookAssembler:
@@ -66,7 +65,9 @@ class KrakenBookAssembler:
         self._bids = BookSide(-1)
         self._asks = BookSide(1)
         self._prices: dict[str, tuple[int, str]] = {}
-        """Text of a price -> (ticks, checksum text), bounded by ``_PRICE_CACHE``."""
+        """Text of a checked price -> (ticks, checksum text), bounded (see BookSide)."""
+        self._last_ts: list[Any] = ["", 0]
+        """The last venue timestamp's date and time to the second (parse_ts_ns cache)."""
         self._synced = False
         self.dropped_unsynced = 0
         """Diffs ignored because no snapshot had been applied yet."""
@@ -184,37 +185,10 @@ class KrakenBookAssembler:
         return self.book.diff_levels(other, self._depth)
 
     def _apply(self, side: BookSide, levels: list[KrakenLevelMsg], out: list[Level] | None) -> None:
-        """Set the levels of one side in array order; ``out`` collects the changes.
-
-        The price text of a level is cached by its wire text (bounded: cleared when full),
-        so a price seen before costs one dict lookup instead of a conversion.
-        """
-        pp = self._inst.price_precision
-        qp = self._inst.qty_precision
-        sign = side.sign
-        prices = self._prices
+        """Set the levels of one side in array order; a bad value drops the whole book."""
+        inst = self._inst
         try:
-            for lv in levels:
-                price = lv.price
-                qty = lv.qty
-                key = str(price)
-                known = prices.get(key)
-                if known is None:
-                    ptext = digits(price, pp)
-                    if not ptext:
-                        raise FrameRejected(f"price {price} is not > 0")
-                    if len(prices) >= _PRICE_CACHE:
-                        prices.clear()
-                    known = prices[key] = (int(ptext), ptext)
-                qtext = digits(qty, qp)
-                if qtext:
-                    level = Level(price, qty)
-                    side.set(known[0] * sign, level, known[1] + qtext)
-                else:
-                    level = Level(price, _ZERO)
-                    side.remove(known[0] * sign)
-                if out is not None:
-                    out.append(level)
+            side.apply(levels, self._prices, inst.price_precision, inst.qty_precision, out)
         except FrameRejected:
             self.reset()
             raise
@@ -245,7 +219,7 @@ class KrakenBookAssembler:
         if not msg.timestamp:
             return None
         try:
-            return parse_ts_ns(msg.timestamp)
+            return parse_ts_ns(msg.timestamp, self._last_ts)
         except SchemaError:
             self.reset()
             raise

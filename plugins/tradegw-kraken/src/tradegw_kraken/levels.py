@@ -12,11 +12,31 @@ itself cached until a change touches the top ten.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from collections.abc import Sequence
 from decimal import Decimal
 
 from tradegw_core.schema.events import Level
+from tradegw_kraken.schemas import KrakenLevelMsg
+from tradegw_kraken.values import MAX_WHOLE_DIGITS, PAD, FrameRejected, digits
 
 __all__ = ["BookSide"]
+
+_ZERO = Decimal(0)
+_PRICE_CACHE = 4096
+"""Bound of a price cache (overflow policy: clear)."""
+
+
+def _checked_price(
+    price: Decimal, precision: int, prices: dict[str, tuple[int, str]]
+) -> tuple[int, str]:
+    """Check a price (> 0, exact at ``precision``) and cache its ticks and checksum text."""
+    text = digits(price, precision)
+    if not text:
+        raise FrameRejected(f"price {price} is not > 0")
+    if len(prices) >= _PRICE_CACHE:
+        prices.clear()
+    entry = prices[str(price)] = (int(text), text)
+    return entry
 
 
 class BookSide:
@@ -41,25 +61,59 @@ class BookSide:
         self._levels.clear()
         self._text = ""
 
-    def set(self, rank: int, level: Level, text: str) -> None:
-        """Set a level (``text``: its checksum text)."""
-        ranks = self._ranks
-        if rank not in self._levels:
-            insort(ranks, rank)
-        self._levels[rank] = (level, text)
-        if self._text is not None and (len(ranks) <= 10 or rank <= ranks[9]):
-            self._text = None
+    def apply(
+        self,
+        levels: Sequence[KrakenLevelMsg],
+        prices: dict[str, tuple[int, str]],
+        price_precision: int,
+        qty_precision: int,
+        out: list[Level] | None,
+    ) -> None:
+        """Set ``levels`` in array order (quantity 0 removes); ``out`` collects the changes.
 
-    def remove(self, rank: int) -> bool:
-        """Remove a level; False when there was none at that rank."""
-        if self._levels.pop(rank, None) is None:
-            return False
+        ``prices`` caches checked prices (text -> ticks and checksum text; bounded: cleared
+        when full). FrameRejected on a bad value, with the side half-changed: the caller
+        drops the book.
+        """
+        sign = self.sign
         ranks = self._ranks
-        index = bisect_left(ranks, rank)
-        del ranks[index]
-        if index < 10:
+        book = self._levels
+        dirty = False
+        for lv in levels:
+            price = lv.price
+            qty = lv.qty
+            known = prices.get(str(price))
+            if known is None:
+                known = _checked_price(price, price_precision, prices)
+            qs = str(qty)
+            whole, _, frac = qs.partition(".")
+            n = len(frac)
+            if (
+                n <= qty_precision
+                and whole.isdigit()
+                and len(whole) <= MAX_WHOLE_DIGITS
+                and (not n or frac.isdigit())
+            ):
+                qtext = (whole + frac + PAD[qty_precision - n]).lstrip("0")
+            else:
+                qtext = digits(qty, qty_precision)
+            rank = known[0] * sign
+            if qtext:
+                level = Level(price, qty)
+                if rank not in book:
+                    insort(ranks, rank)
+                book[rank] = (level, known[1] + qtext)
+                dirty = dirty or len(ranks) <= 10 or rank <= ranks[9]
+            else:
+                level = Level(price, _ZERO)
+                if book.pop(rank, None) is not None:
+                    index = bisect_left(ranks, rank)
+                    del ranks[index]
+                    dirty = dirty or index < 10
+            if out is not None:
+                out.append(level)
+        if dirty:
             self._text = None
-        return True
 
     def truncate(self, depth: int) -> list[Decimal]:
         """Drop the levels beyond ``depth``; return their prices (worst last)."""

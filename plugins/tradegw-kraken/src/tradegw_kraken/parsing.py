@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -63,10 +63,12 @@ _INTERVAL_NAMES = {
 }
 
 
-def parse_ts_ns(text: str) -> int:
+def parse_ts_ns(text: str, last: list[Any] | None = None) -> int:
     """RFC 3339 UTC text (``2024-10-03T02:46:57.050170Z``, up to 9 fraction digits) -> ns.
 
     ASCII digits only (``int`` would take full-width ones); SchemaError otherwise.
+    ``last`` (a ``[head, seconds]`` pair the caller keeps) remembers the last date and time
+    to the second, so frames within one second convert only their fraction.
     """
     body = text[:-1] if text.endswith(("Z", "z")) else text
     if body.endswith("+00:00"):
@@ -75,10 +77,14 @@ def parse_ts_ns(text: str) -> int:
     try:
         if not text.isascii() or len(head) != 19 or head[10] not in "Tt":
             raise ValueError("not YYYY-MM-DDTHH:MM:SS")
-        t = datetime.fromisoformat(head)
-        seconds = (
-            (t.toordinal() - _EPOCH_ORDINAL) * 86400 + t.hour * 3600 + t.minute * 60 + t.second
-        )
+        if last is not None and last[0] == head:
+            seconds: int = last[1]
+        else:
+            t = datetime.fromisoformat(head)
+            days = t.toordinal() - _EPOCH_ORDINAL
+            seconds = days * 86400 + t.hour * 3600 + t.minute * 60 + t.second
+            if last is not None:
+                last[:] = (head, seconds)
         frac_ns = 0
         if frac:
             digits = frac[1:]

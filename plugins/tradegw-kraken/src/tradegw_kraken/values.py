@@ -11,10 +11,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-__all__ = ["FrameRejected", "amount", "digits", "price", "quantity", "ticks"]
+__all__ = [
+    "MAX_WHOLE_DIGITS",
+    "PAD",
+    "FrameRejected",
+    "amount",
+    "digits",
+    "price",
+    "quantity",
+    "ticks",
+]
 
-_PAD = tuple("0" * n for n in range(40))
-_MAX_WHOLE_DIGITS = 18
+PAD = tuple("0" * n for n in range(40))
+"""``PAD[n]`` is ``n`` zeros (pads a decimal fraction to the precision)."""
+MAX_WHOLE_DIGITS = 18
 """Values must stay below 10**18 (no venue price or size comes near it)."""
 
 
@@ -40,7 +50,7 @@ def ticks(value: Decimal, precision: int) -> int:
         raise FrameRejected(f"not a finite number: {value!r}")
     sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)  # finite
-    if len(digits) + exponent > _MAX_WHOLE_DIGITS:
+    if len(digits) + exponent > MAX_WHOLE_DIGITS:
         raise FrameRejected(f"{value} is out of range")
     shift = exponent + precision
     if shift < 0:
@@ -63,10 +73,10 @@ def digits(value: Decimal, precision: int) -> str:
     if (
         n <= precision
         and whole.isdigit()
-        and len(whole) <= _MAX_WHOLE_DIGITS
+        and len(whole) <= MAX_WHOLE_DIGITS
         and (not n or frac.isdigit())
     ):
-        return (whole + frac + _PAD[precision - n]).lstrip("0")
+        return (whole + frac + PAD[precision - n]).lstrip("0")
     count = ticks(value, precision)
     if count < 0:
         raise FrameRejected(f"{value} is negative")
