@@ -42,6 +42,7 @@ __all__ = [
     "ProviderFailedError",
     "RateLimitedError",
     "RegistryError",
+    "RejectedFrameError",
     "RiskCheckError",
     "SchemaError",
     "StaleFeedError",
@@ -84,6 +85,19 @@ class RegistryError(TradegwError):
 
 class SchemaError(TradegwError):
     """A message does not fit the canonical schema or a venue's wire format."""
+
+
+class RejectedFrameError(TradegwError):
+    """A venue frame, or a value in it, that must not be used (never kept nor emitted).
+
+    ``reason`` is the short token a provider passes to ``ctx.reject_frame`` (``value``,
+    ``crossed``, ``decode``, ``too_deep``, ``unknown_symbol``...): the frame is counted
+    and dropped, and a book it was meant for resyncs.
+    """
+
+    def __init__(self, detail: str, *, reason: str = "value") -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 class ControlError(TradegwError):

@@ -181,3 +181,26 @@ def test_registries_for_fills_registries_through_the_plugin_manager() -> None:
 def test_modules_pulled_in_names_only_the_loaded_candidates() -> None:
     pulled = modules_pulled_in("tradegw_core.testing.plugins", ("pluggy", "not_a_module_xyz"))
     assert pulled == ["pluggy"]
+
+
+def test_replayed_book_is_the_last_snapshot_with_later_updates() -> None:
+    from decimal import Decimal as D
+
+    from tradegw_core.schema.events import BookSnapshot, BookUpdate, Level
+    from tradegw_core.testing.books import replayed_book
+
+    def snap(bid: str) -> BookSnapshot:
+        return BookSnapshot(
+            event_id=bid, provider="p", symbol="A-B", venue_symbol="AB",
+            bids=(Level(D(bid), D(1)),), asks=(Level(D(9), D(1)),),
+        )  # fmt: skip
+
+    update = BookUpdate(
+        event_id="u", provider="p", symbol="A-B", venue_symbol="AB",
+        bids=(Level(D(2), D(0)), Level(D(3), D(5))), asks=(),
+    )  # fmt: skip
+    book = replayed_book([snap("1"), update, snap("2"), "not an event", update])
+    assert book.bids == {D(3): D(5)}  # the update removed 2, the first snapshot is gone
+    assert book.asks == {D(9): D(1)}
+    with pytest.raises(ValueError, match="no BookSnapshot"):
+        replayed_book([update])

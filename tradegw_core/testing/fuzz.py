@@ -25,10 +25,10 @@ from typing import Any
 import msgspec
 from hypothesis import strategies as st
 
-from tradegw_core.schema.events import Event, Level
+from tradegw_core.schema.events import BookSnapshot, Event, Level
 from tradegw_core.schema.symbols import Instrument
 
-__all__ = ["HOSTILE_VALUES", "event_problems", "mutated_frames"]
+__all__ = ["HOSTILE_VALUES", "book_problems", "event_problems", "mutated_frames"]
 
 HOSTILE_VALUES: tuple[str, ...] = (
     '"NaN"', '"sNaN"', '"-NaN"', '"Infinity"', '"-Infinity"', '"inf"', "-1", "-0.0", "0",
@@ -130,6 +130,23 @@ def event_problems(event: Event, instruments: Mapping[str, Instrument]) -> list[
         trade: Any = event
         problems += _amount("price", trade.price, True, inst.price_precision)
         problems += _amount("qty", trade.qty, False, inst.qty_precision)
+    return problems
+
+
+def book_problems(
+    instrument: Instrument, bids: Sequence[Level], asks: Sequence[Level], depth: int | None = None
+) -> list[str]:
+    """What is wrong with a kept book (best levels first): malformed values, a crossed book,
+    more than ``depth`` levels a side (empty when all is sane)."""
+    book = BookSnapshot(
+        event_id="-", provider=instrument.provider, symbol=instrument.symbol,
+        venue_symbol=instrument.venue_symbol, bids=tuple(bids), asks=tuple(asks),
+    )  # fmt: skip
+    problems = event_problems(book, {instrument.symbol: instrument})
+    if bids and asks and bids[0].price >= asks[0].price:
+        problems.append(f"crossed: {bids[0]} >= {asks[0]}")
+    if depth is not None and max(len(bids), len(asks)) > depth:
+        problems.append(f"deeper than the subscribed {depth} levels")
     return problems
 
 

@@ -26,14 +26,14 @@ from tradegw_coinbase.market_socket import MarketSocket
 from tradegw_coinbase.orders import CoinbaseOrderAdapter
 from tradegw_coinbase.provider import CoinbaseProvider
 
-from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.clock import SystemClock
-from tradegw_core.schema.events import BookSnapshot, BookUpdate, Event, EventType, ExecReport
+from tradegw_core.schema.events import BookSnapshot, Event, EventType, ExecReport
 from tradegw_core.schema.symbols import Instrument, Symbol
 from tradegw_core.sim.emulator import EmulatorConfig
 from tradegw_core.sim.faults import Corrupt
 from tradegw_core.sim.market import MarketSimulator, default_symbol_spec
-from tradegw_core.testing.fuzz import event_problems, mutated_frames
+from tradegw_core.testing.books import replayed_book
+from tradegw_core.testing.fuzz import book_problems, event_problems, mutated_frames
 from tradegw_core.testing.harness import venue_gateway
 from tradegw_core.testing.provider import RecordingProviderContext
 from tradegw_core.testing.recorders import RecordingConsumer
@@ -102,15 +102,7 @@ class Offline:
     def book_problems(self) -> list[str]:
         """What is wrong with the kept book: malformed values, a crossed book."""
         book = self.stage.assembler.book  # type: ignore[union-attr]
-        bids, asks = book.top_bids(), book.top_asks()
-        snapshot = BookSnapshot(
-            event_id="-", provider="coinbase", symbol=BTC, venue_symbol="BTC-USD",
-            bids=tuple(bids), asks=tuple(asks),
-        )  # fmt: skip
-        problems = event_problems(snapshot, INSTRUMENTS)
-        if bids and asks and bids[0].price >= asks[0].price:
-            problems.append(f"crossed: {bids[0]} >= {asks[0]}")
-        return problems
+        return book_problems(INSTRUMENTS[BTC], book.top_bids(), book.top_asks())
 
 
 @pytest.fixture
@@ -362,18 +354,7 @@ async def test_a_poisoned_book_frame_in_a_live_gateway_resyncs_that_book_without
 
 def _follows(consumer: RecordingConsumer, sim: MarketSimulator) -> bool:
     """The consumer's book (last snapshot + updates since) equals the venue's."""
-    events = consumer.events
-    last = max(i for i, e in enumerate(events) if isinstance(e, BookSnapshot))
-    snap = events[last]
-    assert isinstance(snap, BookSnapshot)
-    book = OrderBook()
-    book.load(snap.bids, snap.asks)
-    for e in events[last + 1 :]:
-        if isinstance(e, BookUpdate):
-            for lv in e.bids:
-                book.set_bid(lv.price, lv.qty)
-            for lv in e.asks:
-                book.set_ask(lv.price, lv.qty)
+    book = replayed_book(consumer.events)
     venue = sim.book("coinbase", "BTC-USD")
     mine = (
         [(lv.price, lv.qty) for lv in book.top_bids()],

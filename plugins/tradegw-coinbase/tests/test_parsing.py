@@ -30,9 +30,8 @@ from tradegw_coinbase.schemas import (
     CoinbaseTickerMsg,
     CoinbaseUserMsg,
 )
-from tradegw_coinbase.values import FrameRejected
 
-from tradegw_core.errors import SchemaError
+from tradegw_core.errors import RejectedFrameError, SchemaError
 from tradegw_core.schema.events import EventType, Side
 from tradegw_core.schema.symbols import Instrument, Symbol
 
@@ -201,7 +200,7 @@ def test_error_and_unknown_channels_decode_as_other() -> None:
 
 
 def test_malformed_frames_raise_schema_error() -> None:
-    with pytest.raises(FrameRejected, match="not JSON") as info:
+    with pytest.raises(RejectedFrameError, match="not JSON") as info:
         decode_frame(b"{nope")
     assert info.value.reason == "decode"
     with pytest.raises(SchemaError, match="malformed Coinbase l2_data"):

@@ -27,13 +27,13 @@ from tradegw_kraken.orders import KrakenOrderAdapter
 from tradegw_kraken.provider import KrakenProvider
 from tradegw_kraken.symbols import KrakenPair, KrakenSymbolMap
 
-from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.clock import SystemClock
 from tradegw_core.schema.events import BookSnapshot, BookUpdate, Event, EventType, ExecReport
 from tradegw_core.schema.symbols import Instrument, Symbol
 from tradegw_core.sim.emulator import EmulatorConfig
 from tradegw_core.sim.faults import Corrupt
-from tradegw_core.testing.fuzz import event_problems, mutated_frames
+from tradegw_core.testing.books import replayed_book
+from tradegw_core.testing.fuzz import book_problems, event_problems, mutated_frames
 from tradegw_core.testing.harness import venue_gateway
 from tradegw_core.testing.provider import RecordingProviderContext
 from tradegw_core.testing.recorders import RecordingConsumer
@@ -105,17 +105,7 @@ class Offline:
     def book_problems(self) -> list[str]:
         """What is wrong with the kept book: bad values, crossed, deeper than subscribed."""
         asm: Any = self.stage.assembler  # type: ignore[union-attr]
-        bids, asks = asm.top_bids(), asm.top_asks()
-        book = BookSnapshot(
-            event_id="-", provider="kraken", symbol=BTC, venue_symbol="BTC/USD",
-            bids=tuple(bids), asks=tuple(asks),
-        )  # fmt: skip
-        problems = event_problems(book, INSTRUMENTS)
-        if bids and asks and bids[0].price >= asks[0].price:
-            problems.append(f"crossed: {bids[0]} >= {asks[0]}")
-        if len(bids) > 10 or len(asks) > 10:
-            problems.append("deeper than the subscribed 10 levels")
-        return problems
+        return book_problems(INSTRUMENTS[BTC], asm.top_bids(), asm.top_asks(), depth=10)
 
 
 @pytest.fixture
@@ -393,17 +383,6 @@ INSTRUMENTS_LIVE = {BTC: _inst("BTC-USD", 2, 5)}
 
 def _follows(consumer: RecordingConsumer, emu: KrakenEmulator) -> bool:
     """The consumer's book (last snapshot + updates since) equals the venue's top 10."""
-    events = consumer.events
-    last = max(i for i, e in enumerate(events) if isinstance(e, BookSnapshot))
-    snap = events[last]
-    assert isinstance(snap, BookSnapshot)
-    book = OrderBook()
-    book.load(snap.bids, snap.asks)
-    for e in events[last + 1 :]:
-        if isinstance(e, BookUpdate):
-            for lv in e.bids:
-                book.set_bid(lv.price, lv.qty)
-            for lv in e.asks:
-                book.set_ask(lv.price, lv.qty)
+    book = replayed_book(consumer.events)
     venue = emu.books["BTC-USD"]
     return book.top_bids() == venue.top("bids", 10) and book.top_asks() == venue.top("asks", 10)

@@ -30,10 +30,10 @@ from decimal import Decimal
 
 import msgspec
 
-from tradegw_coinbase.values import FrameRejected, decimal, ticks
+from tradegw_coinbase.values import decimal, ticks
 from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.contracts import BookOutput, ResyncNeeded, ResyncReason
-from tradegw_core.errors import SchemaError
+from tradegw_core.errors import RejectedFrameError, SchemaError
 from tradegw_core.schema.events import BookSnapshot, BookUpdate, EventType, Level, make_event_id
 from tradegw_core.schema.symbols import Symbol
 
@@ -173,7 +173,7 @@ class CoinbaseBookAssembler:
     sorted rank list, so the best level is always known). Every price and size is checked
     at the edge (:mod:`tradegw_coinbase.values`: ASCII ``digits[.digits]`` within the
     product's precision, prices > 0) and the book must not end up crossed; a message that
-    fails resets the assembler and raises :class:`FrameRejected` (the provider rejects the
+    fails resets the assembler and raises :class:`RejectedFrameError` (the provider rejects the
     frame, which resyncs the book). Nothing of such a message is emitted.
     """
 
@@ -282,7 +282,7 @@ class CoinbaseBookAssembler:
                 if known is None:
                     tick = ticks(ptext, pp)
                     if tick <= 0:
-                        raise FrameRejected(f"price {ptext!r} is not > 0")
+                        raise RejectedFrameError(f"price {ptext!r} is not > 0")
                     if len(prices) >= _PRICE_CACHE:
                         prices.clear()
                     known = prices[ptext] = (tick, Decimal(ptext))
@@ -294,7 +294,9 @@ class CoinbaseBookAssembler:
                     or not (frac.isdigit() or not (frac or dot))
                     or not qtext.isascii()
                 ):
-                    raise FrameRejected(f"size {qtext[:40]!r} is not a number >= 0 within {qp}")
+                    raise RejectedFrameError(
+                        f"size {qtext[:40]!r} is not a number >= 0 within {qp}"
+                    )
                 if whole.strip("0") or frac.strip("0"):
                     level = Level(known[1], Decimal(qtext))
                     side.set(known[0], level)
@@ -302,7 +304,7 @@ class CoinbaseBookAssembler:
                     level = Level(known[1], _ZERO)
                     side.remove(known[0])
                 changed.append(level)
-        except FrameRejected:
+        except RejectedFrameError:
             self.reset()
             raise
         return changed
@@ -314,7 +316,7 @@ class CoinbaseBookAssembler:
         bid, ask = self._bids.best(), self._asks.best()
         if bid is not None and ask is not None and bid >= ask:
             self.reset()
-            raise FrameRejected("crossed book: best bid >= best ask", reason="crossed")
+            raise RejectedFrameError("crossed book: best bid >= best ask", reason="crossed")
 
     def apply_diff(self, msg: CoinbaseBookDiff, ts_ingest: int) -> Sequence[BookOutput]:
         """Apply one update, or buffer it while unsynced; a new epoch means a gap."""
@@ -372,7 +374,7 @@ class CoinbaseBookAssembler:
         range (bids at or above its lowest bid, asks at or below its highest ask); a price
         counts once when it is missing on one side or its size differs. Returns 0 when
         unsynced (nothing to compare: the stage is resyncing already). Read-only. The REST
-        values are checked like the stream's (FrameRejected).
+        values are checked like the stream's (RejectedFrameError).
         """
         if not self._synced:
             return 0

@@ -33,8 +33,13 @@ from tradegw_coinbase.schemas import (
     CoinbaseTickerBatchMsg,
     CoinbaseTickerMsg,
 )
-from tradegw_coinbase.values import FrameRejected
-from tradegw_core.errors import SchemaError, VenueConnectionError, VenueError, VenueRejectedError
+from tradegw_core.errors import (
+    RejectedFrameError,
+    SchemaError,
+    VenueConnectionError,
+    VenueError,
+    VenueRejectedError,
+)
 from tradegw_core.net.ratelimit import AsyncRateLimiter, TokenBucket
 from tradegw_core.net.ws import WsClient, WsConnection
 
@@ -145,7 +150,7 @@ class MarketSocket:
             # Its sequence_num is unknown: the next frame's number shows whether it counted.
             self.owner.ctx.reject_frame("schema", detail=str(exc))
             return
-        except FrameRejected as exc:
+        except RejectedFrameError as exc:
             self.owner.ctx.reject_frame(exc.reason, detail=str(exc))
             return
         if isinstance(msg, CoinbaseOtherMsg):
@@ -159,7 +164,7 @@ class MarketSocket:
             return
         try:
             self._route(msg, ts_ingest)
-        except FrameRejected as exc:
+        except RejectedFrameError as exc:
             self.owner.ctx.reject_frame(exc.reason, detail=str(exc))
         except SchemaError as exc:
             # A frame we cannot read: never guess. A book frame lost this way is a gap.

@@ -44,12 +44,12 @@ from tradegw_coinbase.reports import (
     user_order_from_rest,
 )
 from tradegw_coinbase.schemas import CoinbaseOrderMsg, CoinbaseOtherMsg, CoinbaseUserMsg
-from tradegw_coinbase.values import FrameRejected
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import Telemetry
 from tradegw_core.contracts_orders import SubmitAck
 from tradegw_core.errors import (
     OrderOutcomeUnknownError,
+    RejectedFrameError,
     SchemaError,
     VenueConnectionError,
     VenueError,
@@ -253,7 +253,7 @@ class CoinbaseOrderAdapter:
             self._memory.venue_ids[client_order_id] = order.order_id
         try:
             return report_from_rest_order(order, provider=self.provider)
-        except FrameRejected as exc:
+        except RejectedFrameError as exc:
             raise VenueError(
                 f"Coinbase answered a malformed order: {exc}", venue="coinbase"
             ) from None
@@ -358,7 +358,7 @@ class CoinbaseOrderAdapter:
             if isinstance(msg, CoinbaseUserMsg):
                 seq = stream_seq(self._seq.epoch, seq_num)
                 self._deliver(self.tracker.on_message(msg, ts_ingest=ts_ingest, seq=seq))
-        except (SchemaError, FrameRejected) as exc:
+        except (SchemaError, RejectedFrameError) as exc:
             self._rejected(getattr(exc, "reason", "schema"), exc)
         except Exception as exc:  # a frame handler is total: never restart for a frame
             self._rejected("handler_error", exc)
@@ -396,7 +396,7 @@ class CoinbaseOrderAdapter:
             try:
                 order = msgspec.convert(data["order"], CoinbaseOrderMsg, strict=False)
                 reports = self.tracker.on_order(user_order_from_rest(order))
-            except (msgspec.ValidationError, FrameRejected, KeyError, TypeError) as exc:
+            except (msgspec.ValidationError, RejectedFrameError, KeyError, TypeError) as exc:
                 self._tele("coinbase.catch_up_failed", order_id=venue_id, error=str(exc)[:200])
                 continue
             self._deliver(reports)

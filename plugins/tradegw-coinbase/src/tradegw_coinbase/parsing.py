@@ -26,8 +26,8 @@ from tradegw_coinbase.schemas import (
     CoinbaseTickerMsg,
     CoinbaseWsMsg,
 )
-from tradegw_coinbase.values import FrameRejected, amount, decimal, price
-from tradegw_core.errors import SchemaError
+from tradegw_coinbase.values import amount, decimal, price
+from tradegw_core.errors import RejectedFrameError, SchemaError
 from tradegw_core.schema.events import (
     EventType,
     KlineSummary,
@@ -68,7 +68,7 @@ _other_decoder = msgspec.json.Decoder(CoinbaseOtherMsg)
 def decode_frame(data: bytes | str) -> CoinbaseMsg:
     """Decode one WebSocket frame; unknown channels and errors become ``CoinbaseOtherMsg``.
 
-    Raises SchemaError when a known channel's frame is malformed, FrameRejected when the
+    Raises SchemaError when a known channel's frame is malformed, RejectedFrameError when the
     text is not JSON (``decode``) or is nested too deeply (``too_deep``).
     """
     try:
@@ -84,9 +84,9 @@ def decode_frame(data: bytes | str) -> CoinbaseMsg:
                 raise SchemaError(f"malformed Coinbase {channel} frame: {exc}") from exc
             return other
     except msgspec.DecodeError as exc:
-        raise FrameRejected(f"Coinbase frame is not JSON: {exc}", reason="decode") from exc
+        raise RejectedFrameError(f"Coinbase frame is not JSON: {exc}", reason="decode") from exc
     except RecursionError:
-        raise FrameRejected("Coinbase frame nested too deeply", reason="too_deep") from None
+        raise RejectedFrameError("Coinbase frame nested too deeply", reason="too_deep") from None
 
 
 _KNOWN_CHANNELS = frozenset(
@@ -163,7 +163,7 @@ def _seq_of(trade_id: str) -> int | None:
 def _instrument(instruments: Mapping[Symbol, Instrument], product_id: str) -> Instrument:
     inst = instruments.get(Symbol(product_id))
     if inst is None:
-        raise FrameRejected(f"unknown product {product_id[:40]!r}", reason="unknown_symbol")
+        raise RejectedFrameError(f"unknown product {product_id[:40]!r}", reason="unknown_symbol")
     return inst
 
 
@@ -178,7 +178,7 @@ def parse_trades(
     """Every trade of a ``market_trades`` frame, in wire order (snapshot and update alike).
 
     ``instruments`` by product id give the precisions values are checked at; any bad
-    value or unknown product raises FrameRejected for the whole frame.
+    value or unknown product raises RejectedFrameError for the whole frame.
     """
     out: list[Trade] = []
     for event in msg.events:

@@ -32,10 +32,9 @@ from tradegw_coinbase.http import PRODUCT_BOOK, JwtSigner, load_instruments, mak
 from tradegw_coinbase.market_socket import MarketSocket
 from tradegw_coinbase.parsing import l2_item, parse_product_book, parse_time_ns
 from tradegw_coinbase.schemas import CoinbaseL2DataMsg, CoinbaseProductBookMsg
-from tradegw_coinbase.values import FrameRejected
 from tradegw_core.contracts import BookStage, ResyncReason, StreamSpec
 from tradegw_core.dispatcher.ordering import OrderingMode, declare_modes
-from tradegw_core.errors import ControlError, SchemaError, VenueConnectionError
+from tradegw_core.errors import ControlError, RejectedFrameError, SchemaError, VenueConnectionError
 from tradegw_core.schema.events import EventType
 from tradegw_core.schema.symbols import Instrument, Symbol
 
@@ -229,7 +228,7 @@ class CoinbaseProvider:
                         seen.set()
                 else:
                     stage.on_diff(item, ts_ingest)
-            except FrameRejected as exc:
+            except RejectedFrameError as exc:
                 self.ctx.reject_frame(exc.reason, detail=str(exc), symbol=Symbol(pid))
             except SchemaError as exc:
                 self.ctx.reject_frame("schema", detail=str(exc), symbol=Symbol(pid))

@@ -53,7 +53,7 @@ _FINAL = {
 
 
 def _dec(text: str) -> Decimal:
-    """A venue amount (``""`` is 0): plain ASCII ``digits[.digits]``, else FrameRejected."""
+    """A venue amount (``""`` is 0): plain ASCII ``digits[.digits]``, else RejectedFrameError."""
     return amount(text) if text else _ZERO
 
 
@@ -64,7 +64,7 @@ _USER_AMOUNTS = (
 
 
 def check_user_order(order: CoinbaseUserOrder) -> None:
-    """FrameRejected unless every amount the reports use is a plain decimal >= 0."""
+    """RejectedFrameError unless every amount the reports use is a plain decimal >= 0."""
     for name in _USER_AMOUNTS:
         _dec(getattr(order, name))
 

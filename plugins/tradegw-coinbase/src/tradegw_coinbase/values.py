@@ -4,7 +4,7 @@ Coinbase sends prices and sizes as JSON strings. ``Decimal`` would accept far mo
 the venue ever sends (``"NaN"``, ``"sNaN"``, ``"Infinity"``, ``"1_000"``, ``" 1 "``,
 full-width digits such as U+FF11 U+FF12 U+FF13), so a value is accepted only as plain ASCII
 ``digits[.digits]`` with no more decimals than the product's precision, prices > 0. A
-failing value raises :class:`FrameRejected`; the frame is rejected
+failing value raises :class:`RejectedFrameError`; the frame is rejected
 (``ctx.reject_frame``) and nothing of it reaches a consumer.
 """
 
@@ -12,21 +12,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-__all__ = ["FrameRejected", "amount", "decimal", "price", "ticks"]
+from tradegw_core.errors import RejectedFrameError
+
+__all__ = ["amount", "decimal", "price", "ticks"]
 
 _POW10: tuple[int, ...] = tuple(10**n for n in range(40))
-
-
-class FrameRejected(ValueError):
-    """A frame (or a value in it) that must not be used: it is rejected, a book resyncs.
-
-    ``reason`` is the bounded token counted by ``ctx.reject_frame`` (``value``, ``crossed``,
-    ``decode``, ``too_deep``, ``unknown_symbol``).
-    """
-
-    def __init__(self, detail: str, *, reason: str = "value") -> None:
-        super().__init__(detail)
-        self.reason = reason
 
 
 def ticks(text: str, precision: int) -> int:
@@ -41,7 +31,7 @@ def ticks(text: str, precision: int) -> int:
         or not (frac.isdigit() or not (n or dot))
         or not text.isascii()
     ):
-        raise FrameRejected(f"{text[:40]!r} is not a number >= 0 with <= {precision} decimals")
+        raise RejectedFrameError(f"{text[:40]!r} is not a number >= 0 with <= {precision} decimals")
     return int(whole + frac) * _POW10[precision - n]
 
 
@@ -54,7 +44,7 @@ def decimal(text: str, precision: int) -> Decimal:
 def price(text: str, precision: int) -> Decimal:
     """A price > 0 checked like :func:`ticks`, as ``Decimal``."""
     if ticks(text, precision) <= 0:
-        raise FrameRejected(f"price {text!r} is not > 0")
+        raise RejectedFrameError(f"price {text!r} is not > 0")
     return Decimal(text)
 
 

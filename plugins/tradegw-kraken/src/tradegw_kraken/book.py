@@ -12,7 +12,7 @@ join of twenty cached strings (design section 13).
 
 Values are checked at the edge: every price must be > 0 and every quantity >= 0, finite
 and exact at the pair's precision, and the book must not end up crossed. A message that
-fails raises :class:`~tradegw_kraken.levels.FrameRejected` after resetting the assembler
+fails raises :class:`~tradegw_kraken.levels.RejectedFrameError` after resetting the assembler
 (the provider rejects the frame, which resyncs the book); nothing of it is emitted.
 
 Diffs that arrive while unsynced are dropped, not buffered: on Kraken the snapshot starts
@@ -29,14 +29,13 @@ from typing import Any
 
 from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.contracts import BookOutput, ResyncNeeded, ResyncReason
-from tradegw_core.errors import ConfigError, SchemaError
+from tradegw_core.errors import ConfigError, RejectedFrameError, SchemaError
 from tradegw_core.schema.events import BookSnapshot, BookUpdate, EventType, Level, make_event_id
 from tradegw_core.schema.symbols import Instrument
 from tradegw_kraken.config import BOOK_DEPTHS
 from tradegw_kraken.levels import BookSide
 from tradegw_kraken.parsing import parse_ts_ns
 from tradegw_kraken.schemas import KrakenBookMsg, KrakenLevelMsg
-from tradegw_kraken.values import FrameRejected
 
 __all__ = ["KrakenBookAssembler"]
 
@@ -189,7 +188,7 @@ class KrakenBookAssembler:
         inst = self._inst
         try:
             side.apply(levels, self._prices, inst.price_precision, inst.qty_precision, out)
-        except FrameRejected:
+        except RejectedFrameError:
             self.reset()
             raise
 
@@ -197,7 +196,7 @@ class KrakenBookAssembler:
         best_bid, best_ask = self._bids.best_rank(), self._asks.best_rank()
         if best_bid is not None and best_ask is not None and -best_bid >= best_ask:
             self.reset()
-            raise FrameRejected("crossed book: best bid >= best ask", reason="crossed")
+            raise RejectedFrameError("crossed book: best bid >= best ask", reason="crossed")
         expected = msg.checksum
         if expected is None:
             if self._require_checksum:

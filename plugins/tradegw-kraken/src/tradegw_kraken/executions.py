@@ -20,11 +20,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
+from tradegw_core.errors import RejectedFrameError
 from tradegw_core.schema.events import EventType, ExecReport, ExecState, Side, make_event_id
 from tradegw_kraken.parsing import parse_ts_ns
 from tradegw_kraken.schemas import KrakenExecutionMsg, KrakenRestOrderMsg
 from tradegw_kraken.symbols import canonical_asset, ws_to_canonical
-from tradegw_kraken.values import FrameRejected
 
 __all__ = ["STATUS_STATES", "KrakenExecutionMapper", "check_execution", "check_rest_order"]
 
@@ -34,30 +34,30 @@ _PRICES = ("limit_price", "last_price")
 
 
 def check_execution(item: KrakenExecutionMsg) -> None:
-    """FrameRejected unless quantities, costs and fees are finite (quantities and costs
+    """RejectedFrameError unless quantities, costs and fees are finite (quantities and costs
     >= 0, prices > 0): no malformed value may reach an ExecReport."""
     for name in _AMOUNTS:
         value = getattr(item, name)
         if value is not None and not (value.is_finite() and value >= 0):
-            raise FrameRejected(f"execution {name}={value!r} is not a finite number >= 0")
+            raise RejectedFrameError(f"execution {name}={value!r} is not a finite number >= 0")
     for name in _PRICES:
         value = getattr(item, name)
         if value is not None and not (value.is_finite() and value > 0):
-            raise FrameRejected(f"execution {name}={value!r} is not a finite number > 0")
+            raise RejectedFrameError(f"execution {name}={value!r} is not a finite number > 0")
     for fee in item.fees:
         if not fee.qty.is_finite():
-            raise FrameRejected(f"execution fee {fee.qty!r} is not finite")
+            raise RejectedFrameError(f"execution fee {fee.qty!r} is not finite")
 
 
 def check_rest_order(order: KrakenRestOrderMsg) -> None:
-    """FrameRejected unless a REST order's numbers are finite and >= 0 (and ``vol_exec``
+    """RejectedFrameError unless a REST order's numbers are finite and >= 0 (and ``vol_exec``
     does not exceed ``vol``), the same rule as :func:`check_execution`."""
     values = (order.vol, order.vol_exec, order.cost, order.fee, order.price, order.descr.price)
     for value in values:
         if value is not None and not (value.is_finite() and value >= 0):
-            raise FrameRejected(f"order value {value!r} is not a finite number >= 0")
+            raise RejectedFrameError(f"order value {value!r} is not a finite number >= 0")
     if order.vol_exec > order.vol:
-        raise FrameRejected(f"vol_exec {order.vol_exec} > vol {order.vol}")
+        raise RejectedFrameError(f"vol_exec {order.vol_exec} > vol {order.vol}")
 
 
 STATUS_STATES = {
@@ -184,7 +184,7 @@ class KrakenExecutionMapper:
         """One entry -> a report, or None when it brings nothing new.
 
         The entry is checked before anything changes (:func:`check_execution`, its
-        timestamp and pair): FrameRejected or SchemaError leave the mapper untouched.
+        timestamp and pair): RejectedFrameError or SchemaError leave the mapper untouched.
         """
         check_execution(item)
         if item.timestamp:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import msgspec
 
 from tradegw_core.contracts import BookStage, ProviderContext
-from tradegw_core.errors import SchemaError
+from tradegw_core.errors import RejectedFrameError, SchemaError
 from tradegw_core.schema.symbols import Symbol
 from tradegw_kraken.parsing import KrakenDecoders, kline_event, ticker_event, trade_event
 from tradegw_kraken.schemas import (
@@ -28,7 +28,6 @@ from tradegw_kraken.schemas import (
     KrakenTradeMsg,
 )
 from tradegw_kraken.symbols import KrakenSymbolMap
-from tradegw_kraken.values import FrameRejected
 from tradegw_kraken.wsrequests import PendingRequests
 
 __all__ = ["MarketFrames"]
@@ -69,7 +68,7 @@ class MarketFrames:
                 self._on_market(frame, ts_ingest)
         except SchemaError as exc:
             self._ctx.reject_frame("schema", detail=str(exc))
-        except FrameRejected as exc:
+        except RejectedFrameError as exc:
             self._ctx.reject_frame(exc.reason, detail=str(exc))
         except Exception as exc:  # a frame handler is total: never restart for a frame
             self._ctx.reject_frame("handler_error", detail=type(exc).__name__, exc=exc)
@@ -89,7 +88,7 @@ class MarketFrames:
                     stage.on_snapshot(entry, ts)
                 else:
                     stage.on_diff(entry, ts)
-            except FrameRejected as exc:
+            except RejectedFrameError as exc:
                 self._ctx.reject_frame(exc.reason, detail=str(exc), symbol=sym)
             except SchemaError as exc:
                 self._ctx.reject_frame("schema", detail=str(exc), symbol=sym)
@@ -115,7 +114,7 @@ class MarketFrames:
                         self._ctx.emit(ticker_event(item, symbols.instrument(sym), ts))
                 elif isinstance(item, KrakenOhlcMsg):
                     self._on_candle(item, sym, ts)
-            except FrameRejected as exc:
+            except RejectedFrameError as exc:
                 self._ctx.reject_frame(exc.reason, detail=str(exc), symbol=sym)
             except SchemaError as exc:
                 self._ctx.reject_frame("schema", detail=str(exc), symbol=sym)

@@ -15,9 +15,10 @@ from bisect import bisect_left, insort
 from collections.abc import Sequence
 from decimal import Decimal
 
+from tradegw_core.errors import RejectedFrameError
 from tradegw_core.schema.events import Level
 from tradegw_kraken.schemas import KrakenLevelMsg
-from tradegw_kraken.values import MAX_WHOLE_DIGITS, PAD, FrameRejected, digits
+from tradegw_kraken.values import MAX_WHOLE_DIGITS, PAD, digits
 
 __all__ = ["BookSide"]
 
@@ -32,7 +33,7 @@ def _checked_price(
     """Check a price (> 0, exact at ``precision``) and cache its ticks and checksum text."""
     text = digits(price, precision)
     if not text:
-        raise FrameRejected(f"price {price} is not > 0")
+        raise RejectedFrameError(f"price {price} is not > 0")
     if len(prices) >= _PRICE_CACHE:
         prices.clear()
     entry = prices[str(price)] = (int(text), text)
@@ -72,7 +73,7 @@ class BookSide:
         """Set ``levels`` in array order (quantity 0 removes); ``out`` collects the changes.
 
         ``prices`` caches checked prices (text -> ticks and checksum text; bounded: cleared
-        when full). FrameRejected on a bad value, with the side half-changed: the caller
+        when full). RejectedFrameError on a bad value, with the side half-changed: the caller
         drops the book.
         """
         sign = self.sign

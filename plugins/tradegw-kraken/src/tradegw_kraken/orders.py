@@ -35,6 +35,7 @@ from tradegw_core.errors import (
     ConfigError,
     DuplicateOrderError,
     OrderValidationError,
+    RejectedFrameError,
     SchemaError,
     VenueConnectionError,
     VenueError,
@@ -60,7 +61,6 @@ from tradegw_kraken.parsing import KrakenDecoders
 from tradegw_kraken.schemas import KrakenExecutionMsg, KrakenRestOrderMsg
 from tradegw_kraken.signing import NonceSource
 from tradegw_kraken.symbols import KrakenSymbolMap, decode_asset_pairs, pairs_from_asset_pairs
-from tradegw_kraken.values import FrameRejected
 from tradegw_kraken.wsrequests import PendingRequests
 
 __all__ = ["KrakenOrderAdapter", "validate_cl_ord_id"]
@@ -242,7 +242,7 @@ class KrakenOrderAdapter:
                 try:
                     order = msgspec.convert(info, KrakenRestOrderMsg, strict=False)
                     check_rest_order(order)
-                except (msgspec.ValidationError, FrameRejected) as exc:
+                except (msgspec.ValidationError, RejectedFrameError) as exc:
                     raise VenueError(
                         f"Kraken answered a malformed order {str(txid)[:40]}: {exc}",
                         venue=self._name,
@@ -293,12 +293,12 @@ class KrakenOrderAdapter:
                 for item in self._decoders.execution_data(frame):
                     try:
                         report = self._mapper.map(item, ts_ingest)
-                    except (FrameRejected, SchemaError) as exc:
+                    except (RejectedFrameError, SchemaError) as exc:
                         self._rejected(getattr(exc, "reason", "schema"), exc)
                         continue
                     if report is not None and self._emit is not None:
                         self._emit(report)
-        except FrameRejected as exc:
+        except RejectedFrameError as exc:
             self._rejected(exc.reason, exc)
         except SchemaError as exc:
             self._rejected("schema", exc)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from tradegw_core.errors import SchemaError
+from tradegw_core.errors import RejectedFrameError, SchemaError
 from tradegw_core.schema.events import (
     EventType,
     KlineSummary,
@@ -35,7 +35,7 @@ from tradegw_kraken.schemas import (
     KrakenTickerMsg,
     KrakenTradeMsg,
 )
-from tradegw_kraken.values import FrameRejected, amount, price, quantity
+from tradegw_kraken.values import amount, price, quantity
 
 __all__ = [
     "KrakenDecoders",
@@ -136,9 +136,9 @@ class KrakenDecoders:
         except msgspec.ValidationError as exc:
             raise SchemaError(f"malformed Kraken frame: {exc}") from exc
         except msgspec.DecodeError as exc:
-            raise FrameRejected(f"not JSON: {exc}", reason="decode") from exc
+            raise RejectedFrameError(f"not JSON: {exc}", reason="decode") from exc
         except RecursionError:
-            raise FrameRejected("Kraken frame nested too deeply", reason="too_deep") from None
+            raise RejectedFrameError("Kraken frame nested too deeply", reason="too_deep") from None
 
     def book_data(self, frame: KrakenFrameMsg) -> list[KrakenBookMsg]:
         """The per-symbol entries of a ``book`` frame."""
@@ -176,7 +176,7 @@ class KrakenDecoders:
         except msgspec.DecodeError as exc:
             raise SchemaError(f"malformed Kraken {str(frame.channel)[:20]} data: {exc}") from exc
         except RecursionError:
-            raise FrameRejected("Kraken data nested too deeply", reason="too_deep") from None
+            raise RejectedFrameError("Kraken data nested too deeply", reason="too_deep") from None
 
 
 def _side(text: str | None) -> Side | None:
@@ -190,10 +190,10 @@ def _side(text: str | None) -> Side | None:
 def trade_event(msg: KrakenTradeMsg, inst: Instrument, ts_ingest: int) -> Trade:
     """A canonical Trade (``seq_provider`` = the pair's sequential ``trade_id``).
 
-    FrameRejected when the price or quantity is not sane at the pair's precision.
+    RejectedFrameError when the price or quantity is not sane at the pair's precision.
     """
     if msg.trade_id < 0:
-        raise FrameRejected(f"trade_id {msg.trade_id} is negative")
+        raise RejectedFrameError(f"trade_id {msg.trade_id} is negative")
     provider, symbol = inst.provider, inst.symbol
     return Trade(
         event_id=make_event_id(provider, symbol, EventType.TRADE, msg.trade_id),

@@ -3,7 +3,7 @@
 Prices are > 0 and quantities >= 0, finite (no NaN, sNaN or Infinity, which msgspec's
 ``Decimal`` accepts from JSON strings), and exact at the pair's precision (trailing zeros
 allowed: ``59999.950`` at 2 decimals is ``5999995`` ticks, ``59999.955`` is refused). A
-failing value raises :class:`FrameRejected`; the provider rejects the whole frame
+failing value raises :class:`RejectedFrameError`; the provider rejects the whole frame
 (``ctx.reject_frame``) and nothing of it reaches a consumer.
 """
 
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from tradegw_core.errors import RejectedFrameError
+
 __all__ = [
     "MAX_WHOLE_DIGITS",
     "PAD",
-    "FrameRejected",
     "amount",
     "digits",
     "price",
@@ -28,34 +29,22 @@ MAX_WHOLE_DIGITS = 18
 """Values must stay below 10**18 (no venue price or size comes near it)."""
 
 
-class FrameRejected(ValueError):
-    """A frame (or a value in it) that must not be used: it is rejected, a book resyncs.
-
-    ``reason`` is the bounded token counted by ``ctx.reject_frame`` (``value``, ``crossed``,
-    ``decode``, ``too_deep``, ``unknown_symbol``).
-    """
-
-    def __init__(self, detail: str, *, reason: str = "value") -> None:
-        super().__init__(detail)
-        self.reason = reason
-
-
 def ticks(value: Decimal, precision: int) -> int:
-    """``value`` as an exact integer count of ``10**-precision``; FrameRejected otherwise.
+    """``value`` as an exact integer count of ``10**-precision``; RejectedFrameError otherwise.
 
     Exact whatever the ``decimal`` context (no rounding): refuses NaN, sNaN, infinities,
     more significant decimals than ``precision`` and magnitudes of 10**18 or more.
     """
     if not value.is_finite():
-        raise FrameRejected(f"not a finite number: {value!r}")
+        raise RejectedFrameError(f"not a finite number: {value!r}")
     sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)  # finite
     if len(digits) + exponent > MAX_WHOLE_DIGITS:
-        raise FrameRejected(f"{value} is out of range")
+        raise RejectedFrameError(f"{value} is out of range")
     shift = exponent + precision
     if shift < 0:
         if any(digits[shift:]):
-            raise FrameRejected(f"{value} has more than {precision} decimals")
+            raise RejectedFrameError(f"{value} has more than {precision} decimals")
         digits, shift = digits[:shift], 0
     count = int("".join(map(str, digits)) + "0" * shift or "0")
     return -count if sign else count
@@ -66,7 +55,7 @@ def digits(value: Decimal, precision: int) -> str:
 
     This is Kraken's checksum text of the value (``0.00000500`` at 8 -> ``500``). Fast path
     on ``str(value)``; exponents, excess trailing zeros and signs go through :func:`ticks`.
-    FrameRejected for negative, non-finite or too precise values.
+    RejectedFrameError for negative, non-finite or too precise values.
     """
     whole, _, frac = str(value).partition(".")
     n = len(frac)
@@ -79,26 +68,26 @@ def digits(value: Decimal, precision: int) -> str:
         return (whole + frac + PAD[precision - n]).lstrip("0")
     count = ticks(value, precision)
     if count < 0:
-        raise FrameRejected(f"{value} is negative")
+        raise RejectedFrameError(f"{value} is negative")
     return str(count) if count else ""
 
 
 def price(value: Decimal, precision: int) -> Decimal:
     """``value`` when it is a price (> 0, exact at ``precision``)."""
     if ticks(value, precision) <= 0:
-        raise FrameRejected(f"price {value} is not > 0")
+        raise RejectedFrameError(f"price {value} is not > 0")
     return value
 
 
 def quantity(value: Decimal, precision: int) -> Decimal:
     """``value`` when it is a quantity (>= 0, exact at ``precision``)."""
     if ticks(value, precision) < 0:
-        raise FrameRejected(f"quantity {value} is negative")
+        raise RejectedFrameError(f"quantity {value} is negative")
     return value
 
 
 def amount(value: Decimal) -> Decimal:
     """``value`` when it is a finite amount >= 0 at any precision (volumes, fees, costs)."""
     if not value.is_finite() or value < 0:
-        raise FrameRejected(f"amount {value!r} is not a finite number >= 0")
+        raise RejectedFrameError(f"amount {value!r} is not a finite number >= 0")
     return value
