@@ -21,6 +21,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tradegw_kraken.checksum import book_checksum
 from tradegw_kraken.config import KrakenSettings
 from tradegw_kraken.emulator import KrakenEmulator
 from tradegw_kraken.orders import KrakenOrderAdapter
@@ -28,7 +29,14 @@ from tradegw_kraken.provider import KrakenProvider
 from tradegw_kraken.symbols import KrakenPair, KrakenSymbolMap
 
 from tradegw_core.clock import SystemClock
-from tradegw_core.schema.events import BookSnapshot, BookUpdate, Event, EventType, ExecReport
+from tradegw_core.schema.events import (
+    BookSnapshot,
+    BookUpdate,
+    Event,
+    EventType,
+    ExecReport,
+    Level,
+)
 from tradegw_core.schema.symbols import Instrument, Symbol
 from tradegw_core.sim.emulator import EmulatorConfig
 from tradegw_core.sim.faults import Corrupt
@@ -386,3 +394,30 @@ def _follows(consumer: RecordingConsumer, emu: KrakenEmulator) -> bool:
     book = replayed_book(consumer.events)
     venue = emu.books["BTC-USD"]
     return book.top_bids() == venue.top("bids", 10) and book.top_asks() == venue.top("asks", 10)
+
+
+def test_a_bad_level_below_the_checksummed_top_10_is_not_kept() -> None:
+    # Depth 25: levels 11..25 are outside the CRC32, so only the value checks guard them.
+    ctx = RecordingProviderContext("kraken", KrakenSettings(book_depth=25))
+    provider: Any = KrakenProvider(ctx)
+    provider._symbols = KrakenSymbolMap([KrakenPair(instrument=INSTRUMENTS[BTC])])
+    provider._wanted["book"].add(BTC)
+    provider._make_stage(BTC)
+    stage: Any = ctx.book_stage.get(BTC)
+    bids = [(Decimal("59000") - i, Decimal("1")) for i in range(25)]
+    asks = [(Decimal("61000") + i, Decimal("1")) for i in range(25)]
+    checksum = book_checksum([Level(p, q) for p, q in asks], [Level(p, q) for p, q in bids], 2, 5)
+    levels = ",".join(f'{{"price":{p}.00,"qty":{q}.00000}}' for p, q in bids)
+    others = ",".join(f'{{"price":{p}.00,"qty":{q}.00000}}' for p, q in asks)
+    snapshot = (
+        '{"channel":"book","type":"snapshot","data":[{"symbol":"BTC/USD","bids":[' + levels
+        + '],"asks":[' + others + f'],"checksum":{checksum}}}]}}'
+    )  # fmt: skip
+    provider._on_frame(snapshot.encode(), 1)
+    assert stage.live
+    assert len(stage.assembler.top_bids()) == 25
+    deep = _update(bids='[{"price":58980.00,"qty":"NaN"}]', checksum=checksum)
+    provider._on_frame(deep.encode(), 2)  # the 21st bid: no checksum could see it
+    assert ctx.rejects.counts == {"value": 1}
+    assert not stage.live
+    assert stage.assembler.top_bids() == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 
@@ -95,23 +96,34 @@ _KNOWN_CHANNELS = frozenset(
 )
 
 
-def parse_time_ns(text: str) -> int | None:
-    """RFC 3339 (``2026-09-07T23:37:22.278739877Z``) -> ns since the epoch; None if empty."""
+def parse_time_ns(text: str, last: list[Any] | None = None) -> int | None:
+    """RFC 3339 (``2026-09-07T23:37:22.278739877Z``) -> ns since the epoch; None if empty.
+
+    ``last`` (a ``[head, seconds]`` pair the caller keeps) remembers the last date and time
+    to the second, so frames within one second convert only their fraction.
+    """
     if not text:
         return None
     if not text.isascii():
         raise SchemaError(f"bad timestamp {text[:64]!r}")
     if text[-1:] in ("Z", "z") and len(text) >= 20 and text[10] in "Tt" and text[19:20] in ".Zz":
         # Fast path of the venue's own form: 2026-09-07T23:37:22.278739877Z
-        try:
-            t = datetime.fromisoformat(text[:19])
-        except ValueError as exc:
-            raise SchemaError(f"bad timestamp {text[:64]!r}") from exc
-        seconds = (t.toordinal() - _EPOCH_ORDINAL) * 86400 + t.hour * 3600 + t.minute * 60
+        head = text[:19]
+        if last is not None and last[0] == head:
+            seconds: int = last[1]
+        else:
+            try:
+                t = datetime.fromisoformat(head)
+            except ValueError as exc:
+                raise SchemaError(f"bad timestamp {text[:64]!r}") from exc
+            days = t.toordinal() - _EPOCH_ORDINAL
+            seconds = days * 86400 + t.hour * 3600 + t.minute * 60 + t.second
+            if last is not None:
+                last[:] = (head, seconds)
         frac = text[20:-1]
         if len(frac) > 9 or (frac and not frac.isdigit()) or (text[19] == "." and not frac):
             raise SchemaError(f"bad fractional seconds in {text[:64]!r}")
-        return (seconds + t.second) * _NS + (int(frac.ljust(9, "0")) if frac else 0)
+        return seconds * _NS + (int(frac.ljust(9, "0")) if frac else 0)
     body = text.strip()
     if body.endswith(("Z", "z")):
         body, offset = body[:-1], "+00:00"

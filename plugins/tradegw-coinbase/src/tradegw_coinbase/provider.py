@@ -90,6 +90,8 @@ class CoinbaseProvider:
         self._reconciled: dict[str, int] = {}
         self._sockets: list[MarketSocket] = []
         self._epochs = 0
+        self._last_ts: list[Any] = ["", 0]
+        """The last l2_data timestamp's date and time to the second (parse_time_ns cache)."""
         self.gaps = 0
 
     def next_epoch(self) -> int:
@@ -211,7 +213,7 @@ class CoinbaseProvider:
         is rejected through ``ctx.reject_frame`` with its symbol, which resyncs that book;
         the frame's other products are unaffected.
         """
-        ts = parse_time_ns(msg.timestamp)
+        ts = parse_time_ns(msg.timestamp, self._last_ts)
         for event in msg.events:
             pid = event.product_id
             stage = self._stages.get(pid)
