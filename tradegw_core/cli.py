@@ -140,6 +140,13 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from tradegw_core.observability.logging import configure_logging
 
     loaded = load_config(args.config)
+    gateway = loaded.settings.gateway
+    if not gateway.providers and not gateway.consumers:
+        raise ConfigError(
+            "tradegw run: no settings: nothing to run (no providers, no consumers). Write "
+            "./settings.toml or pass --config FILE (see docs/configuration.md), or try "
+            "`tradegw demo`"
+        )
     configure_logging(loaded.settings.logging.level, loaded.settings.logging.format)
     call = functools.partial(
         run_gateway, loaded.settings, loaded.registries, duration=args.duration

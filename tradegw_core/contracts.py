@@ -242,6 +242,12 @@ class ProviderContext(VenueContext, Protocol):
 
     book_stage: BookStageFactory
 
+    run_epoch: str
+    """Differs for every provider instance (a restart, another process): put it into event
+    ids built from connection-local counters so they never repeat an earlier run's ids;
+    ids built from the venue's own identifiers (trade ids, update ids) leave it out, so
+    copies of one venue message from two connections still collide."""
+
 
 @runtime_checkable
 class Provider(Protocol):

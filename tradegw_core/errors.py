@@ -19,7 +19,8 @@ with ``raise ... from exc`` so callers only ever catch these::
     │   ├── VenueBannedError        HTTP 418 / IP ban; ``retry_after``
     │   ├── AuthenticationError     bad key or signature; not retryable
     │   ├── VenueRejectedError      the venue refused a request; ``code``, not retryable
-    │   └── OrderOutcomeUnknownError  a submission whose result is unknown: query, never resend
+    │   ├── OrderOutcomeUnknownError  a submission whose result is unknown: query, never resend
+    │   └── OrderNotSentError       (a VenueConnectionError) the request never left: retryable
     └── OrderError                  the local order path refused an order (``reason``)
         ├── OrderValidationError    missing field, bad step, unknown symbol, min notional...
         ├── DuplicateOrderError     client_order_id already used
@@ -34,7 +35,9 @@ __all__ = [
     "ConfigError",
     "ControlError",
     "DuplicateOrderError",
+    "JournalError",
     "OrderError",
+    "OrderNotSentError",
     "OrderOutcomeUnknownError",
     "OrderValidationError",
     "PluginError",
@@ -102,6 +105,14 @@ class RejectedFrameError(TradegwError):
 
 class ControlError(TradegwError):
     """A control message was refused: unknown provider, symbol or type, or malformed."""
+
+
+class JournalError(TradegwError):
+    """The order journal cannot be opened, is corrupt, or went away while running."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class ProviderFailedError(TradegwError):
@@ -173,6 +184,14 @@ class OrderOutcomeUnknownError(VenueError):
     """A submission may or may not have reached the venue: resolve by query, never resend."""
 
     retryable = False
+
+
+class OrderNotSentError(VenueConnectionError):
+    """A request that certainly never reached the venue (no connection, client closed).
+
+    For a submission this is a definite rejection the consumer may retry, never an unknown
+    outcome.
+    """
 
 
 class OrderError(TradegwError):

@@ -11,9 +11,15 @@ sections under ``settings.providers.<name>`` / ``settings.consumers.<name>``) an
 flush tick (which also closes merge windows on time), the order path (when configured),
 every provider (each under a :class:`Supervisor`), then every consumer (``on_start`` may
 subscribe right away), and last the HTTP control API when ``[api] enabled`` (its URL:
-:attr:`Gateway.api_url`). Leaving the block shuts down cleanly under a shielded,
-time-bounded scope: providers stop first, held events are flushed to the lanes, consumers
-drain their lanes and get ``on_stop``.
+:attr:`Gateway.api_url`). Start-up never waits for a venue: providers and order adapters
+connect on their own schedules (retrying with backoff), and a subscription to a provider
+not running yet is accepted as pending and served once it runs. Only
+``gateway.required_providers`` gate start-up, for at most ``gateway.required_timeout_s``
+(then :class:`ProviderFailedError` names those not running). Leaving the block shuts down
+cleanly under a shielded, time-bounded scope: providers stop first, held events are flushed
+to the lanes, consumers drain their lanes and get ``on_stop``, then the order path drains
+(submissions in flight finish or are resolved by query, bounded) before the order adapters
+stop and the journal closes.
 :func:`run_gateway` is what the CLI calls: it adds SIGINT/SIGTERM handling and a duration.
 """
 
@@ -41,7 +47,7 @@ from tradegw_core.consumer.subscriptions import SubscriptionManager
 from tradegw_core.contracts import Consumer, Provider
 from tradegw_core.dispatcher.dispatcher import Dispatcher
 from tradegw_core.dispatcher.metrics import DispatcherMetrics
-from tradegw_core.errors import ConfigError, ProviderFailedError
+from tradegw_core.errors import ConfigError, JournalError, ProviderFailedError
 from tradegw_core.net.backoff import Backoff
 from tradegw_core.observability.metrics import Metrics, MetricsExporter
 from tradegw_core.observability.ops_log import consumer_started, consumer_stopped, settings_summary
@@ -50,6 +56,7 @@ from tradegw_core.orchestrator.context import (
     BookStageParts,
     GatewayProviderContext,
     make_book_stages,
+    process_epoch,
     section,
 )
 from tradegw_core.orchestrator.control import ControlService
@@ -66,12 +73,12 @@ _log = logging.getLogger("tradegw.gateway")
 
 
 def _raise_provider_failure(error: BaseException) -> None:
-    """Raise the ProviderFailedError (or start-up ConfigError, e.g. the API's port is taken)
-    inside ``error`` (maybe nested in groups), if any."""
-    if isinstance(error, ProviderFailedError | ConfigError):
+    """Raise the ProviderFailedError, JournalError or start-up ConfigError (e.g. the API's
+    port is taken) inside ``error`` (maybe nested in groups), if any."""
+    if isinstance(error, ProviderFailedError | ConfigError | JournalError):
         return
     if isinstance(error, BaseExceptionGroup):
-        failed = error.subgroup((ProviderFailedError, ConfigError))
+        failed = error.subgroup((ProviderFailedError, ConfigError, JournalError))
         if failed is not None:
             first: BaseException = failed
             while isinstance(first, BaseExceptionGroup):
@@ -151,6 +158,9 @@ class Gateway:
         )
         """Windowed multi-venue merges; in-flight windows live only as long as this gateway."""
         self.provider_contexts: dict[str, GatewayProviderContext] = {}
+        self.epoch = process_epoch()
+        """This process's epoch (part of every provider's ``run_epoch``)."""
+        self._required_timeout = float(getattr(gw, "required_timeout_s", 30.0))
         self.book_stages: dict[str, Any] = {}
         parts = BookStageParts(
             clock=self.clock, telemetry=self.telemetry, book=getattr(settings, "book", None)
@@ -169,6 +179,7 @@ class Gateway:
                 orchestrator=self.orchestrator,
                 dispatcher=self.dispatcher,
                 book_stage=stages,
+                epoch=self.epoch,
             )
             self.provider_contexts[name] = ctx
             self.providers[name] = Supervisor(
@@ -181,6 +192,7 @@ class Gateway:
                 backoff=restart_backoff,
                 stable_after=stable_after,
                 on_started=functools.partial(self.control.resubscribe, name),
+                on_make=ctx.new_run,
             )
         self.orders = OrderPath(
             settings,
@@ -294,6 +306,9 @@ class Gateway:
                 lane.close()
             await self._consumers_done.wait()
             self.dispatcher_metrics.export()
+        # Submissions in flight are finished or resolved by query before the journal closes.
+        with anyio.move_on_after(self._shutdown_timeout, shield=True):
+            await self.orders.drain(self._shutdown_timeout)
         self._tg.cancel_scope.cancel()
         self.control_bus.close()
         try:
@@ -307,10 +322,41 @@ class Gateway:
             with self._providers_scope:
                 async with anyio.create_task_group() as tg:
                     for sup in self.providers.values():
-                        await tg.start(sup.run)
+                        tg.start_soon(sup.run)
+                    await self._wait_required()
                     task_status.started()
         finally:
             self._providers_done.set()
+
+    async def _wait_required(self) -> None:
+        """Wait for the required providers to run, at most ``required_timeout_s``."""
+        required = [sup for sup in self.providers.values() if sup.required]
+        with anyio.move_on_after(self._required_timeout):
+            for sup in required:
+                await sup.wait_running()
+                await self.orders.wait_ready(sup.name)  # its order adapter too, if any
+        missing = [
+            sup
+            for sup in required
+            if sup.current is None or self.orders.not_running(sup.name) is not None
+        ]
+        if missing:
+            detail = "; ".join(
+                f"{sup.name!r} ("
+                + (
+                    f"last error: {sup.last_error or 'still connecting'}"
+                    if sup.current is None
+                    else str(self.orders.not_running(sup.name))
+                )
+                + ")"
+                for sup in missing
+            )
+            raise ProviderFailedError(
+                f"required provider(s) not running within {self._required_timeout:g} s "
+                f"(gateway.required_timeout_s): {detail}. The gateway stops; fix the venue's "
+                "connection or remove it from gateway.required_providers.",
+                provider=missing[0].name,
+            )
 
     async def _run_consumer(
         self, name: str, consumer: Consumer, *, task_status: TaskStatus[None]
@@ -371,8 +417,9 @@ async def run_gateway(
     """Run a gateway until SIGINT/SIGTERM or ``duration`` seconds; return the exit code.
 
     0 after a clean stop; 1 when a required provider failed (the error is logged and
-    printed); 2 when ``[metrics]`` is enabled and its port cannot be served. ``options`` go
-    to :class:`Gateway`; ``started`` is called once it runs. With ``[metrics] enabled`` the
+    printed); 2 when ``[metrics]`` is enabled and its port cannot be served, or the order
+    journal cannot be opened or is corrupt (one line naming the file, no traceback).
+    ``options`` go to :class:`Gateway`; ``started`` is called once it runs. With ``[metrics] enabled`` the
     Prometheus exporter serves the gateway's registry on ``host:port`` for the whole run.
     """
     exporter: MetricsExporter | None = None
@@ -407,6 +454,9 @@ async def run_gateway(
         _log.error("%s", exc)
         print(f"tradegw: {exc}", file=sys.stderr)
         return 1
+    except JournalError as exc:
+        print(f"tradegw: {exc}", file=sys.stderr)
+        return 2
     finally:
         if exporter is not None:
             exporter.close()

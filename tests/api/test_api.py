@@ -107,7 +107,13 @@ async def test_global_kill_switch_through_the_control_route(running: Start) -> N
         msg = {"kind": "set_trading_mode", "request_id": "k1", "enabled": False}
         resp = await r.http.post("/v1/control", content=json.dumps(msg), headers=r.auth)
         assert resp.status_code == 200
-        assert resp.json() == {"request_id": "k1", "ok": True, "error": "", "routing_version": None}
+        assert resp.json() == {
+            "request_id": "k1",
+            "ok": True,
+            "error": "",
+            "routing_version": None,
+            "pending": {},
+        }
         result = await r.mm.ctx.submit_order(order("k-1"))
         assert result.status is OrderStatus.SUPPRESSED
         assert "kill switch" in result.message

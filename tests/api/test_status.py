@@ -45,6 +45,8 @@ async def test_status_of_a_gateway_without_order_path_and_a_failing_provider() -
     assert before["providers"]["down"]["state"] == "starting"
     with anyio.fail_after(5):
         async with gw:
+            # start-up does not wait for it
+            await gw.providers["down"].until(lambda sup: sup.restarts >= 1)
             status = gateway_status(gw)
     assert status["providers"]["down"] == {
         "state": "restarting",

@@ -109,7 +109,11 @@ def gateway_config(
     creds = emu.credentials[0]
     data: dict[str, Any] = {
         "plugins": {"enabled": [PROVIDER]},
-        "gateway": {"providers": [PROVIDER], "consumers": list(consumers)},
+        "gateway": {
+            "providers": [PROVIDER],
+            "consumers": list(consumers),
+            "required_providers": [PROVIDER],  # start-up waits for it: tests trade at once
+        },
         "metrics": {"enabled": False},
         "orders": {"journal_path": str(journal), "risk_checks": [], **(orders or {})},
         "providers": {

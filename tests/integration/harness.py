@@ -154,6 +154,8 @@ async def running(
     )
     restart = RestartBackoff(base_s=0.01, cap_s=0.05)
     async with Gateway(settings, regs, restart_backoff=restart, shutdown_timeout=2.0) as gw:
+        with anyio.fail_after(5):  # start-up does not wait for providers; these tests do
+            await gw.providers["wsfeed"].wait_running()
         yield Harness(gw, made, instances)
 
 

@@ -57,7 +57,7 @@ async def test_restart_keeps_dedup_and_reconciles_open_orders(harness, make_orde
             ("alpha", "open-same", A),
         ]
         assert harness.venue.query_calls == 2
-        assert harness.telemetry.named("order.reconciled")[-1] == {"orders": 2}
+        assert harness.telemetry.named("order.reconciled")[-1] == {"orders": 2, "provider": "fakex"}
         open_now = {o.client_order_id: (o.state, o.cum_qty) for o in svc2.open_orders("alpha")}
         assert open_now == {"open-moved": (P, Decimal("0.004")), "open-same": (A, Decimal(0))}
 

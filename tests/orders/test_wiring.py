@@ -101,6 +101,8 @@ async def test_an_order_of_a_provider_gone_after_restart_is_reported_unresolved(
     svc2 = harness.service()
     svc2._adapters = {}  # the plugin was disabled in the new config
     svc2._resolver._adapters = {}
+    svc2.venues._adapters = {}
+    svc2.venues._reconciled = {}
     async with svc2.running():
         assert harness.telemetry.named("order.unresolved")[-1]["reason"] == (
             "no order adapter for this provider"

@@ -65,7 +65,11 @@ class GatewaySettings(BaseModel):
     consumers: tuple[str, ...] = ()
     """Consumer names to start."""
     required_providers: tuple[str, ...] = ()
-    """Providers whose failure to start stops the gateway (others are retried)."""
+    """Providers whose failure stops the gateway (others are retried with backoff). Start-up
+    waits for these (and only these) to run before it starts the consumers."""
+    required_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """How long start-up waits for the required providers; then it stops with an error
+    naming those not running yet."""
 
 
 class LoggingSettings(BaseModel):
@@ -183,7 +187,9 @@ class OrdersSettings(BaseModel):
     report_buffer: int = Field(default=65_536, ge=1, le=10_000_000)
     """Execution reports queued for journaling before the backlog is reported (never dropped)."""
     reconcile_wait_s: float = Field(default=15.0, ge=0, le=3600)
-    """How long start-up waits for open orders to be reconciled before taking new orders."""
+    """How long start-up waits for a required provider's open orders to be reconciled before
+    going on; until a venue's reconciliation is done (at start and after every restart of
+    its order adapter), submissions to it are refused as retryable, nothing is sent."""
 
 
 class ApiSettings(BaseModel):

@@ -59,6 +59,10 @@ class OrderJournal:
         with anyio.CancelScope(shield=True):
             await self._call(self.store.close)
 
+    def gone(self) -> str | None:
+        """Why the journal file in use was deleted or replaced, or None (a cheap stat)."""
+        return self.store.gone()
+
     async def load(self) -> list[JournalRecord]:
         """Every order the journal holds (start-up)."""
         return await self._call(self.store.load)

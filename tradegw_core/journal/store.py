@@ -17,6 +17,7 @@ itself: :class:`OrderJournal` serialises every call onto one worker at a time.
 from __future__ import annotations
 
 import enum
+import os
 import sqlite3
 from collections.abc import Sequence
 from decimal import Decimal
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import msgspec
 
-from tradegw_core.errors import TradegwError
+from tradegw_core.errors import JournalError, TradegwError
 
 __all__ = ["JournalRecord", "JournalStore", "LogEntry", "OrderPhase", "ReportRow"]
 
@@ -121,26 +122,56 @@ class JournalStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None
 
     def open(self) -> None:
-        """Open (creating if needed) the database file and its schema."""
+        """Open (creating if needed) the database file and its schema; check its integrity.
+
+        Raises :class:`JournalError` naming the file when it cannot be opened or is
+        corrupt (not a database, truncated, damaged pages).
+        """
+        db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, check_same_thread=False)
+            problems = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(str(p) for p in problems[:3]))
             db.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit survives a power cut too, so an order journaled as SENDING is
             # never forgotten (and never re-sent); reports are batched to keep this cheap.
             db.execute("PRAGMA synchronous=FULL")
             db.executescript(_SCHEMA)
+            stat = os.stat(self.path)
         except (sqlite3.Error, OSError) as exc:
-            raise TradegwError(f"cannot open the order journal {self.path}: {exc}") from exc
+            if db is not None:
+                db.close()
+            raise JournalError(
+                f"cannot open the order journal {self.path}: {exc}", path=str(self.path)
+            ) from exc
         self._db = db
+        self._identity = (stat.st_dev, stat.st_ino)
+
+    def gone(self) -> str | None:
+        """Why the open journal file is no longer the one in use (deleted, replaced), or None."""
+        if self._identity is None:
+            return None
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return f"the order journal {self.path} was deleted while in use"
+        except OSError as exc:
+            return f"the order journal {self.path} cannot be checked: {exc}"
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            return f"the order journal {self.path} was replaced by another file while in use"
+        return None
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
         if self._db is not None:
             self._db.close()
             self._db = None
+            self._identity = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -245,7 +276,15 @@ class JournalStore:
             )
 
     def load(self) -> list[JournalRecord]:
-        """Every order still in the journal, oldest first."""
+        """Every order still in the journal, oldest first (JournalError when unreadable)."""
+        try:
+            return self._load()
+        except (sqlite3.Error, ValueError, ArithmeticError) as exc:
+            raise JournalError(
+                f"the order journal {self.path} is corrupt: {exc}", path=str(self.path)
+            ) from exc
+
+    def _load(self) -> list[JournalRecord]:
         cur = self.db.execute(
             "SELECT provider, client_order_id, consumer_id, symbol, request, trace_id, phase,"
             " state, cum_qty, venue_order_id, result, created_ns, updated_ns FROM orders"

@@ -14,7 +14,8 @@
   HTTP 418                         ``VenueBannedError(retry_after=Retry-After)``
   HTTP 5xx                         ``VenueError(retryable=True)``
   other 4xx                        ``VenueRejectedError(code=status)``
-  connect error / connect timeout  ``VenueConnectionError`` (never sent: retryable)
+  connect error / connect timeout  ``VenueConnectionError`` (never sent: retryable);
+  or a closed client               ``OrderNotSentError`` for a ``mutating`` endpoint
   read/write timeout, broken read  ``VenueConnectionError``
   ===============================  =============================================
 
@@ -45,6 +46,7 @@ import msgspec
 
 from tradegw_core.errors import (
     AuthenticationError,
+    OrderNotSentError,
     OrderOutcomeUnknownError,
     RateLimitedError,
     VenueBannedError,
@@ -180,12 +182,13 @@ class VenueHttp:
 
     async def _send(self, endpoint: Endpoint, request: httpx.Request) -> httpx.Response:
         what = f"{self.venue} {endpoint.method} {endpoint.path}"
+        never_sent = OrderNotSentError if endpoint.mutating else VenueConnectionError
+        if self.client.is_closed:  # e.g. the adapter is restarting: nothing can leave
+            raise never_sent(f"{what}: not sent, the HTTP client is closed", venue=self.venue)
         try:
             return await self.client.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise VenueConnectionError(
-                f"{what}: could not connect: {exc!r}", venue=self.venue
-            ) from exc
+            raise never_sent(f"{what}: could not connect: {exc!r}", venue=self.venue) from exc
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             if endpoint.mutating:
                 raise OrderOutcomeUnknownError(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import time
 from typing import Any
 
 from tradegw_core.clock import Clock
@@ -20,8 +22,18 @@ __all__ = [
     "GatewayProviderContext",
     "MissingBookStage",
     "make_book_stages",
+    "process_epoch",
     "section",
 ]
+
+
+def process_epoch() -> str:
+    """A token that no other tradegw process had: wall-clock ns and pid, in hex.
+
+    It repeats only if the wall clock is set back past an earlier start *and* that start
+    had the same pid.
+    """
+    return f"{time.time_ns():x}{os.getpid():x}"
 
 
 def section(settings: Any, group: str, name: str) -> Any:
@@ -133,7 +145,8 @@ class GatewayProviderContext(_VenueScopedContext):
 
     Besides the contract: :meth:`set_ordering_mode` declares how a stream type's seqs
     advance (default monotonic), :meth:`reset_ordering` forgets ordering state after a
-    reconnect whose seqs restart.
+    reconnect whose seqs restart. :attr:`run_epoch` changes with every provider instance
+    (:meth:`new_run`, called by the supervisor before each build).
     """
 
     def __init__(
@@ -147,6 +160,7 @@ class GatewayProviderContext(_VenueScopedContext):
         orchestrator: Orchestrator,
         dispatcher: Dispatcher,
         book_stage: BookStageFactory | None = None,
+        epoch: str | None = None,
     ) -> None:
         self.book_stage: BookStageFactory = (
             book_stage if book_stage is not None else MissingBookStage()
@@ -156,12 +170,23 @@ class GatewayProviderContext(_VenueScopedContext):
         self._dispatcher = dispatcher
         # The hot path: a bound method, no extra frame per event.
         self.emit = orchestrator.emit
+        self._process_epoch = epoch if epoch is not None else process_epoch()
+        self._runs = 0
+        self.run_epoch = ""
+        """Never the same for two provider instances, in this process or any other; part
+        of event ids built from connection-local counters (``contracts.ProviderContext``)."""
+        self.new_run()
 
     def _resync_book(self, symbol: str, detail: str) -> None:
         """Resync ``symbol``'s book when this provider serves it."""
         resync = getattr(self.book_stage, "resync", None)  # absent: MissingBookStage
         if resync is not None:
             resync(symbol, ResyncReason.REJECTED, detail)
+
+    def new_run(self) -> None:
+        """A new provider instance is about to be built: take a fresh :attr:`run_epoch`."""
+        self._runs += 1
+        self.run_epoch = f"{self._process_epoch}.{self._runs}"
 
     @property
     def metrics(self) -> Any:

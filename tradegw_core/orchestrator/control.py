@@ -5,9 +5,15 @@ provider, symbol, or a type the provider cannot stream) gets one error Ack listi
 problem, and the routing table, the version and the venue subscriptions stay as they were.
 
 A stream is subscribed on the venue when its first consumer arrives and unsubscribed when
-its last leaves. Routes are added *before* the venue subscribe (so the first events after
-the venue's ack are not lost) and removed *before* the venue unsubscribe (so delivery stops
-at once). A venue subscribe that fails rolls the routes back and answers with the error.
+its last leaves. A provider that is not running yet (connecting at start-up, or restarting)
+does not make a subscription fail: its streams are routed at once, the Ack is ``ok`` and
+names it in ``pending`` with the reason, and :meth:`ControlService.resubscribe` subscribes
+them on the venue as soon as it runs (dropping, with an error log naming the venue, any
+symbol or type it turns out not to have). Only a provider stopped for good is an error.
+
+Routes are added *before* the venue subscribe (so the first events after the venue's ack
+are not lost) and removed *before* the venue unsubscribe (so delivery stops at once). A
+venue subscribe that fails rolls the routes back and answers with the error.
 Calls into one provider are serialized by a lock, shared with its resubscribe after a
 restart.
 """
@@ -165,10 +171,10 @@ class ControlService:
                 continue
             provider = sup.current
             if provider is None:
-                if need_running:
+                if need_running and sup.gave_up:
                     problems.append(
-                        f"provider {name!r} is not running (last error: "
-                        f"{sup.last_error or 'still starting'}); try again shortly"
+                        f"provider {name!r} is stopped for good (last error: {sup.last_error}); "
+                        "fix the cause and restart the gateway"
                     )
                 continue
             instruments = provider.instruments()
@@ -197,7 +203,26 @@ class ControlService:
             self._subs.unsubscribe(msg.consumer_id, change.changed)
             await self.undo_venues(done)
             return self._error(msg, failure)
-        return Ack(request_id=msg.request_id, ok=True, routing_version=self._subs.routing_version)
+        pending = self.pending(msg.providers)
+        for name, why in pending.items():
+            _log.info("subscription of %r to %r is pending: %s", msg.consumer_id, name, why)
+        return Ack(
+            request_id=msg.request_id,
+            ok=True,
+            routing_version=self._subs.routing_version,
+            pending=pending,
+        )
+
+    def pending(self, providers: Sequence[str]) -> dict[str, str]:
+        """The providers among ``providers`` that are not running now, and why."""
+        return {
+            name: (
+                f"not running yet (last error: {sup.last_error or 'still connecting'}); "
+                "served as soon as it runs"
+            )
+            for name in providers
+            if (sup := self._providers[name]).current is None
+        }
 
     async def subscribe_venues(
         self, keys: Sequence[StreamKey], deadline: float
@@ -205,15 +230,15 @@ class ControlService:
         """Subscribe ``keys`` on their venues by ``deadline``.
 
         Returns ``("", done)`` on success, else the failure and what was (maybe) subscribed,
-        for :meth:`undo_venues`.
+        for :meth:`undo_venues`. A provider that is not running is skipped: its streams
+        stay routed and :meth:`resubscribe` subscribes them once it runs (pending).
         """
         done: list[VenueCall] = []
         failure = ""
         for name, group in _group(keys).items():
             provider = self._providers[name].current
             if provider is None:
-                failure = f"provider {name!r} stopped while subscribing"
-                break
+                continue  # pending: resubscribe() subscribes it on the venue once it runs
             budget, by_deadline = self._budget(deadline)
             try:
                 with anyio.fail_after(budget):
@@ -312,15 +337,47 @@ class ControlService:
         return None
 
     async def resubscribe(self, name: str, provider: Provider, restarted: bool) -> None:
-        """After a provider (re)start: reset its ordering, subscribe what consumers want."""
-        if not restarted:
-            return
-        self._dispatcher.reset_ordering(name)
-        keys = self._subs.active(name)
-        if keys:
-            with anyio.fail_after(self._call_timeout):
-                async with self.lock(name):
+        """Once a provider runs (first start or restart): subscribe what consumers want.
+
+        After a restart the ordering state of its streams is reset (the new instance's
+        seqs and books start over; each book is resynced and its consumers get a fresh
+        BookSnapshot). Streams whose symbol or type the provider does not have are dropped
+        from the routing table, with an error log naming the provider and the consumers.
+        """
+        if restarted:
+            self._dispatcher.reset_ordering(name)
+        with anyio.fail_after(self._call_timeout):
+            async with self.lock(name):
+                keys = self._valid(name, provider, self._subs.active(name))
+                if keys:
                     await provider.subscribe(to_specs(keys))
+        if restarted:
+            self._telemetry.emit("provider.resubscribed", provider=name, streams=len(keys))
+
+    def _valid(self, name: str, provider: Provider, keys: list[StreamKey]) -> list[StreamKey]:
+        instruments = provider.instruments()
+        supported = provider.supported_types()
+        good: list[StreamKey] = []
+        for key in keys:
+            if key.symbol in instruments and key.type in supported:
+                good.append(key)
+                continue
+            why = "unknown symbol" if key.symbol not in instruments else "unsupported type"
+            owners = self._subs.consumers(key)
+            for consumer in owners:
+                self._subs.unsubscribe(consumer, [key])
+            self._telemetry.emit(
+                "subscription.dropped", provider=name, symbol=key.symbol, reason=why
+            )
+            _log.error(
+                "provider %r: dropped the pending subscription of %s to %s %s: %s",
+                name,
+                ", ".join(repr(c) for c in owners),
+                key.symbol,
+                key.type.value,
+                why,
+            )
+        return good
 
     @staticmethod
     def _error(msg: AnyControl, text: str) -> Ack:

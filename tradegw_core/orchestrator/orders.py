@@ -4,6 +4,10 @@ When no order service is injected and enabled providers registered order adapter
 gateway builds ``tradegw_core.orders.handler.OrderService`` (imported lazily) around them,
 delivering exec reports through the dispatcher's lossless lane. Each adapter's user stream
 runs under a :class:`Supervisor` (restart with backoff; required providers stop the gateway).
+Adapters connect on their own schedules (start-up never waits for a venue); each time one
+runs (first start or restart) the service reconciles that venue's orders by query
+(``OrderService.adapter_started``), and while one is not running the service refuses
+submissions to it as retryable (nothing is sent).
 
 Trading runs only where it is configured. The adapter is asked at start-up: a factory that
 raises :class:`ConfigError` (missing trading keys), or an adapter whose optional
@@ -22,6 +26,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from tradegw_core.clock import Clock
@@ -80,6 +85,8 @@ class OrderPath:
         self._backoff = backoff
         self._stable_after = stable_after
         self._required = set(settings.gateway.required_providers)
+        orders = getattr(settings, "orders", None)
+        self._reconcile_wait_s = float(getattr(orders, "reconcile_wait_s", 15.0))
         self.adapters: dict[str, OrderAdapter] = {}
         self.disabled: dict[str, str] = {}
         """Providers with an order adapter whose trading is not configured, and why."""
@@ -114,6 +121,7 @@ class OrderPath:
                     telemetry=telemetry,
                     metrics_registry=getattr(metrics, "registry", None),
                     known_consumers=consumers,
+                    adapter_down=self._adapter_down,
                 )
         self.service = service
         switch = getattr(service, "switch", None)
@@ -124,6 +132,50 @@ class OrderPath:
         self.disabled[name] = reason
         self._telemetry.emit("order_adapter.disabled", provider=name, reason=reason)
         _log.warning(_DISABLED.format(name=name, reason=reason))
+
+    def _adapter_down(self, name: str) -> str | None:
+        sup = self.supervisors.get(name)
+        if sup is None or sup.current is not None:
+            return None
+        if sup.gave_up:
+            return f"the order adapter of {name!r} is stopped for good ({sup.last_error})"
+        return (
+            f"the order adapter of {name!r} is not running ({sup.last_error or 'still connecting'})"
+        )
+
+    def not_running(self, name: str) -> str | None:
+        """Why ``name``'s adapter is not running (None: it runs, has none, or is disabled)."""
+        sup = self.supervisors.get(name)
+        if sup is None or sup.current is not None or sup.gave_up:
+            return None
+        return self._adapter_down(name)
+
+    def unavailable(self, name: str) -> str | None:
+        """Why ``name`` cannot take orders now (None: it can, or it has no adapter)."""
+        check = getattr(self.service, "venue_unavailable", None)
+        sup = self.supervisors.get(name)
+        if check is None or sup is None or sup.gave_up:
+            return None
+        why: str | None = check(name)
+        return why
+
+    async def wait_ready(self, name: str) -> None:
+        """Until ``name``'s adapter runs and its orders are reconciled (no adapter: at once;
+        reconciliation is waited for at most ``[orders] reconcile_wait_s``)."""
+        sup = self.supervisors.get(name)
+        if sup is None:
+            return
+        await sup.until(lambda s: s.current is not None or s.gave_up)
+        wait = getattr(self.service, "wait_reconciled", None)
+        if wait is not None and not sup.gave_up:
+            with anyio.move_on_after(self._reconcile_wait_s):
+                await wait(name)
+
+    async def drain(self, wait_s: float) -> None:
+        """Resolve in-flight submissions before the journal closes (``OrderService.drain``)."""
+        drain = getattr(self.service, "drain", None)
+        if drain is not None:
+            await drain(wait_s)
 
     async def start(self, tg: TaskGroup) -> None:
         """Start the service (if it has a ``run``) and every adapter's user stream.
@@ -165,6 +217,12 @@ class OrderPath:
                 kind="order_adapter",
                 not_configured=(ConfigError,),
                 disabled_message=_DISABLED,
+                on_started=functools.partial(self._started, name),
             )
             self.supervisors[name] = sup
-            await tg.start(sup.run)
+            tg.start_soon(sup.run)  # connects on its own schedule; start-up goes on
+
+    async def _started(self, name: str, _adapter: OrderAdapter, restarted: bool) -> None:
+        started = getattr(self.service, "adapter_started", None)
+        if started is not None:
+            await started(name, restarted)

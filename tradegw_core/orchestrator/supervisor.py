@@ -15,6 +15,15 @@ stopped (a required one stops the gateway, as any failure of it does). A failure
 ``not_configured`` type (an order adapter without trading keys raising ConfigError) means the
 object is simply not set up: it is reported once (``final=True, disabled=True``, logged with
 ``disabled_message``) and stays stopped, and never stops the gateway, even when required.
+
+A programming error (:data:`PROGRAMMING_ERRORS`: ``TypeError``, ``AttributeError``, ...
+raised by the object, or anything but a venue/network error raised by its factory) is
+final too: logged once with its traceback, never retried; a broken plugin must not spin in
+a restart loop while the rest of the gateway runs on.
+
+:meth:`Supervisor.restart` stops the running instance and starts a fresh one at once
+(operators, tests); :attr:`Supervisor.running` is set while an instance runs and
+:meth:`Supervisor.wait_running` waits for one.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ from tradegw_core.contracts import Telemetry
 from tradegw_core.errors import ConfigError, ProviderFailedError, VenueError
 from tradegw_core.net.backoff import Backoff
 
-__all__ = ["Backoff", "Supervisor", "is_final"]
+__all__ = ["PROGRAMMING_ERRORS", "Backoff", "RestartRequested", "Supervisor", "is_final"]
 
 T = TypeVar("T")
 
@@ -44,11 +53,36 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
+PROGRAMMING_ERRORS: tuple[type[BaseException], ...] = (
+    TypeError,
+    AttributeError,
+    NameError,
+    AssertionError,
+    ImportError,
+    NotImplementedError,
+    SyntaxError,
+    RecursionError,
+)
+"""Exceptions that mean the plugin's code is wrong: restarting it cannot help."""
+
+
+class RestartRequested(Exception):
+    """Why an instance was stopped by :meth:`Supervisor.restart`."""
+
+
 def is_final(exc: BaseException) -> bool:
-    """True when retrying cannot help: a config error or a non-retryable venue error."""
-    if isinstance(exc, ConfigError):
+    """True when retrying cannot help: a config error, a non-retryable venue error, or a
+    programming error (:data:`PROGRAMMING_ERRORS`)."""
+    if isinstance(exc, (ConfigError, *PROGRAMMING_ERRORS)):
         return True
     return isinstance(exc, VenueError) and not exc.retryable
+
+
+def _factory_failure_final(exc: BaseException) -> bool:
+    # A factory builds objects and does no I/O: only venue/network errors may pass by retrying.
+    if isinstance(exc, VenueError):
+        return not exc.retryable
+    return not isinstance(exc, OSError | TimeoutError)
 
 
 class Supervisor(Generic[T]):
@@ -66,6 +100,7 @@ class Supervisor(Generic[T]):
         backoff: Backoff | None = None,
         stable_after: float = 60.0,
         on_started: Callable[[T, bool], Awaitable[None]] | None = None,
+        on_make: Callable[[], None] | None = None,
         kind: str = "provider",
         not_configured: tuple[type[BaseException], ...] = (),
         disabled_message: str = "{kind} {name!r} disabled: {reason}",
@@ -79,6 +114,12 @@ class Supervisor(Generic[T]):
         self.last_error = ""
         self.gave_up = False
         """True once a failure that retrying cannot fix stopped it for good."""
+        self.running = anyio.Event()
+        """Set while an instance runs (replaced by a fresh event when it stops)."""
+        self._on_make = on_make
+        self._changed = anyio.Event()
+        self._scope: anyio.CancelScope | None = None
+        self._restart_reason: str | None = None
         self._make = make
         self._run = run
         self._telemetry = telemetry
@@ -91,6 +132,37 @@ class Supervisor(Generic[T]):
 
     async def _run_one(self, obj: T, *, task_status: TaskStatus[None]) -> None:
         await self._run(obj, task_status)
+
+    def restart(self, reason: str) -> bool:
+        """Stop the running instance and start a fresh one at once; False when none runs."""
+        if self._scope is None or self.current is None:
+            return False
+        self._restart_reason = reason
+        self._scope.cancel()
+        self.current = None  # stopping: nothing may be handed to it any more
+        self.running = anyio.Event()
+        self._note_change()
+        return True
+
+    async def wait_running(self) -> T:
+        """The running instance, once there is one."""
+        while self.current is None:
+            await self.running.wait()
+        return self.current
+
+    async def until(self, pred: Callable[[Supervisor[T]], bool]) -> None:
+        """Wait until ``pred(self)`` holds (re-checked whenever its state changes)."""
+        while not pred(self):
+            await self._changed.wait()
+
+    def _note_change(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def _build(self) -> T:
+        if self._on_make is not None:
+            self._on_make()
+        return self._make()
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run, restart on failure, until cancelled (or raise for a required one).
@@ -107,24 +179,54 @@ class Supervisor(Generic[T]):
         restarted = False
         while True:
             started_at: int | None = None
+            factory_final = False
+            self._restart_reason = None
+            building = True
             try:
-                obj = self._make()
-                async with anyio.create_task_group() as tg:
-                    await tg.start(self._run_one, obj)
-                    started_at = self._clock.monotonic_ns()
-                    self.current = obj
-                    if self._on_started is not None:
-                        await self._on_started(obj, restarted)
-                    if not reported_started:
-                        reported_started = True
-                        task_status.started()
+                obj = self._build()
+                building = False
+                with anyio.CancelScope() as scope:
+                    self._scope = scope
+                    async with anyio.create_task_group() as tg:
+                        await tg.start(self._run_one, obj)
+                        started_at = self._clock.monotonic_ns()
+                        self.current = obj
+                        self.running.set()
+                        self._note_change()
+                        if self._on_started is not None:
+                            await self._on_started(obj, restarted)
+                        if not reported_started:
+                            reported_started = True
+                            task_status.started()
                 failure: BaseException = RuntimeError("run() returned; it must run until cancelled")
+                if self._restart_reason is not None:
+                    failure = RestartRequested(self._restart_reason)
             except Exception as exc:
                 failure = _root_cause(exc)
-            self.current = None
+                factory_final = building and _factory_failure_final(failure)
+            finally:
+                self._scope = None
+                if self.current is not None:
+                    self.current = None
+                    self.running = anyio.Event()
+                    self._note_change()
             self.last_error = f"{type(failure).__name__}: {failure}"
+            self._note_change()
+            if isinstance(failure, RestartRequested):
+                self.restarts += 1
+                restarted = True
+                self._note_change()
+                self._telemetry.emit(
+                    f"{self.kind}.restarted", provider=self.name, reason=str(failure)
+                )
+                _log.warning("%s %r restarted: %s", self.kind, self.name, failure)
+                if not reported_started:
+                    reported_started = True
+                    task_status.started()
+                continue
             if self._not_configured and isinstance(failure, self._not_configured):
                 self.gave_up = True
+                self._note_change()
                 self._telemetry.emit(
                     f"{self.kind}.failed",
                     provider=self.name,
@@ -140,9 +242,10 @@ class Supervisor(Generic[T]):
                 if not reported_started:
                     task_status.started()
                 return
-            final = is_final(failure)
+            final = factory_final or is_final(failure)
             if self.required or final:
                 self.gave_up = True
+                self._note_change()
                 self._telemetry.emit(
                     f"{self.kind}.failed",
                     provider=self.name,
@@ -164,6 +267,7 @@ class Supervisor(Generic[T]):
                     self.kind,
                     self.name,
                     self.last_error,
+                    exc_info=failure if not isinstance(failure, ConfigError) else None,
                 )
                 if not reported_started:
                     task_status.started()
@@ -177,6 +281,7 @@ class Supervisor(Generic[T]):
             attempt += 1
             self.restarts += 1
             restarted = True
+            self._note_change()
             self._telemetry.emit(
                 f"{self.kind}.failed",
                 provider=self.name,

@@ -1,10 +1,20 @@
 """The order service: trading switch -> dedup -> validation -> risk -> journal -> venue.
 
-One :class:`OrderService` per gateway. The gateway starts :meth:`OrderService.run` with
+One :class:`OrderService` per gateway (per-venue availability and reconciliation:
+:mod:`tradegw_core.orders.venues`). The gateway starts :meth:`OrderService.run` with
 ``TaskGroup.start``; it opens the journal, reloads the dedup table and the tracked orders,
 starts the order adapters (the gateway's ``start_adapters``: their reports can be taken from
-then on), reconciles every open or unknown order with its venue (the owning consumer is
-told the outcome as ExecReports) and then reports ready.
+then on) and reports ready without waiting for any venue. Each time an adapter runs
+(:meth:`adapter_started`: its first start, and after every restart of it or its user
+stream) the orders of that venue are reconciled by query: at the first start every order
+the journal left open or unknown (the owner is told each answer), after a restart every
+open order (the owner is told only what it missed, in order). Until that venue's
+reconciliation is done, and while its adapter is not running, a submission to it is
+REJECTED with ``retryable`` set (reason ``venue_unavailable``): nothing was sent.
+
+:meth:`drain` is the graceful stop: new submissions are refused (``shutting_down``), the
+ones in flight are waited for (bounded), orders whose outcome is still unknown are queried
+(bounded), then the journal may close. ``submit`` never raises, also during shutdown.
 ``ConsumerContext.submit_order`` / ``cancel_order`` delegate to :meth:`submit` and
 :meth:`cancel`; each adapter's ``run`` gets :meth:`emitter` (or :meth:`on_exec_report`).
 """
@@ -27,7 +37,7 @@ from prometheus_client import CollectorRegistry
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import Telemetry
 from tradegw_core.contracts_orders import OrderAdapter
-from tradegw_core.errors import OrderValidationError
+from tradegw_core.errors import JournalError, OrderValidationError, TradegwError
 from tradegw_core.journal import JournalRecord, LogEntry, OrderJournal
 from tradegw_core.observability.tracing import get_tracer, span
 from tradegw_core.orders.cancels import CancelHandler
@@ -45,12 +55,14 @@ from tradegw_core.orders.submission import (
     duplicate_result,
     make_report,
     new_order,
+    not_taken,
     request_of,
     restore,
     span_attributes,
 )
 from tradegw_core.orders.switch import TradingSwitch
 from tradegw_core.orders.validation import parse_order, validate_order
+from tradegw_core.orders.venues import InFlight, VenueGate
 from tradegw_core.schema.control import Ack, SetTradingMode
 from tradegw_core.schema.events import ExecReport
 from tradegw_core.schema.orders import (
@@ -68,6 +80,10 @@ LastTradePrice = Callable[[str, str], Decimal | None]
 
 _encode = msgspec.json.Encoder(decimal_format="string").encode
 
+JOURNAL_CHECK_S = 0.5
+"""How often the journal file's identity is checked (a deleted or replaced file is noticed
+within this long)."""
+
 
 class OrderService:
     """The order path of one gateway (see the module docstring for how it is wired)."""
@@ -84,6 +100,7 @@ class OrderService:
         telemetry: Telemetry | None = None,
         metrics_registry: CollectorRegistry | None = None,
         known_consumers: Callable[[], Collection[str]] | None = None,
+        adapter_down: Callable[[str], str | None] | None = None,
         log: logging.Logger | None = None,
         tracer: trace.Tracer | None = None,
     ) -> None:
@@ -150,6 +167,17 @@ class OrderService:
         )
         self._dedup = DedupTable()
         self._tg: TaskGroup | None = None
+        self._work: TaskGroup | None = None
+        self.venues = VenueGate(
+            adapters,
+            resolver=self._resolver,
+            tracker=self.tracker,
+            pipeline=self.pipeline,
+            log=self._log,
+            adapter_down=adapter_down,
+        )
+        self._inflight = InFlight()
+        self._closing = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -165,18 +193,18 @@ class OrderService:
         reloaded, pipeline running) and before reconciliation queries the venues.
         """
         async with self.journal, anyio.create_task_group() as tg:
+            self._work = tg
             await self.purge()
-            pending = self._reload(await self.journal.load())
+            orphans = self.venues.load(self._reload(await self.journal.load()))
+            tg.start_soon(self._watch_journal)
             await tg.start(self.pipeline.run)
+            if orphans:  # no adapter for their venue: reported unresolved (at once), kept
+                await self._resolver.reconcile(orphans)
             if start_adapters is not None:
-                await start_adapters()
-            reconciled = anyio.Event()
-            tg.start_soon(self._reconcile, pending, reconciled)
-            # Owners hear about their open orders before new orders are taken, unless a
-            # venue is slow to answer: then start-up goes on and reconciliation finishes
-            # in the background (dedup and open-order counts already include those orders).
-            with anyio.move_on_after(self.settings.reconcile_wait_s):
-                await reconciled.wait()
+                await start_adapters()  # each calls adapter_started() once it runs
+            else:
+                for name in self._adapters:
+                    await self.adapter_started(name, False)
             self._tg = tg
             task_status.started()
             try:
@@ -185,28 +213,77 @@ class OrderService:
                     await self.purge()
             finally:
                 self._tg = None
+                self._work = None
 
-    async def _reconcile(self, pending: list[tuple[TrackedOrder, bool]], done: anyio.Event) -> None:
-        try:
-            await self._resolver.reconcile(pending)
-            await self.pipeline.wait_flushed()
-        finally:
-            done.set()
+    async def adapter_started(self, provider: str, restarted: bool) -> None:
+        """``provider``'s adapter runs (again): reconcile its orders (:class:`VenueGate`)."""
+        assert self._work is not None, "adapter_started() before run()"
+        self.venues.started(self._work, provider, restarted)
+
+    async def wait_reconciled(self, provider: str) -> None:
+        """Until ``provider``'s orders are reconciled after its adapter's latest start."""
+        await self.venues.wait_reconciled(provider)
+
+    def venue_unavailable(self, provider: str) -> str | None:
+        """Why a submission to ``provider`` cannot be sent now (None: it can)."""
+        return self.venues.unavailable(provider)
+
+    async def drain(self, wait_s: float) -> None:
+        """Stop taking submissions; finish or resolve those in flight, within ``wait_s``.
+
+        Submissions still being sent are waited for; orders whose outcome is unknown
+        (the venue's answer was lost) are queried, so the journal says what the venue
+        did before it closes. What is still unknown after ``wait_s`` stays UNKNOWN in the
+        journal and is reconciled at the next start.
+        """
+        self._closing = True
+        with anyio.move_on_after(wait_s):
+            await self._inflight.wait_idle()
+            await self.venues.resolve_unknown()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[OrderService]:
-        """``async with service.running():`` runs the service for the block (tests, tools)."""
+        """``async with service.running():`` runs the service for the block (tests, tools),
+        its adapters' orders reconciled when the block starts (or ``reconcile_wait_s``
+        passed: then reconciliation goes on in the background)."""
         async with anyio.create_task_group() as tg:
             await tg.start(self.run)
+            with anyio.move_on_after(self.settings.reconcile_wait_s):
+                for name in self._adapters:
+                    await self.wait_reconciled(name)
             try:
                 yield self
             finally:
                 tg.cancel_scope.cancel()
 
+    async def _watch_journal(self) -> None:
+        """Notice within :data:`JOURNAL_CHECK_S` that the journal file was deleted or replaced:
+        trading is switched off for everyone, the error logged and exported."""
+        problem = None
+        while problem is None:  # polling: a file's removal signals nothing we can await
+            await anyio.sleep(JOURNAL_CHECK_S)
+            problem = self.journal.gone()
+        self.switch.set(None, False)
+        self.metrics.journal_ok.set(0)
+        self._telemetry.emit("journal.lost", path=str(self.settings.journal_path))
+        self._log.error(
+            "%s: global trading is OFF (nothing more can be journaled safely); restart the "
+            "gateway on a journal that is in place",
+            problem,
+        )
+
     def _reload(self, records: list[JournalRecord]) -> list[tuple[TrackedOrder, bool]]:
         pending: list[tuple[TrackedOrder, bool]] = []
         for rec in records:
-            order, sub, never_acked = restore(rec)
+            try:
+                order, sub, never_acked = restore(rec)
+            except Exception as exc:  # a damaged row: the journal is not trustworthy
+                path = str(self.settings.journal_path)
+                raise JournalError(
+                    f"the order journal {path} is corrupt: order {rec.provider}/"
+                    f"{rec.client_order_id} cannot be read ({type(exc).__name__})",
+                    path=path,
+                ) from exc
             self.tracker.track(order)
             self._dedup.remember((rec.provider, rec.client_order_id), sub)
             if never_acked or order.is_open:
@@ -233,27 +310,36 @@ class OrderService:
         return self.tracker.open_orders(consumer_id)
 
     async def submit(self, order: OrderRequest | Mapping[str, Any]) -> OrderResult:
-        """Submit one order; the answer says what happened (never raises for a bad order)."""
+        """Submit one order; the answer says what happened (never raises, also not while
+        the gateway starts or stops)."""
         try:
             req = parse_order(order)
         except OrderValidationError as exc:
             raw = dict(order) if isinstance(order, Mapping) else {}
             return await self._refuse(raw, OrderStatus.REJECTED, exc.reason, str(exc))
-        with span(self._tracer, "order.submit", span_attributes(req)) as current:
-            ctx = current.get_span_context()
-            trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else uuid.uuid4().hex
-            result = await self._submit(req, trace_id)
-            current.set_attribute("status", str(result.status))
+        self._inflight.enter()
+        try:
+            with span(self._tracer, "order.submit", span_attributes(req)) as current:
+                ctx = current.get_span_context()
+                trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else uuid.uuid4().hex
+                result = await self._submit(req, trace_id)
+                current.set_attribute("status", str(result.status))
+        except TradegwError as exc:  # the journal failed under us: nothing was sent
+            self._log.error("submission %s/%s failed: %s", req.provider, req.client_order_id, exc)
+            result = not_taken(req, "journal_unavailable", f"the order journal failed: {exc}")
+        finally:
+            self._inflight.leave()
         self.metrics.submitted.labels(req.provider, str(result.status)).inc()
         return result
 
     async def _submit(self, req: OrderRequest, trace_id: str) -> OrderResult:
-        if self._tg is None:
-            return OrderResult(
-                client_order_id=req.client_order_id,
-                status=OrderStatus.REJECTED,
-                reason="not_running",
-                message="the order service is not running (starting up or stopped); retry",
+        if self._tg is None or self._closing:
+            return not_taken(
+                req,
+                "shutting_down" if self._closing else "not_running",
+                "the order service is stopping; nothing was sent"
+                if self._closing
+                else "the order service is not running yet; nothing was sent, retry",
             )
         why_off = self.switch.why_disabled(req.consumer_id)
         if why_off is not None:
@@ -288,6 +374,10 @@ class OrderService:
             return await self._refuse(
                 request_of(req), OrderStatus.REJECTED, "unknown_provider", msg
             )
+        down = self.venue_unavailable(req.provider)
+        if down is not None:
+            await self._log_entry("rejected:venue_unavailable", request_of(req), down)
+            return not_taken(req, "venue_unavailable", f"{down}; nothing was sent")
         last = self._last(req.provider, req.symbol)
         try:
             inst = validate_order(req, adapter, last)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 __all__ = ["OrderMetrics"]
 
@@ -54,6 +54,12 @@ class OrderMetrics:
             ["provider"],
             registry=self.registry,
         )
+        self.journal_ok = Gauge(
+            "tradegw_orders_journal_ok",
+            "1 while the order journal file in use is in place, 0 once it was deleted or replaced",
+            registry=self.registry,
+        )
+        self.journal_ok.set(1)
         self.stale_reports = Counter(
             "tradegw_orders_stale_reports",
             "Acknowledgements dropped because a later report had already arrived",

@@ -55,7 +55,9 @@ class Resolver:
         self._log = log
         self._tracer = tracer if tracer is not None else trace.get_tracer("tradegw.orders")
 
-    async def resolve(self, order: TrackedOrder, *, never_acked: bool, force: bool = False) -> bool:
+    async def resolve(
+        self, order: TrackedOrder, *, never_acked: bool, force: bool = False, at_once: bool = False
+    ) -> bool:
         """Find ``order``'s true state on its venue and feed it; True once it is known.
 
         ``never_acked``: we never heard back about the submission (SENDING/UNKNOWN), so a
@@ -71,12 +73,16 @@ class Resolver:
             "never_acked": never_acked,
         }
         with span(self._tracer, "order.resolve", attrs) as current:
-            known = await self._resolve(order, never_acked=never_acked, force=force)
+            known = await self._resolve(
+                order, never_acked=never_acked, force=force, at_once=at_once
+            )
             current.set_attribute("resolved", known)
             current.set_attribute("state", str(order.state))
         return known
 
-    async def _resolve(self, order: TrackedOrder, *, never_acked: bool, force: bool) -> bool:
+    async def _resolve(
+        self, order: TrackedOrder, *, never_acked: bool, force: bool, at_once: bool
+    ) -> bool:
         adapter = self._adapters.get(order.provider)
         extra = {"trace_id": order.trace_id, "decision_id": order.decision_id}
         if adapter is None:
@@ -93,8 +99,9 @@ class Resolver:
         for attempt in range(1, s.query_attempts + 1):
             if never_acked and not force and order.state is not None:
                 return True  # the user stream told us meanwhile
-            await anyio.sleep(delay)
-            delay = min(delay * 2, s.query_backoff_max_s)
+            if attempt > 1 or not at_once:
+                await anyio.sleep(delay)
+                delay = min(delay * 2, s.query_backoff_max_s)
             try:
                 with anyio.fail_after(s.submit_timeout_s):
                     report = await adapter.query(Symbol(order.symbol), order.client_order_id)
@@ -137,18 +144,26 @@ class Resolver:
         )
         return False
 
-    async def reconcile(self, orders: Sequence[tuple[TrackedOrder, bool]]) -> None:
-        """Resolve each (order, never_acked) pair, a few at a time, and tell its consumer."""
-        with span(self._tracer, "order.reconcile", {"orders": len(orders)}):
-            await self._reconcile(orders)
-        self._telemetry.emit("order.reconciled", orders=len(orders))
+    async def reconcile(
+        self, orders: Sequence[tuple[TrackedOrder, bool]], *, force: bool = True, provider: str = ""
+    ) -> None:
+        """Resolve each (order, never_acked) pair, a few at a time, and tell its consumer.
 
-    async def _reconcile(self, orders: Sequence[tuple[TrackedOrder, bool]]) -> None:
+        ``force`` (after a process restart): deliver each answer even when it repeats what
+        the consumer saw before. Without it (after an order adapter or user stream
+        restart, same process) only what the consumer has not heard yet is delivered.
+        The first query of each order goes out at once.
+        """
+        with span(self._tracer, "order.reconcile", {"orders": len(orders)}):
+            await self._reconcile(orders, force)
+        self._telemetry.emit("order.reconciled", orders=len(orders), provider=provider)
+
+    async def _reconcile(self, orders: Sequence[tuple[TrackedOrder, bool]], force: bool) -> None:
         limiter = anyio.CapacityLimiter(max(1, self._settings.reconcile_concurrency))
 
         async def one(order: TrackedOrder, never_acked: bool) -> None:
             async with limiter:
-                await self.resolve(order, never_acked=never_acked, force=True)
+                await self.resolve(order, never_acked=never_acked, force=force, at_once=True)
 
         async with anyio.create_task_group() as tg:
             for order, never_acked in orders:

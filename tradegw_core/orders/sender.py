@@ -1,7 +1,9 @@
 """Sending one checked order: journal it, hand it to the venue once, record what came back.
 
 The venue's answer decides the result: an ack is ACCEPTED (its immediate report, or a
-gateway-made ACK, goes through the tracker to the consumer); a refusal is REJECTED; anything
+gateway-made ACK, goes through the tracker to the consumer); a refusal is REJECTED; a request
+that certainly never left (:class:`OrderNotSentError`: no connection, the adapter's client
+closed by a restart) is REJECTED with reason ``not_sent`` and ``retryable`` set; anything
 else (timeout, lost answer, an adapter bug) is UNKNOWN and handed to the resolver, which
 queries the venue. The journal row exists before the adapter is called.
 """
@@ -19,7 +21,7 @@ from opentelemetry import trace
 from tradegw_core.clock import Clock
 from tradegw_core.contracts import Telemetry
 from tradegw_core.contracts_orders import OrderAdapter
-from tradegw_core.errors import VenueRejectedError
+from tradegw_core.errors import OrderNotSentError, VenueRejectedError
 from tradegw_core.journal import JournalRecord, OrderJournal, OrderPhase
 from tradegw_core.observability.tracing import span
 from tradegw_core.orders.recovery import FeedFn
@@ -93,6 +95,19 @@ class OrderSender:
                 anyio.fail_after(self._settings.submit_timeout_s),
             ):
                 ack = await adapter.submit(req)
+        except OrderNotSentError as exc:
+            result = OrderResult(
+                client_order_id=req.client_order_id,
+                status=OrderStatus.REJECTED,
+                reason="not_sent",
+                message=f"nothing reached {req.provider}: {exc}; submit again (a new "
+                "client_order_id: this one is journaled as rejected)",
+                state=ExecState.REJECTED,
+                retryable=True,
+            )
+            await self._set_phase(order, OrderPhase.REJECTED, result)
+            await self._feed(make_report(order, ExecState.REJECTED, str(exc), self._clock), False)
+            return result
         except VenueRejectedError as exc:
             result = OrderResult(
                 client_order_id=req.client_order_id,

@@ -174,6 +174,10 @@ class OrderStateTracker:
             order.gone = True
             self._index((provider, client_order_id), order)
 
+    def open_of(self, provider: str) -> list[TrackedOrder]:
+        """Every open order of ``provider`` (acknowledged or in flight), oldest first."""
+        return [o for per in self._open.values() for o in per.values() if o.provider == provider]
+
     def open_count(self, consumer_id: str) -> int:
         """How many orders ``consumer_id`` has open or in flight."""
         return len(self._open.get(consumer_id, ()))

@@ -19,6 +19,7 @@ __all__ = [
     "duplicate_result",
     "make_report",
     "new_order",
+    "not_taken",
     "request_of",
     "restore",
     "span_attributes",
@@ -179,3 +180,14 @@ def span_attributes(req: OrderRequest) -> dict[str, str]:
         "consumer_id": req.consumer_id,
         "decision_id": req.decision_id,
     }
+
+
+def not_taken(req: OrderRequest, reason: str, message: str) -> OrderResult:
+    """A definite, retryable REJECTED: nothing left the process."""
+    return OrderResult(
+        client_order_id=req.client_order_id,
+        status=OrderStatus.REJECTED,
+        reason=reason,
+        message=message,
+        retryable=True,
+    )

@@ -103,6 +103,9 @@ class Ack(BaseModel):
     ok: bool
     error: str = ""
     routing_version: int | None = None
+    pending: dict[str, str] = Field(default_factory=dict)
+    """Providers not running yet (still connecting, or restarting) -> why. Their part of an
+    ``ok`` subscription is routed already and served as soon as the provider runs."""
 
 
 AnyControlMessage: TypeAlias = (

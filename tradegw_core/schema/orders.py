@@ -103,6 +103,9 @@ class OrderResult(msgspec.Struct, frozen=True, kw_only=True):
     state: ExecState | None = None
     report: ExecReport | None = None
     first: OrderResult | None = None
+    retryable: bool = False
+    """A REJECTED submission that certainly never reached the venue (it was unavailable,
+    restarting or unreachable): submitting again may succeed."""
 
     @property
     def ok(self) -> bool:

@@ -90,8 +90,9 @@ async def venue_gateway(
 ) -> AsyncIterator[Gateway]:
     """Run a Gateway with the plugin ``provider`` enabled and ``consumer`` subscribed to it.
 
-    The settings are those of a minimal trading deployment: the one provider configured
-    with ``provider_settings`` (a mapping, or the plugin's settings model such as an
+    The settings are those of a minimal trading deployment: the one provider (required, so
+    start-up waits for it and the consumer's ``on_start`` subscription is served at once)
+    configured with ``provider_settings`` (a mapping, or the plugin's settings model such as an
     emulator's ``client_settings()``), the one consumer (registered as ``consumer_name``), metrics
     off, and the order journal at ``journal_path`` with no risk checks. ``plugin`` is the
     plugin to enable when it is not named like the provider. ``clock`` and ``options`` go
@@ -99,7 +100,11 @@ async def venue_gateway(
     """
     config = {
         "plugins": {"enabled": [plugin or provider]},
-        "gateway": {"providers": [provider], "consumers": [consumer_name]},
+        "gateway": {
+            "providers": [provider],
+            "consumers": [consumer_name],
+            "required_providers": [provider],
+        },
         "metrics": {"enabled": False},
         "orders": {"journal_path": str(journal_path), "risk_checks": []},
         "providers": {

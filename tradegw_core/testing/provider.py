@@ -66,6 +66,8 @@ class RecordingProviderContext:
         self.telemetry: Telemetry = telemetry if telemetry is not None else self.events
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.metrics = metrics
+        self.run_epoch = f"test-{id(self):x}"
+        """Unique per context (``contracts.ProviderContext.run_epoch``)."""
         self.book_stage: BookStages = BookStages(
             provider_id,
             sink=self.emit,

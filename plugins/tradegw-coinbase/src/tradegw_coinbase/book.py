@@ -11,7 +11,9 @@ Facts that shape it:
 
 Hence two pieces. :class:`ConnectionSequence` watches the counter of one connection; on a
 gap it moves the connection to a new *epoch* (epochs are unique over the provider's
-lifetime, a reconnect also takes a new one). Every book message is stamped with the epoch
+lifetime, a reconnect also takes a new one; event ids also carry the provider's
+``run_epoch``, so a restarted provider, which numbers epochs from 1 again, never repeats an
+earlier instance's ids). Every book message is stamped with the epoch
 it arrived in. :class:`CoinbaseBookAssembler` (one per product) remembers the epoch of its
 snapshot; a diff from another epoch means messages were lost since: ``ResyncNeeded(GAP)``.
 
@@ -186,8 +188,11 @@ class CoinbaseBookAssembler:
         qty_precision: int,
         provider: str = "coinbase",
         max_buffer: int = 1000,
+        run: str = "",
     ) -> None:
         self.symbol = symbol
+        self.run = run
+        """The provider's ``run_epoch``: epochs restart with a new provider instance."""
         self.venue_symbol = venue_symbol or symbol
         self.provider = provider
         self._pp = price_precision
@@ -228,7 +233,7 @@ class CoinbaseBookAssembler:
         self._overflow = None
 
     def _event_id(self, kind: EventType, epoch: int, seq: int) -> str:
-        return make_event_id(self.provider, self.symbol, kind, f"{epoch}.{seq}")
+        return make_event_id(self.provider, self.symbol, kind, f"{self.run}.{epoch}.{seq}")
 
     def apply_snapshot(self, msg: CoinbaseBookSnapshot, ts_ingest: int) -> Sequence[BookOutput]:
         """Load an ``l2_data`` snapshot, replay newer buffered diffs, return the BookSnapshot."""

@@ -48,10 +48,10 @@ from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import Telemetry
 from tradegw_core.contracts_orders import SubmitAck
 from tradegw_core.errors import (
+    OrderNotSentError,
     OrderOutcomeUnknownError,
     RejectedFrameError,
     SchemaError,
-    VenueConnectionError,
     VenueError,
     VenueRejectedError,
 )
@@ -127,7 +127,7 @@ class CoinbaseOrderAdapter:
 
     def _require_client(self) -> None:
         if self._client.is_closed:
-            raise VenueConnectionError(
+            raise OrderNotSentError(
                 "the Coinbase order adapter is not running (its HTTP client is closed)",
                 venue=VENUE,
             )

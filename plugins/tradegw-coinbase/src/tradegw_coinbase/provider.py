@@ -193,6 +193,7 @@ class CoinbaseProvider:
             price_precision=inst.price_precision,
             qty_precision=inst.qty_precision,
             provider=self.provider_id,
+            run=self.ctx.run_epoch,
         )
         self._assemblers[pid] = assembler
         self._stages[pid] = self.ctx.book_stage(
