@@ -172,8 +172,9 @@ def test_operations_names_exist_in_the_code() -> None:
 
     missing = []
     for name in sorted(telemetry):
-        supervised = name in ("provider.failed", "order_adapter.failed")
-        emitted = f'"{name}"' in source or (supervised and "{self.kind}.failed" in source)
+        kind, _, event = name.partition(".")
+        supervised = kind in ("provider", "order_adapter") and event in ("failed", "restarted")
+        emitted = f'"{name}"' in source or (supervised and f"{{self.kind}}.{event}" in source)
         if not emitted:
             missing.append(name)
     for name in sorted(metrics):

@@ -48,7 +48,7 @@ def _config(emu: BinanceEmulator, journal: Path, consumer: Any) -> LoadedConfig:
     return load_config_mapping(
         {
             "plugins": {"enabled": [VENUE]},
-            "gateway": {"providers": [VENUE], "consumers": [NAME]},
+            "gateway": {"providers": [VENUE], "consumers": [NAME], "required_providers": [VENUE]},
             "metrics": {"enabled": False},
             "orders": {"journal_path": str(journal), "risk_checks": []},
             "providers": {

@@ -145,12 +145,31 @@ def test_run_hands_settings_and_frozen_registries_to_the_gateway(
     assert seen["registries"].consumers.frozen
 
 
-def test_ctrl_c_during_run_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_during_run_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async def interrupted(*_: Any, **__: Any) -> int:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(gateway_module, "run_gateway", interrupted)
-    assert run_cli("run")[0] == 130
+    cfg = tmp_path / "gw.toml"
+    cfg.write_text(
+        '[plugins]\nenabled = ["consumer-examples"]\n[gateway]\nconsumers = ["printer"]\n'
+    )
+    assert run_cli("run", "--config", str(cfg))[0] == 130
+
+
+def test_run_without_settings_says_so_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def never(*_: Any, **__: Any) -> int:
+        raise AssertionError("nothing to run: the gateway must not start")
+
+    monkeypatch.setattr(gateway_module, "run_gateway", never)
+    assert run_cli("run")[0] == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: tradegw run: no settings")
+    assert "settings.toml" in err
+    assert "--config" in err
+    assert err.count("\n") == 1  # one line, no traceback
 
 
 @pytest.mark.parametrize(
