@@ -419,8 +419,9 @@ async def run_gateway(
     0 after a clean stop; 1 when a required provider failed (the error is logged and
     printed); 2 when ``[metrics]`` is enabled and its port cannot be served, or the order
     journal cannot be opened or is corrupt (one line naming the file, no traceback).
-    ``options`` go to :class:`Gateway`; ``started`` is called once it runs. With ``[metrics] enabled`` the
-    Prometheus exporter serves the gateway's registry on ``host:port`` for the whole run.
+    ``options`` go to :class:`Gateway`; ``started`` is called once it runs. With
+    ``[metrics] enabled`` the Prometheus exporter serves the gateway's registry on
+    ``host:port`` for the whole run.
     """
     exporter: MetricsExporter | None = None
     if settings.metrics.enabled:
