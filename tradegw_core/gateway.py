@@ -298,6 +298,7 @@ class Gateway:
         stack, self._stack = self._stack, None
         assert stack is not None
         assert self._tg is not None
+        self.orders.stop_taking()  # no new orders once stopping; those in flight finish
         with anyio.move_on_after(self._shutdown_timeout, shield=True):
             self._providers_scope.cancel()
             await self._providers_done.wait()

@@ -174,3 +174,82 @@ def test_is_final_tells_lost_causes_from_transient_failures() -> None:
     assert is_final(AuthenticationError("x"))
     assert not is_final(VenueConnectionError("x"))
     assert not is_final(RuntimeError("x"))
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("error", [TypeError("bad arg"), AttributeError("no x"), KeyError("k")])
+async def test_a_programming_error_stops_it_with_a_traceback_and_no_retry_loop(
+    error: Exception, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock, telemetry = FakeClock(), Telemetry()
+    flaky = Flaky([error], clock, hold=0.0)
+    sup = _supervisor(flaky, telemetry, clock, seed=1)
+    if isinstance(error, KeyError):  # a lookup on venue data: retried like any failure
+        async with anyio.create_task_group() as tg:
+            with anyio.fail_after(5):
+                await tg.start(sup.run)
+                await telemetry.wait_failed(2)
+            tg.cancel_scope.cancel()
+        assert not sup.gave_up
+        return
+    with anyio.fail_after(5), caplog.at_level(logging.ERROR, "tradegw.orchestrator"):
+        await sup.run()  # returns: it stays stopped
+    assert flaky.started == 1
+    assert sup.gave_up
+    assert telemetry.failed()[0]["final"] is True
+    (record,) = caplog.records
+    assert "stays stopped" in record.getMessage()
+    assert record.exc_info is not None  # the traceback
+    assert record.exc_info[1] is error
+
+
+@pytest.mark.anyio
+async def test_a_factory_that_raises_a_programming_error_is_not_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock, telemetry = FakeClock(), Telemetry()
+    built = 0
+
+    def broken() -> Flaky:
+        nonlocal built
+        built += 1
+        raise TypeError("__init__() got an unexpected keyword argument 'x'")
+
+    flaky = Flaky([], clock, hold=0.0)
+    sup = _supervisor(flaky, telemetry, clock, seed=1)
+    sup._make = broken
+    with anyio.fail_after(5), caplog.at_level(logging.ERROR, "tradegw.orchestrator"):
+        await sup.run()
+    assert built == 1
+    assert sup.gave_up
+    assert "TypeError" in sup.last_error
+    assert caplog.records[-1].exc_info is not None
+
+
+@pytest.mark.anyio
+async def test_restart_stops_the_instance_and_starts_a_fresh_one_at_once() -> None:
+    clock, telemetry = FakeClock(), Telemetry()
+    made: list[object] = []
+
+    def make() -> object:
+        made.append(object())
+        return made[-1]
+
+    async def run(obj: object, task_status: TaskStatus[None]) -> None:
+        task_status.started()
+        await anyio.sleep_forever()
+
+    sup: Supervisor[object] = Supervisor("fake", make, run, telemetry=telemetry, clock=clock)
+    assert not sup.restart("nothing runs yet")
+    async with anyio.create_task_group() as tg:
+        with anyio.fail_after(5):
+            await tg.start(sup.run)
+            first = await sup.wait_running()
+            assert sup.restart("operator asked")
+            assert sup.current is None  # nothing is handed to the stopping instance
+            second = await sup.wait_running()
+        tg.cancel_scope.cancel()
+    assert first is not second
+    assert sup.restarts == 1
+    assert [name for name, _ in telemetry.events] == ["provider.restarted"]
+    assert sup.last_error == "RestartRequested: operator asked"

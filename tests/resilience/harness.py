@@ -182,7 +182,7 @@ async def emulators(
 
 def settings_for(
     regs: Registries,
-    provider_settings: Mapping[str, Mapping[str, Any]],
+    provider_settings: Mapping[str, Mapping[str, Any] | None],
     consumers: Iterable[str],
     journal: Path,
     **sections: Any,
@@ -192,7 +192,7 @@ def settings_for(
         "gateway": {"providers": list(provider_settings), "consumers": list(consumers)},
         "metrics": {"enabled": False},
         "orders": {"journal_path": str(journal), "risk_checks": []},
-        "providers": {k: dict(v) for k, v in provider_settings.items()},
+        "providers": {k: dict(v) for k, v in provider_settings.items() if v is not None},
     }
     for key, value in sections.items():
         data[key] = {**data.get(key, {}), **value}
@@ -213,19 +213,22 @@ FAST_RESTART = Backoff(base_s=0.05, cap_s=0.2)
 @contextlib.asynccontextmanager
 async def gateway(
     regs: Registries,
-    emus: Mapping[str, Emulator | dict[str, Any]],
+    emus: Mapping[str, Emulator | dict[str, Any] | None],
     recorders: Iterable[Recorder],
     journal: Path,
     *,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     **sections: Any,
 ) -> AsyncIterator[Gateway]:
-    """A running Gateway on ``emus`` (an emulator, or the provider settings of a venue not
-    running yet) with ``recorders`` as its consumers; ``overrides`` per provider."""
+    """A running Gateway on ``emus`` (an emulator, the provider settings of a venue not
+    running yet, or None: no settings section) with ``recorders`` as its consumers;
+    ``overrides`` per provider."""
     recs = list(recorders)
     extra = overrides or {}
     providers = {
-        v: {**(e if isinstance(e, dict) else client_settings_for(e)), **extra.get(v, {})}
+        v: None
+        if e is None
+        else {**(e if isinstance(e, dict) else client_settings_for(e)), **extra.get(v, {})}
         for v, e in emus.items()
     }
     settings = settings_for(regs, providers, [r.name for r in recs], journal, **sections)

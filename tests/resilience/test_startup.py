@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import sys
 import time
@@ -177,3 +178,35 @@ async def test_run_with_a_venue_websocket_down_ends_on_time(tmp_path: Path) -> N
     # 2 s of running plus the interpreter's start-up and a clean stop; it used to hang.
     print(f"tradegw run --duration 2 took {took:.1f} s")
     assert took < 2 + 8, took
+
+
+async def test_a_provider_with_a_programming_error_stops_and_the_others_serve(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    regs = installed()
+    require(regs, "binance")
+
+    def broken(ctx: Any) -> Any:
+        raise TypeError("BrokenProvider.__init__() missing 1 required positional argument")
+
+    regs.providers.add("broken", broken, plugin_id="resilience-test")
+    rec = Recorder("rec")
+    async with emulators(regs, ["binance"], rate=20) as emus:
+        with caplog.at_level(logging.ERROR, logger="tradegw.orchestrator"):
+            async with gateway_on(
+                regs, {**emus, "broken": None}, [rec], tmp_path / "journal.sqlite3"
+            ) as gw:
+                sup = gw.providers["broken"]
+                with anyio.fail_after(5):
+                    await sup.until(lambda s: s.gave_up)
+                ack = await rec.ctx.subscribe(["binance"], [SYMBOL], BOOK)
+                assert ack.ok, ack.error
+                await rec.until(lambda: got(rec, "binance"), 2.0)
+                refused = await rec.ctx.subscribe(["broken"], [SYMBOL], BOOK)
+                assert not refused.ok
+                assert "stopped for good" in refused.error
+                assert "TypeError" in refused.error
+                assert sup.restarts == 0  # no retry loop
+    (record,) = [r for r in caplog.records if "'broken'" in r.getMessage()]
+    assert "stays stopped" in record.getMessage()
+    assert record.exc_info is not None  # logged with its traceback

@@ -136,7 +136,11 @@ class JournalStore:
             db = sqlite3.connect(self.path, check_same_thread=False)
             problems = [row[0] for row in db.execute("PRAGMA quick_check").fetchall()]
             if problems != ["ok"]:
-                raise sqlite3.DatabaseError("; ".join(str(p) for p in problems[:3]))
+                lines = [ln for p in problems for ln in str(p).splitlines() if ln.strip()]
+                first = lines[0] if lines else "integrity check failed"
+                raise sqlite3.DatabaseError(
+                    f"corrupt ({first}; {len(lines)} problem(s) in its integrity check)"
+                )
             db.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit survives a power cut too, so an order journaled as SENDING is
             # never forgotten (and never re-sent); reports are batched to keep this cheap.
@@ -146,8 +150,9 @@ class JournalStore:
         except (sqlite3.Error, OSError) as exc:
             if db is not None:
                 db.close()
+            why = " ".join(str(exc).split())  # one line
             raise JournalError(
-                f"cannot open the order journal {self.path}: {exc}", path=str(self.path)
+                f"cannot open the order journal {self.path}: {why}", path=str(self.path)
             ) from exc
         self._db = db
         self._identity = (stat.st_dev, stat.st_ino)

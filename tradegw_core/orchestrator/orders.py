@@ -171,6 +171,12 @@ class OrderPath:
             with anyio.move_on_after(self._reconcile_wait_s):
                 await wait(name)
 
+    def stop_taking(self) -> None:
+        """The gateway stops: refuse new submissions (``OrderService.stop_taking``)."""
+        stop = getattr(self.service, "stop_taking", None)
+        if stop is not None:
+            stop()
+
     async def drain(self, wait_s: float) -> None:
         """Resolve in-flight submissions before the journal closes (``OrderService.drain``)."""
         drain = getattr(self.service, "drain", None)

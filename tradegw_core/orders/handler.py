@@ -228,6 +228,15 @@ class OrderService:
         """Why a submission to ``provider`` cannot be sent now (None: it can)."""
         return self.venues.unavailable(provider)
 
+    @property
+    def closing(self) -> bool:
+        """True once the gateway stops: new submissions are refused (retryable)."""
+        return self._closing
+
+    def stop_taking(self) -> None:
+        """Refuse new submissions from now on (the gateway is stopping); those in flight go on."""
+        self._closing = True
+
     async def drain(self, wait_s: float) -> None:
         """Stop taking submissions; finish or resolve those in flight, within ``wait_s``.
 

@@ -120,6 +120,17 @@ class OrderSender:
             await self._feed(make_report(order, ExecState.REJECTED, str(exc), self._clock), False)
             return result
         except Exception as exc:  # timeout, lost answer, or anything else: unknown, not failed
+            if order.state is not None:  # the user stream already reported it: it is live
+                result = OrderResult(
+                    client_order_id=req.client_order_id,
+                    status=OrderStatus.ACCEPTED,
+                    venue_order_id=order.venue_order_id,
+                    state=order.state,
+                    message=f"the venue's answer was lost ({type(exc).__name__}) but its "
+                    "user stream reported the order",
+                )
+                await self._set_phase(order, OrderPhase.SENT, result)
+                return result
             self._log.warning(
                 "submission of %s/%s has an unknown outcome: %r",
                 req.provider,
