@@ -1,6 +1,6 @@
 """Soak (issue 19): all three venue emulators under a random fault plan, the market maker
 trading, providers and order adapters restarted at random, for ``TRADEGW_SOAK_S`` seconds
-(20 by default; longer locally, e.g. ``TRADEGW_SOAK_S=600``).
+(12 by default, to keep the suite fast; longer locally, e.g. ``TRADEGW_SOAK_S=600``).
 
 At the end the process is up, every consumer's books equal the emulators', no client
 order id was placed twice on the venue, every order the venue finished has its final
@@ -38,7 +38,7 @@ from .harness import (
     venue_book,
 )
 
-SOAK_S = float(os.environ.get("TRADEGW_SOAK_S", "20"))
+SOAK_S = float(os.environ.get("TRADEGW_SOAK_S", "12"))
 WARM_UP_S = min(8.0, SOAK_S / 3)
 RSS_GROWTH_BOUND_MB = float(os.environ.get("TRADEGW_SOAK_RSS_MB", "40"))
 MM_VENUE = "binance"
