@@ -14,7 +14,6 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tradegw_core.demo.runner import client_settings_for
 from tradegw_core.gateway import run_gateway
 from tradegw_core.journal import JournalRecord, JournalStore, OrderPhase
 from tradegw_core.schema.events import Side
@@ -92,11 +91,12 @@ async def test_a_journal_that_cannot_be_used_exits_2_naming_the_file(
     require(regs, VENUE, trading=True)
     journal = tmp_path / "journal.sqlite3"
     damage(journal)  # type: ignore[operator]
-    async with emulators(regs, [VENUE], run_market=False) as emus:
-        settings = settings_for(regs, {VENUE: client_settings_for(emus[VENUE])}, [], journal)
-        regs.freeze()
-        with anyio.fail_after(10):
-            code = await run_gateway(settings, regs, duration=5)
+    # No venue needed: the journal is opened before any provider or adapter connects.
+    venue = {"rest_url": "http://127.0.0.1:9", "ws_market_url": "ws://127.0.0.1:9"}
+    settings = settings_for(regs, {VENUE: venue}, [], journal)
+    regs.freeze()
+    with anyio.fail_after(10):
+        code = await run_gateway(settings, regs, duration=5)
     err = capsys.readouterr().err
     assert code == 2
     assert str(journal) in err
