@@ -24,16 +24,18 @@ from tradegw_core.gateway import Gateway
 from tradegw_core.net.backoff import Backoff
 from tradegw_core.plugin.discovery import list_installed, load_plugins
 from tradegw_core.plugin.registries import Registries
-from tradegw_core.schema.events import BookSnapshot, BookUpdate, Event, EventType, ExecReport
+from tradegw_core.schema.events import BookSnapshot, BookUpdate, EventType
 from tradegw_core.sim.emulator import Emulator, EmulatorConfig
 from tradegw_core.sim.faults import FaultPlan
 from tradegw_core.sim.market import MarketSimulator, default_symbol_spec
+from tradegw_core.testing.recorders import RecordingConsumer
 
 __all__ = [
     "BOOK",
     "SYMBOL",
     "VENUES",
     "Recorder",
+    "apply_book_event",
     "book_of",
     "emulators",
     "gateway",
@@ -62,48 +64,28 @@ def require(regs: Registries, venue: str, *, trading: bool = False) -> None:
         pytest.skip(f"tradegw-{venue} has no order adapter")
 
 
-class Recorder:
-    """A consumer recording everything its lane hands it; tests wait with :meth:`until`."""
+class Recorder(RecordingConsumer):
+    """A recording consumer with a name; ``on_start_hook`` runs in ``on_start`` (e.g. to
+    subscribe at once). Its :meth:`until` also re-checks on time, every 50 ms, for
+    predicates about the venues (which no delivery wakes)."""
 
     def __init__(self, name: str) -> None:
+        super().__init__()
         self.name = name
-        self.ctx: Any = None
-        self.events: list[Event] = []
-        self.reports: list[ExecReport] = []
-        self.stopped = False
         self.on_start_hook: Callable[[Any], Any] | None = None
-        self._changed = anyio.Event()
 
     async def on_start(self, ctx: Any) -> None:
-        """Keep the context; run the test's start hook (e.g. subscribe at once)."""
-        self.ctx = ctx
+        """Keep the context; run the test's start hook."""
+        await super().on_start(ctx)
         if self.on_start_hook is not None:
             await self.on_start_hook(ctx)
 
-    async def on_event(self, event: Event) -> None:
-        """Record market data."""
-        self.events.append(event)
-        self._poke()
-
-    async def on_exec_report(self, report: ExecReport) -> None:
-        """Record an execution report."""
-        self.reports.append(report)
-        self._poke()
-
-    async def on_stop(self) -> None:
-        """Note the stop."""
-        self.stopped = True
-
-    def _poke(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
-
-    async def until(self, pred: Callable[[], bool], within_s: float = 5.0) -> None:
-        """Wait until ``pred()`` holds (re-checked after every delivery), at most ``within_s``."""
+    async def until(self, predicate: Callable[[], bool], within_s: float = 5.0) -> None:
+        """Wait until ``predicate()`` holds, at most ``within_s``."""
         with anyio.fail_after(within_s):
-            while not pred():
-                with anyio.move_on_after(0.05):  # also re-check on time (venue-side changes)
-                    await self._changed.wait()
+            while not predicate():
+                with anyio.move_on_after(0.05):
+                    await super().until(predicate, within_s)
 
     def book_events(self, provider: str, symbol: str = SYMBOL) -> list[BookSnapshot | BookUpdate]:
         """Book snapshots and updates of one stream, in arrival order."""
@@ -120,20 +102,24 @@ class Recorder:
         return [r.state.value for r in self.reports if r.client_order_id == client_order_id]
 
 
+def apply_book_event(book: Book, event: BookSnapshot | BookUpdate) -> Book:
+    """``book`` after ``event`` (a snapshot replaces it; qty 0 removes a level)."""
+    bids, asks = ({}, {}) if isinstance(event, BookSnapshot) else book
+    for side, levels in ((bids, event.bids), (asks, event.asks)):
+        for lv in levels:
+            if lv.qty == 0:
+                side.pop(lv.price, None)
+            else:
+                side[lv.price] = lv.qty
+    return bids, asks
+
+
 def book_of(events: Iterable[BookSnapshot | BookUpdate]) -> Book:
     """The book a consumer rebuilds from its snapshots and updates."""
-    bids: dict[Decimal, Decimal] = {}
-    asks: dict[Decimal, Decimal] = {}
+    book: Book = ({}, {})
     for event in events:
-        if isinstance(event, BookSnapshot):
-            bids, asks = {}, {}
-        for side, levels in ((bids, event.bids), (asks, event.asks)):
-            for lv in levels:
-                if lv.qty == 0:
-                    side.pop(lv.price, None)
-                else:
-                    side[lv.price] = lv.qty
-    return bids, asks
+        book = apply_book_event(book, event)
+    return book
 
 
 def venue_book(emu: Emulator, symbol: str = SYMBOL, depth: int = 10) -> Book:

@@ -30,6 +30,7 @@ from .harness import (
     SYMBOL,
     VENUES,
     Recorder,
+    apply_book_event,
     emulators,
     gateway,
     installed,
@@ -88,16 +89,9 @@ class BookKeeper(Recorder):
     async def on_event(self, event: Event) -> None:
         if isinstance(event, BookSnapshot | BookUpdate):
             self.received += 1
-            if isinstance(event, BookSnapshot):
-                self.books[event.provider] = ({}, {})
-            bids, asks = self.books.setdefault(event.provider, ({}, {}))
-            for side, levels in ((bids, event.bids), (asks, event.asks)):
-                for lv in levels:
-                    if lv.qty == 0:
-                        side.pop(lv.price, None)
-                    else:
-                        side[lv.price] = lv.qty
-        self._poke()
+            book = self.books.get(event.provider, ({}, {}))
+            self.books[event.provider] = apply_book_event(book, event)
+        self.poke()
 
 
 class VenueOrders:
