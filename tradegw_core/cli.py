@@ -13,6 +13,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from tradegw_core import __version__
@@ -135,13 +136,14 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     """``tradegw run``: load settings and plugins, then run the gateway."""
     import anyio
 
-    from tradegw_core.config.loader import load_config
+    from tradegw_core.config.loader import SETTINGS_FILE, load_config
     from tradegw_core.gateway import run_gateway
     from tradegw_core.observability.logging import configure_logging
 
     loaded = load_config(args.config)
     gateway = loaded.settings.gateway
-    if not gateway.providers and not gateway.consumers:
+    no_file = args.config is None and not (Path.cwd() / SETTINGS_FILE).is_file()
+    if no_file and not gateway.providers and not gateway.consumers:
         raise ConfigError(
             "tradegw run: no settings: nothing to run (no providers, no consumers). Write "
             "./settings.toml or pass --config FILE (see docs/configuration.md), or try "
