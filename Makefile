@@ -30,7 +30,12 @@ test: lint
 demo: install
 	$(BIN)/tradegw demo --duration $(DURATION)
 
-bench: install
+# The bench-only extra (cryptofeed, orjson, matplotlib: docs/decisions.md) on top of dev.
+$(BIN)/.tradegw-bench: $(BIN)/.tradegw-installed
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: install $(BIN)/.tradegw-bench
 	$(BIN)/python -m tradegw_core.bench
 
 clean:

@@ -1,4 +1,5 @@
-"""The ``tradegw`` command: ``plugins``, ``config-schema``, ``run``, ``emulate``, ``demo``.
+"""The ``tradegw`` command: ``plugins``, ``config-schema``, ``run``, ``record``, ``replay``,
+``emulate``, ``demo``.
 
 Each command body is a function taking parsed arguments and the output stream, so tests
 run them in-process. ``emulate`` and ``demo`` delegate to ``tradegw_core.sim.cli`` and
@@ -47,6 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the gateway")
     p.add_argument("--config", metavar="FILE", help="settings file (default ./settings.toml)")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+
+    p = sub.add_parser("record", help="run the gateway and record what its providers receive")
+    p.add_argument("--config", metavar="FILE", help="settings file (default ./settings.toml)")
+    p.add_argument("--out", metavar="DIR", required=True, help="tape directory to write")
+    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--max-mb", type=float, default=1024, help="tape size limit (default 1024)")
+    p.add_argument("--segment-mb", type=float, default=64, help="one tape file (default 64)")
+
+    p = sub.add_parser("replay", help="run the gateway's providers from a recorded tape")
+    p.add_argument("tape", metavar="TAPE", help="tape directory (or one tape-NNNN.jsonl)")
+    p.add_argument("--config", metavar="FILE", help="settings file (default ./settings.toml)")
+    p.add_argument("--pace", choices=("fast", "recorded"), default="fast", help="default: fast")
+    p.add_argument("--speed", type=float, default=1.0, help="--pace recorded: 2 = twice as fast")
+    p.add_argument("--linger", type=float, default=0.5, metavar="S", help="run on S s at the end")
 
     for name, help_text in _DELEGATED.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -180,7 +195,27 @@ def _delegate(command: str, argv: Sequence[str], out: TextIO) -> int:
     return int(command_main(args, _installed_registries()))
 
 
-_COMMANDS = {"plugins": cmd_plugins, "config-schema": cmd_config_schema, "run": cmd_run}
+def cmd_record(args: argparse.Namespace, out: TextIO) -> int:
+    """``tradegw record``: see :mod:`tradegw_core.tapes`."""
+    from tradegw_core.tapes import cmd_record as record
+
+    return record(args, out)
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    """``tradegw replay``: see :mod:`tradegw_core.tapes`."""
+    from tradegw_core.tapes import cmd_replay as replay
+
+    return replay(args, out)
+
+
+_COMMANDS = {
+    "plugins": cmd_plugins,
+    "config-schema": cmd_config_schema,
+    "run": cmd_run,
+    "record": cmd_record,
+    "replay": cmd_replay,
+}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:

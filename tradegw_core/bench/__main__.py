@@ -1,16 +1,24 @@
-"""Run every ``make bench`` section in turn."""
+"""Run every ``make bench`` section in turn.
+
+``venues`` first: the real Binance, Kraken and Coinbase paths on real frames beside
+cryptofeed (what a user runs). Then ``pipeline``: a synthetic, bench-local provider
+through the gateway (the core's share in isolation; not a venue path), and ``merge``.
+Each section takes the options it knows from the command line and ignores the others.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from tradegw_core.bench import merge, pipeline
+from tradegw_core.bench import merge, pipeline, venues
 
 
 def main() -> None:
     """Run the sections with the command line's arguments."""
-    pipeline.main(sys.argv[1:])
-    merge.main(sys.argv[1:])
+    argv = sys.argv[1:]
+    venues.main(argv)
+    pipeline.main(argv)
+    merge.main(argv)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,14 @@
-"""``make bench``: frames -> decode -> orchestrator -> dispatcher -> lanes -> consumers.
+"""``make bench`` section ``pipeline``: SYNTHETIC frames through the dispatcher (not a venue path).
 
-Not a test: it prints numbers. A synthetic provider turns Binance-shaped JSON frames
-(depth diffs and trades, as in ``docs/protocols/binance.md``) into canonical events: typed
-msgspec decoding, ``Decimal`` levels, then ``ProviderContext.emit`` inside the feeding task,
-exactly like a connection reader. The run goes through a real :class:`Gateway` to 1, 10
-and 100 consumers (then to 1 and 10 over 1000 symbols) and reports events/s, the gateway's
-cost per delivered event (the provider's own cost, measured alone, taken out: design
-section 13 wants it flat in consumers and symbols), the added latency (frame receipt to
-consumer callback) p50/p99, and the ratio to bare JSON decoding of the same frames
-measured in the same run. A paced run at 10k events/s shows the latency a lightly loaded
-gateway adds.
+Not a test: it prints numbers, and not what a user runs: the real venue paths are in
+:mod:`tradegw_core.bench.venues`. This section isolates the core's share. A synthetic
+provider turns Binance-shaped JSON frames (depth diffs and trades, as in
+``docs/protocols/binance.md``) into canonical events: typed msgspec decoding, ``Decimal``
+levels, then ``ProviderContext.emit`` inside the feeding task, like a connection reader.
+The run goes through a real :class:`Gateway` to 1, 10 and 100 consumers (then to 1 and 10
+over 1000 symbols) and reports events/s, the gateway's cost per delivered event (the
+provider's own cost, measured alone, taken out), the added latency p50/p99, and the ratio
+to bare JSON decoding of the same frames measured in the same run.
 
 At the end it prints the market simulator's event rate (:mod:`tradegw_core.sim.bench`).
 
@@ -319,7 +318,8 @@ async def _main(frames_n: int, consumer_counts: list[int], symbols: int, batch: 
     bare_rate = frames_n / bare
     prov = _provider_ns(frames, symbols)
     print(
-        f"tradegw bench: {frames_n} Binance-like frames (depth diffs + trades), {symbols} symbols"
+        f"tradegw synthetic pipeline (bench-local messages and provider, NOT a venue path): "
+        f"{frames_n} Binance-like frames (depth diffs + trades), {symbols} symbols"
     )
     print(f"  bare JSON decode (msgspec, untyped): {bare_rate:12,.0f} frames/s")
     print(
@@ -357,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--sim-steps", type=int, default=None, help="simulator steps (default: frames / 5)"
     )
-    args = parser.parse_args(argv)
+    args, _ = parser.parse_known_args(argv)
     counts = [int(c) for c in args.consumers.split(",") if c]
     anyio.run(_main, args.frames, counts, args.symbols, args.batch)
     _simulator_figures(args.sim_steps or min(20_000, max(500, args.frames // 5)))

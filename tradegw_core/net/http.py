@@ -55,6 +55,7 @@ from tradegw_core.errors import (
     VenueRejectedError,
 )
 from tradegw_core.net.ratelimit import AsyncRateLimiter
+from tradegw_core.net.tape import active_tape
 
 __all__ = [
     "Endpoint",
@@ -100,7 +101,14 @@ def make_async_client(
     transport: httpx.AsyncBaseTransport | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> httpx.AsyncClient:
-    """Build the adapter's ``httpx.AsyncClient`` (use it as an async context manager)."""
+    """Build the adapter's ``httpx.AsyncClient`` (use it as an async context manager).
+
+    Under ``tradegw record`` / ``replay`` (:mod:`tradegw_core.net.tape`) the transport is
+    wrapped by the recorder or replaced by the player.
+    """
+    tape = active_tape()
+    if tape is not None:
+        transport = tape.transport(transport)
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,

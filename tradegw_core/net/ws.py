@@ -76,12 +76,14 @@ from tradegw_core.errors import (
 )
 from tradegw_core.net.backoff import Backoff
 from tradegw_core.net.ratelimit import AsyncRateLimiter
+from tradegw_core.net.tape import active_tape
 from tradegw_core.net.wsconn import (
     ConnectHandler,
     FrameHandler,
     Message,
     WsConnection,
     WsStats,
+    encode_message,
     handshake_error,
 )
 from tradegw_core.observability.rejects import FrameRejects, RejectHandler
@@ -158,6 +160,7 @@ class WsClient:
         self._running = False
         self._count = 0
         self._tg: TaskGroup | None = None
+        self._tape = active_tape()  # tradegw record / replay (net/tape.py), else None
 
     @property
     def connected(self) -> bool:
@@ -297,7 +300,12 @@ class WsClient:
     async def _open(self) -> WsConnection:
         what = f"{self.name}: connect {self.url}"
         try:
-            ws = await connect(self.url, **self._connect_kwargs)
+            if self._tape is None:
+                ws = await connect(self.url, **self._connect_kwargs)
+            else:
+                ping = None if self._app_ping is None else encode_message(self._app_ping())
+                key = f"{self.name}#{self._count + 1}"
+                ws = await self._tape.connect(key, self.url, connect, self._connect_kwargs, ping)
         except InvalidURI as exc:
             raise VenueConnectionError(f"{what}: {exc}", venue=self.name, retryable=False) from exc
         except InvalidStatus as exc:
