@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PLUGINS := $(sort $(wildcard plugins/*))
 DURATION ?= 30
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench bench-plot clean
 
 $(BIN)/.tradegw-installed: pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tradegw needs Python 3.11+"'
@@ -37,6 +37,9 @@ $(BIN)/.tradegw-bench: $(BIN)/.tradegw-installed
 
 bench: install $(BIN)/.tradegw-bench
 	$(BIN)/python -m tradegw_core.bench
+
+bench-plot: install $(BIN)/.tradegw-bench
+	$(BIN)/python -m tradegw_core.bench.plot --out docs/performance.png
 
 clean:
 	rm -rf $(VENV) .coverage .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,31 @@ def test_book_comparison_names_what_differs() -> None:
     same = {"BTC-USDT": ({D("1.0"): D("2")}, {D("3"): D("4")})}
     other = {"BTC-USDT": ({D("1"): D("2.5")}, {D("3"): D("4"), D("5"): D("1")})}
     assert venues.compare_books(ours, same) == "books same (1 books, 2 levels)"
-    assert venues.compare_books(ours, other) == "books DIFFER: BTC-USDT: 2 levels differ"
+    assert venues.compare_books(ours, other) == (
+        "books DIFFER: BTC-USDT: 1 bid / 1 ask levels differ"
+    )
     assert venues.compare_books(ours, {}) == "books: -"
     assert "missing on tradegw" in venues.compare_books({}, ours)
+
+
+def test_profile_names_the_venue_code(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared_file("cryptofeed/BINANCE.ws.1.0")
+    monkeypatch.setattr(venues, "cryptofeed_version", lambda: None)
+    args = ["--repeats", "1", "--steps", "0", "--cases", "binance", "--profile", "5"]
+    depth, trades = venues.main(args)
+    assert len(depth.profile) == len(trades.profile) == 5
+    assert any("tradegw_binance/" in line for line in depth.profile)
+    assert "profile of one timed tradegw run per case" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason="matplotlib (the [bench] extra) absent"
+)
+def test_plot_draws_a_png(tmp_path: Path) -> None:
+    from tradegw_core.bench.plot import draw
+
+    result = venues.CaseResult("case (x)", 10, [2.0, 3.0], 1.0, [1.0, 1.5])
+    draw([result, venues.CaseResult("other", 5, [4.0], None)], tmp_path / "p.png", "t")
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

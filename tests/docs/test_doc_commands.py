@@ -223,6 +223,14 @@ def _emulators() -> tuple[subprocess.Popen[str], dict[str, dict[str, str]]]:
     return proc, venues
 
 
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """End a ``tradegw emulate`` started by a check."""
+    proc.terminate()
+    proc.wait(timeout=10)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
 def verify_run(_: list[str], tmp_path: Path) -> None:
     _readme_settings(tmp_path)
     proc, venues = _emulators()
@@ -254,10 +262,7 @@ def verify_run(_: list[str], tmp_path: Path) -> None:
             timeout=40,
         )
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        _stop(proc)
     assert run.returncode == 0, run.stderr[-3000:]
     records = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
     spreads = [r for r in records if str(r.get("event", "")).startswith("spread.")]
@@ -306,15 +311,74 @@ def verify_rehearsal(commands: list[str], tmp_path: Path) -> None:
             text=True, timeout=40,
         )  # fmt: skip
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        _stop(proc)
     assert run.returncode == 0, run.stderr[-3000:]
     secrets = tomllib.loads((tmp_path / "rehearsal" / ".secrets.toml").read_text())
     assert secrets["providers"]["binance"]["api_secret"] not in run.stderr
     assert (tmp_path / "rehearsal" / "state" / "binance.json").is_file()
     assert (tmp_path / "rehearsal" / "state" / "kraken.json").is_file()
+
+
+def verify_bench_plot(_: list[str]) -> None:
+    assert "tradegw_core.bench.plot" in _makefile_target("bench-plot")
+    assert (REPO / "tests" / "bench" / "test_venues_bench.py").is_file()  # draws a PNG
+
+
+_TAPE_SETTINGS = """
+[plugins]
+enabled = ["kraken", "consumer-examples"]
+[logging]
+format = "json"
+[gateway]
+providers = ["kraken"]
+consumers = ["printer"]
+[providers.kraken]
+ws_public_url = "{ws}"
+rest_url = "{rest}"
+symbols = ["BTC-USDT"]
+[consumers.printer]
+providers = ["kraken"]
+symbols = ["BTC-USDT"]
+types = ["BookSnapshot", "BookUpdate", "Trade"]
+"""
+
+
+def _event_ids(stderr: str) -> list[str]:
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    return [str(r["event_id"]) for r in lines if "event_id" in r]
+
+
+def verify_record_replay(commands: list[str], tmp_path: Path) -> None:
+    """Record a run against 'tradegw emulate kraken' as documented, then replay it."""
+    assert any(c.startswith("tradegw record") for c in commands)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEGW_")}
+    proc = subprocess.Popen(
+        [str(BIN / "tradegw"), "emulate", "kraken", "--duration", "40"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        urls = dict(p.split("=", 1) for p in proc.stdout.readline().split()[1:])
+        (tmp_path / "settings.toml").write_text(_TAPE_SETTINGS.format(**urls))
+        record = subprocess.run(
+            [str(BIN / "tradegw"), "record", "--config", "settings.toml", "--out",
+             "tapes/run1", "--duration", "2"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=40,
+        )  # fmt: skip
+    finally:
+        _stop(proc)
+    assert record.returncode == 0, record.stderr[-3000:]
+    assert "recorded " in record.stdout
+    assert (tmp_path / "tapes" / "run1" / "tape-0000.jsonl").is_file()
+    replay = subprocess.run(  # the emulator is gone: the tape alone drives the providers
+        [str(BIN / "tradegw"), "replay", "tapes/run1", "--config", "settings.toml"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=40,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stderr[-3000:]
+    assert "(0 skipped)" in replay.stdout, replay.stdout
+    live, again = _event_ids(record.stderr), _event_ids(replay.stderr)
+    assert live, "the recorded run delivered no event"
+    assert again[: len(live)] == live  # the replay delivers what the live run did, in order
 
 
 def verify_curl_metrics(commands: list[str]) -> None:
@@ -464,6 +528,17 @@ COMMANDS: tuple[Entry, ...] = (
         verify_demo,
     ),
     Entry(r"make bench", "tests/engine/test_bench.py runs the bench", verify_bench),
+    Entry(
+        r"make bench-plot",
+        "the Makefile runs tradegw_core.bench.plot; tests/bench draws the PNG",
+        verify_bench_plot,
+    ),
+    Entry(
+        r"tradegw record( --config settings\.toml --out tapes/run1( --duration \d+)?)?"
+        r"|tradegw replay( tapes/run1 --config settings\.toml( --pace recorded)?)?",
+        "recorded against 'tradegw emulate kraken', then replayed without it",
+        verify_record_replay,
+    ),
     Entry(
         r"python3 -m venv \.venv|source \.venv/bin/activate",
         "what 'make install' does; checked against the Makefile and this venv",

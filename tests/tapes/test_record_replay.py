@@ -30,8 +30,9 @@ pytestmark = pytest.mark.anyio
 
 _TYPES = ["BookSnapshot", "BookUpdate", "Trade"]
 _STEPS = 150
-_PER_RUN = ("ts_ingest", "trace_id", "routing_version")
-"""Stamped by this process when the frame arrives, not carried by the venue's data."""
+_PER_RUN = ("ts_ingest", "trace_id", "routing_version", "event_id")
+"""Stamped by this process, not carried by the venue's data (an event id holds the process
+epoch where a venue's sequence restarts per connection, so it is unique per run)."""
 _OPTIONS: dict[str, dict[str, Any]] = {"binance": {"depth_interval_s": 3600.0}}
 _FLUSH = {"binance": 3}
 

@@ -115,7 +115,7 @@ async def record_emulator_run(
             with using_tape(TapeRecorder(writer)):
                 async with Gateway(loaded.settings, market_data_registries(loaded.registries)):
                     flush = getattr(emu, "flush_depth", None) if flush_every else None
-                    with anyio.fail_after(30):
+                    with anyio.fail_after(120):
                         # Start-up: every book synced (a Binance book fetches its snapshot
                         # once a first diff came, so step until then).
                         while len(sink.books) < len(config.symbols):

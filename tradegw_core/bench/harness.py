@@ -114,7 +114,7 @@ class GatewayRun:
     """A running gateway on a held tape."""
 
     player: TapePlayer
-    sink: Sink
+    sinks: list[Sink]
     gateway: Any
 
     def release(self) -> float:
@@ -127,33 +127,36 @@ class GatewayRun:
         """Wait until the tape is played and the consumer saw nothing new for ``quiet_s``."""
         await self.player.done.wait()
         seen = -1
-        while seen != self.sink.count:
-            seen = self.sink.count
+        while seen != (now := sum(s.count for s in self.sinks)):
+            seen = now
             await anyio.sleep(quiet_s)
 
 
 @asynccontextmanager
 async def run_gateway_on(
     case: TapeCase,
-    sink: Sink,
+    sinks: Sink | Sequence[Sink],
     *,
     pace: float | None = None,
     burst: int = 64,
     lane_size: int = 100_000,
     hold: bool = True,
 ) -> AsyncIterator[GatewayRun]:
-    """A real gateway (one provider, the bench consumer) on ``case``'s tape."""
+    """A real gateway (one provider, the bench consumers) on ``case``'s tape."""
     from tradegw_core.config.loader import load_config_mapping
     from tradegw_core.gateway import Gateway
     from tradegw_core.plugin.registries import Registries
 
     gc.collect()
+    sink_list = [sinks] if isinstance(sinks, Sink) else list(sinks)
+    names = [f"bench{i}" for i in range(len(sink_list))]
     regs = Registries()
-    regs.consumers.add("bench", _const(sink), plugin_id="bench")
+    for name, sink in zip(names, sink_list, strict=True):
+        regs.consumers.add(name, _const(sink), plugin_id="bench")
     loaded = load_config_mapping(
         {
             "plugins": {"enabled": [case.provider]},
-            "gateway": {"providers": [case.provider], "consumers": ["bench"]},
+            "gateway": {"providers": [case.provider], "consumers": names},
             "dispatcher": {"lane_size": lane_size},
             "providers": {case.provider: dict(case.settings)},
         },
@@ -165,13 +168,14 @@ async def run_gateway_on(
         burst=burst,
         hold_at=(case.marker if case.gate is None else case.gate) if hold else None,
         responder=case.responder,
+        stall_s=60.0,  # a loaded machine is no divergence: the bench's tapes all play out
     )
     with using_tape(player):
         gateway = Gateway(loaded.settings, loaded.registries)
         for stages in gateway.book_stages.values():
             _lift_snapshot_limits(stages)
         async with gateway:
-            with anyio.fail_after(30):
+            with anyio.fail_after(120):
                 await player.held.wait()
                 # Let every task reach its wait (the book stages' resync tasks wait for the
                 # first diff before they ask for a snapshot), as they would long before the
@@ -181,7 +185,7 @@ async def run_gateway_on(
                     player.release(then_hold_at=case.marker)
                     await player.held.wait()
                     await anyio.wait_all_tasks_blocked()
-            yield GatewayRun(player, sink, gateway)
+            yield GatewayRun(player, sink_list, gateway)
 
 
 def _lift_snapshot_limits(stages: Any) -> None:

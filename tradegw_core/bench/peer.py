@@ -10,6 +10,7 @@ its connection handler would pass it.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -81,6 +82,7 @@ def _feed(inp: PeerInput, on_book: Any, on_trade: Any) -> Any:  # pragma: no cov
 
 async def run_peer(inp: PeerInput, *, keep_books: bool) -> PeerRun:  # pragma: no cover
     """One pass over ``inp``'s frames; the books at the end when ``keep_books``."""
+    logging.getLogger("feedhandler").setLevel(logging.ERROR)  # "Invalid message type" notes
     count = 0
     last: dict[str, Any] = {}
 

@@ -15,7 +15,9 @@ Run: ``python -m tradegw_core.bench.venues [--repeats N] [--cases binance,kraken
 from __future__ import annotations
 
 import argparse
+import cProfile
 import logging
+import pstats
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -49,6 +51,7 @@ class CaseResult:
     peer_us: list[float] = field(default_factory=list)
     books: str = ""
     note: str = ""
+    profile: list[str] = field(default_factory=list)
 
     def row(self) -> str:
         """The printed line."""
@@ -62,7 +65,7 @@ class CaseResult:
         if self.peer_us:
             pmed = statistics.median(self.peer_us)
             cells.append(f"{pmed:8.2f} ({min(self.peer_us):.2f}-{max(self.peer_us):.2f})")
-            cells.append(f"{pmed / med:6.2f}x")
+            cells.append(f"{med / pmed:6.2f}x")
         else:
             cells.append(f"{'-':>22}")
             cells.append(f"{'-':>7}")
@@ -72,22 +75,31 @@ class CaseResult:
 
 HEADER = (
     f"{'case':<34}  {'frames':>6}  {'tradegw us/frame (min-max)':<26}  {'/orjson':>7}  "
-    f"{'cryptofeed us/frame':<22}  {'cf/tg':>6}  books"
+    f"{'cryptofeed us/frame':<22}  {'tg/cf':>6}  books"
 )
 
 
-async def _ours(case: BenchCase, *, keep_books: bool, target: int = 0) -> tuple[float, int, Books]:
+async def _ours(
+    case: BenchCase,
+    *,
+    keep_books: bool,
+    target: int = 0,
+    profiler: cProfile.Profile | None = None,
+) -> tuple[float, int, Books]:
     t = case.tape
     sink = Sink(t.symbols, t.types, t.provider, keep_books=keep_books, target=target)
     async with run_gateway_on(t, sink) as run:
+        if profiler is not None:
+            profiler.enable()
         start = run.release()
         if target:
-            with anyio.fail_after(60):
+            with anyio.fail_after(120):
                 await sink.reached.wait()
-            elapsed = time.perf_counter() - start
         else:
             await run.drain()
-            elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        if profiler is not None:
+            profiler.disable()
     return elapsed, sink.count, sink.books
 
 
@@ -106,6 +118,20 @@ def _bare(frames: list[bytes]) -> float | None:
     return best / len(frames) * 1e6
 
 
+def top_costs(profiler: cProfile.Profile, count: int) -> list[str]:
+    """The ``count`` functions with the most own time: ``share%  file:line(function)``."""
+    stats = pstats.Stats(profiler)
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    total = sum(row[2] for row in table.values()) or 1.0
+    rows = sorted(table.items(), key=lambda item: item[1][2], reverse=True)[:count]
+    out = []
+    for (file, line, func), row in rows:
+        where = file.split("/site-packages/")[-1].split("/tradegw/")[-1]
+        where = where.split("/src/")[-1].split("bench/")[-1] if "/src/" in where else where
+        out.append(f"{row[2] / total:5.1%}  {where}:{line}({func})")
+    return out
+
+
 def compare_books(ours: Books, theirs: Books) -> str:
     """``same (N books, L levels)`` or what differs."""
     if not theirs:
@@ -120,26 +146,34 @@ def compare_books(ours: Books, theirs: Books) -> str:
             continue
         levels += len(a[0]) + len(a[1])
         if a != b:
-            bad = sum(
-                1
-                for side in (0, 1)
-                for p in set(a[side]) | set(b[side])
-                if a[side].get(p) != b[side].get(p)
-            )
-            diffs.append(f"{symbol}: {bad} levels differ")
+            bad = [
+                sum(1 for p in set(a[k]) | set(b[k]) if a[k].get(p) != b[k].get(p)) for k in (0, 1)
+            ]
+            diffs.append(f"{symbol}: {bad[0]} bid / {bad[1]} ask levels differ")
     if diffs:
         return "books DIFFER: " + "; ".join(diffs[:3])
     return f"books same ({len(ours)} books, {levels} levels)"
 
 
-async def measure_case(case: BenchCase, repeats: int, *, peer: bool) -> CaseResult:
-    """Verify once (books), then time ``repeats`` fresh runs of each side."""
+async def measure_case(
+    case: BenchCase, repeats: int, *, peer: bool, profile: int = 0
+) -> CaseResult:
+    """Verify once (books), then time ``repeats`` fresh runs of each side.
+
+    ``profile``: run one more timed pass under cProfile and keep its top functions.
+    """
     _, target, books = await _ours(case, keep_books=True)
     ours = []
     for _ in range(repeats):
         elapsed, _, _ = await _ours(case, keep_books=False, target=target)
         ours.append(elapsed / case.tape.frames * 1e6)
+    top: list[str] = []
+    if profile:
+        profiler = cProfile.Profile()
+        await _ours(case, keep_books=False, target=target, profiler=profiler)
+        top = top_costs(profiler, profile)
     result = CaseResult(case.name, case.tape.frames, ours, _bare(case.raw_frames), note=case.note)
+    result.profile = top
     if peer and case.peer is not None:
         check = await run_peer(case.peer, keep_books=True)
         result.books = compare_books(books, check.books) if check.books else "books: n/a"
@@ -149,7 +183,7 @@ async def measure_case(case: BenchCase, repeats: int, *, peer: bool) -> CaseResu
     return result
 
 
-async def _main(repeats: int, which: Sequence[str], steps: int) -> list[CaseResult]:
+async def _main(repeats: int, which: Sequence[str], steps: int, profile: int) -> list[CaseResult]:
     data = shared_data_dir()
     cases: list[BenchCase] = []
     if "binance" in which:
@@ -174,9 +208,18 @@ async def _main(repeats: int, which: Sequence[str], steps: int) -> list[CaseResu
     print("  " + HEADER)
     results = []
     for case in cases:
-        result = await measure_case(case, repeats, peer=version is not None)
+        result = await measure_case(case, repeats, peer=version is not None, profile=profile)
         print("  " + result.row(), flush=True)
         results.append(result)
+    for result in results:
+        if result.note:
+            print(f"  note, {result.name}: {result.note}")
+    if profile:
+        print(f"  profile of one timed tradegw run per case (cProfile, top {profile} by own time):")
+        for result in results:
+            print(f"    {result.name}:")
+            for line in result.profile:
+                print(f"      {line}")
     return results
 
 
@@ -191,12 +234,15 @@ def main(argv: Sequence[str] | None = None) -> list[CaseResult]:
         default=4000,
         help="market steps of each emulator recording (0: captures only)",
     )
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="print each case's top N costs"
+    )
     args, _ = parser.parse_known_args(argv)
     log = logging.getLogger("tradegw")
     level = log.level
     log.setLevel(logging.ERROR)  # the runs' start-up notes ("trading disabled": no keys here)
     try:
-        return anyio.run(_main, args.repeats, args.cases.split(","), args.steps)
+        return anyio.run(_main, args.repeats, args.cases.split(","), args.steps, args.profile)
     finally:
         log.setLevel(level)
 

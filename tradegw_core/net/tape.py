@@ -274,7 +274,11 @@ class TapePlayer:
         hold_at: int | None = None,
         responder: Callable[[str, str], Sequence[str]] | None = None,
     ) -> None:
-        self.records = list(records)
+        # Binary frames are decoded once here, not on the hot path: a socket hands bytes over.
+        self.records = [
+            (r[0], "recv", r[2], base64.b64decode(r[3]), None) if r[1] == "recvb" else r
+            for r in records
+        ]
         self.hold_at = hold_at
         """Index of a record not handed out before :meth:`release` (the bench's start line)."""
         self._held: anyio.Event | None = None
@@ -457,13 +461,11 @@ class _ReplaySocket:
                 self._since_yield += 1
                 player.cursor = at + 1
                 player._moved()
-                return payload  # type: ignore[no-any-return]
+                return payload
         self._since_yield = 0
         await anyio.lowlevel.checkpoint()
         escape = None if player.responder is None else self._answered
-        rec = await player._wait_turn(
-            lambda r: r[2] == conn and r[1] in ("recv", "recvb", "close"), escape
-        )
+        rec = await player._wait_turn(lambda r: r[2] == conn and r[1] in ("recv", "close"), escape)
         if rec is None:
             if self._answers:
                 return self._answers.popleft()
@@ -473,8 +475,6 @@ class _ReplaySocket:
         _, kind, _, payload, _ = rec
         if kind == "close":
             raise ConnectionClosedOK(Close(1000, str(payload)[:120]), None)
-        if kind == "recvb":
-            return base64.b64decode(payload)
         return payload  # type: ignore[no-any-return]
 
     def _answered(self) -> bool:
