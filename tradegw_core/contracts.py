@@ -366,7 +366,13 @@ class ConsumerContext(Protocol):
 
 
 class Consumer(Protocol):
-    """A strategy. The gateway calls these from the consumer's own task, one at a time."""
+    """A strategy. The gateway calls these from the consumer's own task, one at a time.
+
+    Optional: ``async def on_events(self, events: Sequence[Event]) -> None`` takes a batch
+    of market-data events (what queued since the consumer's last turn) in one call; when a
+    consumer defines it, the gateway calls it instead of ``on_event`` per event
+    (``tradegw_core.consumer.Consumer`` has a default that calls ``on_event``).
+    """
 
     async def on_start(self, ctx: ConsumerContext) -> None:
         """Called once before any event: subscribe here."""

@@ -26,20 +26,31 @@ def drain(dispatcher: Dispatcher, consumer: str) -> list[Event]:
 
 
 def test_dedup_window_is_bounded_and_counts() -> None:
-    window = DedupWindow(size=3)
-    assert [window.first_seen(i) for i in ("a", "b", "a", "c", "d")] == [
-        True,
-        True,
-        False,
-        True,
-        True,
-    ]
-    assert window.duplicates == 1
+    window = DedupWindow(size=2)
+    seen = [window.first_seen(i) for i in ("a", "b", "a", "c", "b", "d", "e")]
+    assert seen == [True, True, False, True, False, True, True]
+    assert window.duplicates == 2
+    # "a" and "b" filled the first generation; "c", "d" the second; "e" retired the first.
+    assert window.evicted == 2
     assert len(window) == 3
-    assert window.evicted == 1
     assert "a" not in window  # forgotten: the window is bounded
+    assert window.first_seen("a")
+    assert "e" in window  # the last `size` ids are always remembered
+    assert "a" in window
     with pytest.raises(ValueError, match="dedup window"):
         DedupWindow(0)
+
+
+@given(st.lists(st.integers(0, 30), max_size=200), st.integers(1, 8))
+@settings(max_examples=60, deadline=None)
+def test_dedup_window_never_forgets_the_last_size_ids(ids: list[int], size: int) -> None:
+    window = DedupWindow(size=size)
+    firsts: list[str] = []  # ids in the order they were first seen (copies do not refresh)
+    for ident in map(str, ids):
+        if window.first_seen(ident):
+            firsts.append(ident)
+        assert all(r in window for r in firsts[-size:])
+        assert len(window) <= 2 * size
 
 
 def test_subscribing_twice_is_idempotent_and_keeps_the_version() -> None:

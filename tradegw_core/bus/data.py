@@ -16,10 +16,11 @@ A :class:`Lane` has two bounded queues:
   :meth:`Lane.put_exec_over`, which still never drops: beyond ``exec_size`` it queues and
   counts ``exec_over_capacity`` (that producer's own bounded buffer is then the bound).
 
-The consumer task calls :meth:`Lane.wait` once, then :meth:`Lane.pop_nowait` until it gets
-None: one task switch per burst, not per event (design section 2). Deques plus a wake-up
-event are used instead of an anyio memory object stream because ``drop_oldest`` needs the
-head of the queue and the consumer must wait on two queues at once.
+The consumer task calls :meth:`Lane.wait` once, then takes what is queued without awaiting:
+exec reports one by one (:meth:`Lane.pop_exec_nowait`), market data in batches
+(:meth:`Lane.take`): one task switch per burst, not per event (design section 2). Deques
+plus a wake-up event are used instead of an anyio memory object stream because
+``drop_oldest`` needs the head of the queue and the consumer waits on two queues at once.
 """
 
 from __future__ import annotations
@@ -206,17 +207,35 @@ class Lane:
     def pop_nowait(self) -> Event | None:
         """The next item, exec reports first; None when both queues are empty."""
         if self._exec:
-            report = self._exec.popleft()
-            self.stats.exec_delivered += 1
-            if self._exec_room is not None:
-                self._exec_room.set()
-                self._exec_room = None
-            return report
+            return self.pop_exec_nowait()
         md = self._md
         if md:
             self.stats.delivered += 1
             return md.popleft()
         return None
+
+    def take(self, limit: int) -> list[Event]:
+        """Up to ``limit`` queued market-data events, oldest first (one batch, no await)."""
+        md = self._md
+        if len(md) <= limit:
+            batch = list(md)
+            md.clear()
+        else:
+            popleft = md.popleft
+            batch = [popleft() for _ in range(limit)]
+        self.stats.delivered += len(batch)
+        return batch
+
+    def pop_exec_nowait(self) -> ExecReport | None:
+        """The next exec report, or None."""
+        if not self._exec:
+            return None
+        report = self._exec.popleft()
+        self.stats.exec_delivered += 1
+        if self._exec_room is not None:
+            self._exec_room.set()
+            self._exec_room = None
+        return report
 
     @property
     def depth(self) -> int:

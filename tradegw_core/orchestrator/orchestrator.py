@@ -3,7 +3,7 @@
 Called through ``ProviderContext.emit`` inside the provider's reader task. It stamps
 ``routing_version`` (the version of the routing table the event is routed under) and a
 ``trace_id`` when the provider set none; trace ids are a per-orchestrator random prefix
-plus a counter, unique per process run and far cheaper than a uuid per event.
+plus a decimal counter, unique per process run and far cheaper than a uuid per event.
 
 Windowed merges (design section 7): while at least one merge runs, the gateway's
 :class:`~tradegw_core.orchestrator.merge.MergeStage` is set on ``merge``; it sees every event
@@ -45,7 +45,7 @@ class Orchestrator:
         event.routing_version = self._routing.version
         if not event.trace_id:
             self._counter = counter = self._counter + 1
-            event.trace_id = f"{self._prefix}{counter:x}"
+            event.trace_id = self._prefix + str(counter)  # a decimal counter: cheapest form
         if self.merge is not None:
             self.merge.offer(event)
         self.forwarded += 1
