@@ -45,7 +45,8 @@ from tradegw_core.consumer.context import ConsumerContext, OrderService
 from tradegw_core.consumer.runner import ConsumerStats, run_consumer
 from tradegw_core.consumer.subscriptions import SubscriptionManager
 from tradegw_core.contracts import Consumer, Provider
-from tradegw_core.dispatcher.dispatcher import Dispatcher
+from tradegw_core.dispatcher.books import AssembledBooks
+from tradegw_core.dispatcher.dispatcher import Budget, Dispatcher
 from tradegw_core.dispatcher.metrics import DispatcherMetrics
 from tradegw_core.errors import ConfigError, JournalError, ProviderFailedError
 from tradegw_core.net.backoff import Backoff
@@ -110,6 +111,9 @@ class Gateway:
     ) -> None:
         gw = settings.gateway
         disp = settings.dispatcher
+        strangers = sorted(set(disp.budgets) - set(gw.consumers))
+        if strangers:
+            raise ConfigError(f"dispatcher.budgets names {strangers}, not in gateway.consumers")
         unknown_required = set(gw.required_providers) - set(gw.providers)
         if unknown_required:
             raise ProviderFailedError(
@@ -131,6 +135,9 @@ class Gateway:
             overflow=disp.overflow,
             lateness_ms=disp.lateness_ms,
             dedup_window=disp.dedup_window,
+            budget=Budget(disp.rate, disp.burst),
+            budgets={name: Budget(b.rate, b.burst) for name, b in disp.budgets.items()},
+            backlog_size=disp.backlog_size,
         )
         self.flush_s = disp.flush_ms / 1000
         self.dispatcher_metrics = DispatcherMetrics(self.dispatcher, self.metrics)
@@ -162,6 +169,7 @@ class Gateway:
         """This process's epoch (part of every provider's ``run_epoch``)."""
         self._required_timeout = float(getattr(gw, "required_timeout_s", 30.0))
         self.book_stages: dict[str, Any] = {}
+        self.dispatcher.books = AssembledBooks(self.book_stages, self.clock)
         parts = BookStageParts(
             clock=self.clock, telemetry=self.telemetry, book=getattr(settings, "book", None)
         )

@@ -29,7 +29,16 @@ from tradegw_core.schema.events import Trade
 
 from .docblocks import REPO, Block, blocks, doc_files
 
-_SETTINGS_SECTIONS = {"plugins", "gateway", "providers", "consumers", "orders", "logging", "api"}
+_SETTINGS_SECTIONS = {
+    "plugins",
+    "gateway",
+    "providers",
+    "consumers",
+    "orders",
+    "logging",
+    "api",
+    "dispatcher",
+}
 
 
 def _all(lang: str) -> list[Block]:

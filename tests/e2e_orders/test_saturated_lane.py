@@ -1,14 +1,15 @@
 """Execution reports are lossless even when the consumer's market-data lane is saturated.
 
 A real Gateway on the Coinbase emulator, with a tiny market-data lane (``lane_size = 4``,
-overflow to the dead-letter queue). The consumer subscribes to BTC-USD book and trades and
-stops draining: its first market-data callback blocks until the test releases it. The
-emulator's market is stepped until the gateway reports the lane's overflow. The consumer's
-order (a real one, acknowledged by the venue) then gets 10,000 fills, handed to the order
-path where the venue adapter hands its user-stream reports (``OrderService.emitter``):
+a trade backlog of 1, overflow to the dead-letter queue). The consumer subscribes to BTC-USD
+book and trades and stops draining: its first market-data callback blocks until the test
+releases it. The emulator's market is stepped until the gateway reports the lane's
+overflow. The consumer's order (a real one, acknowledged by the venue) then gets 10,000
+fills, handed to the order path where the venue adapter hands its user-stream reports
+(``OrderService.emitter``):
 tracker -> SQLite journal -> ``Dispatcher.deliver_exec`` -> the lane -> the consumer task.
 All 10,001 reports (ACK, 9,999 PARTIAL, FILLED) must arrive, in order, none dropped, while
-market data is being dead-lettered.
+trades are being dead-lettered (and book updates merged).
 
 (The fills are injected at the adapter's hand-off rather than matched on the emulator:
 10,000 matched fills take the emulator itself several seconds to produce.)
@@ -118,7 +119,7 @@ async def test_10000_exec_reports_arrive_in_order_through_a_saturated_lane(
             emu,
             tmp_path / "journal.sqlite3",
             {NAME: consumer},
-            dispatcher={"lane_size": LANE_SIZE, "overflow": "dlq"},
+            dispatcher={"lane_size": LANE_SIZE, "backlog_size": 1, "overflow": "dlq"},
         )
         gw = Gateway(loaded.settings, loaded.registries)
         lane = gw.dispatcher.lane(NAME)

@@ -109,14 +109,22 @@ def test_every_lane_of_a_stream_gets_the_event_even_when_one_is_full() -> None:
     d.subscribe("roomy", [KEY])
     d.dispatch(trade(1))
     assert seqs(roomy) == [1]
-    d.dispatch(trade(2))  # "full" still holds 1
+    d.dispatch(trade(2))  # "full" still holds 1: 2 waits in its stream's backlog
     assert seqs(roomy) == [2]
     assert seqs(full) == [1]
-    assert full.stats.dropped_newest == 1
+    d.flush()
+    assert seqs(full) == [2]  # nothing was dropped
+    assert full.stats.dropped == 0
     assert recorded == [
         (
             "backpressure.triggered",
-            {"consumer": "full", "policy": "drop_newest", "provider": "fake", "symbol": "BTC-USDT"},
+            {
+                "consumer": "full",
+                "provider": "fake",
+                "symbol": "BTC-USDT",
+                "type": "Trade",
+                "reason": "lane_full",
+            },
         )
     ]
 

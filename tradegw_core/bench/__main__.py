@@ -3,16 +3,16 @@
 ``venues`` first: the real Binance, Kraken and Coinbase paths on real frames beside
 cryptofeed (what a user runs). ``realpath``: consumer/symbol scaling and the paced 10k
 frames/s latency on the real venue paths. Then ``pipeline``: a synthetic, bench-local
-provider through the gateway (the core's share in isolation; not a venue path), and
-``merge``. Each section takes the options it knows from the command line and ignores the
-others.
+provider through the gateway (the core's share in isolation; not a venue path), ``merge``,
+and ``fairness`` (one slow consumer beside two fast ones). Each section takes the options
+it knows from the command line and ignores the others.
 """
 
 from __future__ import annotations
 
 import sys
 
-from tradegw_core.bench import merge, pipeline, realpath, venues
+from tradegw_core.bench import fairness, merge, pipeline, realpath, venues
 
 
 def main() -> None:
@@ -22,6 +22,7 @@ def main() -> None:
     realpath.main(argv)
     pipeline.main(argv)
     merge.main(argv)
+    fairness.main(argv)
 
 
 if __name__ == "__main__":

@@ -258,7 +258,11 @@ async def _pipeline(
     regs.freeze()
     settings = Settings(
         gateway=GatewaySettings(providers=("synthetic",), consumers=tuple(names)),
-        dispatcher=DispatcherSettings(lane_size=max(batch * 4, 10_000)),
+        # A budget no run reaches: the token buckets do their work on every delivery (their
+        # cost is measured) but never throttle, so every run delivers every frame.
+        dispatcher=DispatcherSettings(
+            lane_size=max(batch * 4, 10_000), rate=1_000_000_000, burst=1_000_000
+        ),
     )
     async with Gateway(settings, regs):
         provider = made[-1]

@@ -2,11 +2,15 @@
 
 A :class:`Lane` has two bounded queues:
 
-* **market data**, filled with :meth:`Lane.put_nowait` from the connection reader task
-  (synchronous, never awaits). When it is full the lane's named :class:`OverflowPolicy`
-  decides, and every loss is counted: ``dlq`` sends the *new* event to the bounded
-  :class:`DeadLetterQueue`; ``drop_oldest`` evicts the oldest queued event;
-  ``drop_newest`` refuses the new one.
+* **market data**, filled from the connection reader task (synchronous, never awaits)
+  through :meth:`Lane.offer` / :meth:`Lane.offer_snapshot`, each event passing the
+  consumer's :class:`~tradegw_core.bus.gate.StreamGate` for its stream: a token bucket,
+  latest-wins merging of Ticker / BookUpdate / KlineSummary and a bounded backlog for the
+  rest (design section 9; see :mod:`tradegw_core.bus.gate`). What gates hold is released
+  by :meth:`Lane.flush` on the 50 ms tick. When a backlog is full as well, the lane's named
+  :class:`OverflowPolicy` decides, and every loss is counted: ``dlq`` sends the *new* event
+  to the bounded :class:`DeadLetterQueue`; ``drop_oldest`` evicts the backlog's oldest;
+  ``drop_newest`` refuses the new one. :meth:`Lane.put_nowait` queues without a gate.
 * **execution reports**, lossless. It is bounded too (``exec_size``); nothing is ever
   dropped from it. Memory stays bounded by backpressure: :meth:`Lane.put_exec_nowait`
   returns False when it is full and the producer then awaits :meth:`Lane.put_exec`, which
@@ -18,60 +22,25 @@ A :class:`Lane` has two bounded queues:
 
 The consumer task calls :meth:`Lane.wait` once, then takes what is queued without awaiting:
 exec reports one by one (:meth:`Lane.pop_exec_nowait`), market data in batches
-(:meth:`Lane.take`): one task switch per burst, not per event (design section 2). Deques
-plus a wake-up event are used instead of an anyio memory object stream because
-``drop_oldest`` needs the head of the queue and the consumer waits on two queues at once.
+(:meth:`Lane.take`): one task switch per burst, not per event (design section 2).
 """
 
 from __future__ import annotations
 
-import enum
 from collections import deque
+from collections.abc import Callable
 
 import anyio
 
-from tradegw_core.schema.events import Event, ExecReport
+from tradegw_core.bus.dlq import DeadLetterQueue, OverflowPolicy
+from tradegw_core.bus.gate import StreamGate, book_gate_key
+from tradegw_core.contracts import Telemetry
+from tradegw_core.schema.events import Event, ExecReport, StreamKey, encode_event
 
-__all__ = ["DeadLetterQueue", "Lane", "LaneStats", "OverflowPolicy"]
+__all__ = ["BookSource", "DeadLetterQueue", "Lane", "LaneStats", "OverflowPolicy"]
 
-
-class OverflowPolicy(enum.StrEnum):
-    """What a full market-data lane does with one more event."""
-
-    DLQ = "dlq"
-    DROP_OLDEST = "drop_oldest"
-    DROP_NEWEST = "drop_newest"
-
-
-class DeadLetterQueue:
-    """Bounded store of events a lane could not take, with counters.
-
-    ``total`` counts every event ever sent here; when full, the oldest entry is evicted and
-    ``evicted`` counts it, so nothing vanishes without a number.
-    """
-
-    def __init__(self, size: int = 10_000) -> None:
-        if size < 1:
-            raise ValueError(f"DLQ size must be >= 1, got {size}")
-        self.size = size
-        self._items: deque[tuple[str, Event]] = deque()
-        self.total = 0
-        self.evicted = 0
-
-    def put(self, consumer_id: str, event: Event) -> None:
-        """Keep ``event`` that ``consumer_id``'s lane refused."""
-        self.total += 1
-        if len(self._items) >= self.size:
-            self._items.popleft()
-            self.evicted += 1
-        self._items.append((consumer_id, event))
-
-    def items(self) -> list[tuple[str, Event]]:
-        """What the DLQ holds now, oldest first."""
-        return list(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
+BookSource = Callable[[StreamKey], Event | None]
+"""A BookSnapshot of the assembled book of a BookUpdate stream now (None: not live)."""
 
 
 class LaneStats:
@@ -84,6 +53,7 @@ class LaneStats:
 
     __slots__ = (
         "_queue",
+        "bytes",
         "dead_lettered",
         "delivered",
         "dropped_newest",
@@ -95,6 +65,8 @@ class LaneStats:
     def __init__(self, queue: deque[Event] | None = None) -> None:
         self._queue: deque[Event] = queue if queue is not None else deque()
         self.delivered = 0
+        self.bytes = 0
+        """Canonical JSON bytes delivered (estimated from one event in 64)."""
         self.dropped_oldest = 0
         self.dropped_newest = 0
         self.dead_lettered = 0
@@ -113,7 +85,13 @@ class LaneStats:
 
 
 class Lane:
-    """One consumer's bounded market-data queue plus its lossless exec-report queue."""
+    """One consumer's bounded market-data queue, its stream gates, and its exec-report queue.
+
+    ``rate``/``burst`` are the token budget of each of this consumer's streams (``rate`` 0:
+    unlimited); ``backlog_size`` bounds what each queued (non-coalescable) stream may hold
+    beyond the lane; ``books`` makes a BookSnapshot of the provider's assembled book for a
+    consumer whose book must be resynced (None: the book is not live; wait for the venue's).
+    """
 
     def __init__(
         self,
@@ -123,22 +101,200 @@ class Lane:
         overflow: OverflowPolicy | str = OverflowPolicy.DLQ,
         dlq: DeadLetterQueue | None = None,
         exec_size: int = 10_000,
+        rate: int = 0,
+        burst: int = 100,
+        backlog_size: int = 1_000,
+        telemetry: Telemetry | None = None,
+        books: BookSource | None = None,
     ) -> None:
-        if size < 1 or exec_size < 1:
+        if size < 1 or exec_size < 1 or backlog_size < 1:
             raise ValueError("lane sizes must be >= 1")
         self.consumer_id = consumer_id
         self.size = size
         self.exec_size = exec_size
         self.overflow = OverflowPolicy(overflow)
         self.dlq = dlq if dlq is not None else DeadLetterQueue()
+        self.rate = rate
+        self.burst = burst
+        self.backlog_size = backlog_size
+        self.telemetry = telemetry
+        self.books = books
         self._md: deque[Event] = deque()
         self.stats = LaneStats(self._md)
         self._exec: deque[ExecReport] = deque()
         self._waiter: anyio.Event | None = None
         self._exec_room: anyio.Event | None = None
         self._closed = False
+        self.gates: dict[StreamKey, StreamGate] = {}
+        """This consumer's gates by stream (both book streams share the update's)."""
+        self._held: dict[StreamGate, None] = {}
+        self.throttled: dict[StreamGate, None] = {}
+        """Gates that were ever throttled (their counters are exported)."""
+        self._turn = 0
+        self._sampled = 0
+        self._event_bytes = 0
 
-    # -- producer side ---------------------------------------------------------------
+    # -- producer side: gated market data (the dispatcher) ---------------------------
+
+    def gate(self, key: StreamKey) -> StreamGate:
+        """The gate of ``key`` (created on first use, with this lane's budget)."""
+        key = book_gate_key(key)
+        gate = self.gates.get(key)
+        if gate is None:
+            gate = self.gates[key] = StreamGate(key, rate=self.rate, burst=self.burst)
+        return gate
+
+    def drop_gate(self, key: StreamKey) -> None:
+        """Forget ``key``'s gate and whatever it holds (the consumer unsubscribed)."""
+        gate = self.gates.pop(book_gate_key(key), None)
+        if gate is not None:
+            self._held.pop(gate, None)
+            self.throttled.pop(gate, None)
+
+    def offer(self, gate: StreamGate, event: Event, now_ns: int) -> None:
+        """One market-data event of ``gate``'s stream: queued, held, merged or dead-lettered."""
+        md = self._md
+        if gate.idle and len(md) < self.size:
+            # StreamGate.take, inlined: this runs for every event and every consumer.
+            tat = gate.tat
+            if tat < now_ns:
+                tat = now_ns
+            if not gate.rate or tat - now_ns <= gate.tau:
+                gate.tat = tat + gate.interval
+                md.append(event)
+                if self._waiter is not None:
+                    self._waiter.set()
+                    self._waiter = None
+                return
+        self._hold(gate, event, now_ns)
+
+    def _hold(self, gate: StreamGate, event: Event, now_ns: int) -> None:
+        md = self._md
+        if gate.coalesce:
+            if gate.resync:
+                gate.coalesced += 1  # the fresh snapshot to come includes it
+                return
+            gate.hold(event)
+        else:
+            backlog = gate.backlog
+            if len(backlog) >= self.backlog_size:
+                self._overflow(gate, event)
+                return
+            backlog.append(event)
+        if gate.idle:
+            self._throttle(gate, now_ns, "lane_full" if len(md) >= self.size else "tokens")
+
+    def offer_snapshot(self, gate: StreamGate, snapshot: Event, now_ns: int) -> None:
+        """A venue BookSnapshot: it supersedes held updates; never costs a token.
+
+        When the lane cannot take it, the gate resyncs: updates are dropped until there is
+        room for a fresh snapshot of the assembled book.
+        """
+        gate.drop_pending()
+        if len(self._md) < self.size:
+            gate.resync = False
+            self._append(snapshot)
+            if not gate.idle and not gate.backlog:
+                self._unthrottle(gate, now_ns)
+            return
+        gate.resync = True
+        if gate.idle:
+            self._throttle(gate, now_ns, "lane_full")
+
+    def resync(self, gate: StreamGate, now_ns: int) -> None:
+        """Give this consumer a fresh BookSnapshot of ``gate``'s book, then its updates."""
+        gate.drop_pending()
+        gate.resync = True
+        if gate.idle:
+            self._throttle(gate, now_ns, "resync")
+        self._release(gate, now_ns)
+
+    def flush(self, now_ns: int, *, force: bool = False) -> None:
+        """Release what the gates hold, as tokens and room allow (the 50 ms tick).
+
+        Gates take turns: each tick starts one gate further, so no stream of this consumer
+        always goes first when room is short. ``force`` (at shutdown) ignores budgets.
+        """
+        held = self._held
+        if not held:
+            return
+        gates = list(held)
+        self._turn = start = (self._turn + 1) % len(gates)
+        for gate in gates[start:] + gates[:start]:
+            self._release(gate, now_ns, force)
+
+    def _release(self, gate: StreamGate, now_ns: int, force: bool = False) -> None:
+        md, size = self._md, self.size
+        if gate.resync:
+            if len(md) >= size:
+                return
+            snapshot = self.books(gate.key) if self.books is not None else None
+            if snapshot is None:
+                return  # not live: the venue's own snapshot will come
+            gate.resync = False
+            self._append(snapshot)
+        backlog = gate.backlog
+        while backlog and len(md) < size and (force or gate.take(now_ns)):
+            self._append(backlog.popleft())
+        if gate.pending is not None and len(md) < size and (force or gate.take(now_ns)):
+            merged = gate.held
+            event = gate.release()
+            assert event is not None
+            self._append(event)
+            if merged > 1 and self.telemetry is not None:
+                self.telemetry.emit(
+                    "coalescing.applied",
+                    consumer=self.consumer_id,
+                    provider=gate.key.provider,
+                    symbol=gate.key.symbol,
+                    type=gate.key.type.value,
+                    merged=merged,
+                )
+        if not backlog and gate.pending is None and not gate.resync:
+            self._unthrottle(gate, now_ns)
+
+    def _append(self, event: Event) -> None:
+        self._md.append(event)
+        if self._waiter is not None:
+            self._waiter.set()
+            self._waiter = None
+
+    def _throttle(self, gate: StreamGate, now_ns: int, reason: str) -> None:
+        gate.idle = False
+        gate.since = now_ns
+        self._held[gate] = None
+        self.throttled[gate] = None
+        if self.telemetry is not None:
+            key = gate.key
+            self.telemetry.emit(
+                "backpressure.triggered",
+                consumer=self.consumer_id,
+                provider=key.provider,
+                symbol=key.symbol,
+                type=key.type.value,
+                reason=reason,
+            )
+
+    def _unthrottle(self, gate: StreamGate, now_ns: int) -> None:
+        gate.idle = True
+        gate.throttled_ns += max(0, now_ns - gate.since)
+        self._held.pop(gate, None)
+
+    def _overflow(self, gate: StreamGate, event: Event) -> None:
+        """The backlog is full as well: the lane's overflow policy decides, counted."""
+        policy = self.overflow
+        if policy is OverflowPolicy.DROP_OLDEST:
+            gate.backlog.popleft()
+            gate.backlog.append(event)
+            self.stats.dropped_oldest += 1
+        elif policy is OverflowPolicy.DROP_NEWEST:
+            self.stats.dropped_newest += 1
+        else:
+            gate.dead_lettered += 1
+            self.stats.dead_lettered += 1
+            self.dlq.put(self.consumer_id, event)
+
+    # -- producer side: ungated queueing and exec reports ----------------------------
 
     def put_nowait(self, event: Event) -> bool:
         """Queue one market-data event; False when the overflow policy refused it."""
@@ -223,7 +379,14 @@ class Lane:
         else:
             popleft = md.popleft
             batch = [popleft() for _ in range(limit)]
-        self.stats.delivered += len(batch)
+        n = len(batch)
+        if n:
+            self._sampled -= n
+            if self._sampled <= 0:  # size one event in 64: encoding each would cost ~1 us
+                self._sampled = 64
+                self._event_bytes = len(encode_event(batch[-1]))
+            self.stats.delivered += n
+            self.stats.bytes += n * self._event_bytes
         return batch
 
     def pop_exec_nowait(self) -> ExecReport | None:

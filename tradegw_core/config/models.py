@@ -30,6 +30,7 @@ __all__ = [
     "CORE_SECTIONS",
     "ApiSettings",
     "BookSettings",
+    "BudgetSettings",
     "DispatcherSettings",
     "GatewaySettings",
     "LoggingSettings",
@@ -101,8 +102,19 @@ class MetricsSettings(BaseModel):
     """Port of the exporter (0: any free port)."""
 
 
+class BudgetSettings(BaseModel):
+    """``[dispatcher.budgets.<consumer>]``: one consumer's token budget on each stream."""
+
+    model_config = _FROZEN
+
+    rate: int = Field(default=1_000, ge=0, le=1_000_000_000)
+    """Market-data events per second on each stream (0: unlimited)."""
+    burst: int = Field(default=100, gt=0, le=10_000_000)
+    """Events at once before ``rate`` applies."""
+
+
 class DispatcherSettings(BaseModel):
-    """``[dispatcher]``: lanes, ordering and dedup."""
+    """``[dispatcher]``: lanes, ordering, dedup and each consumer's fair share."""
 
     model_config = _FROZEN
 
@@ -117,6 +129,18 @@ class DispatcherSettings(BaseModel):
     """Tick of the flush that releases held events whose lateness expired."""
     dedup_window: int = Field(default=100_000, gt=0, le=10_000_000)
     """How many recent event ids are remembered to drop duplicates (e.g. A/B feeds)."""
+    rate: int = Field(default=1_000, ge=0, le=1_000_000_000)
+    """Market-data events per second each consumer may receive on each stream (a token
+    bucket per consumer and stream; 0: unlimited). Beyond it Ticker, BookUpdate and
+    KlineSummary are merged latest-wins and trades wait in the stream's backlog."""
+    burst: int = Field(default=100, gt=0, le=10_000_000)
+    """Events a consumer may receive on one stream at once before ``rate`` applies."""
+    backlog_size: int = Field(default=1_000, gt=0, le=10_000_000)
+    """Trades (and other queued types) one consumer's stream holds while it is out of
+    tokens or its lane is full; beyond it the lane's ``overflow`` policy applies."""
+    budgets: dict[str, BudgetSettings] = Field(default_factory=dict)
+    """Per-consumer budgets overriding ``rate``/``burst``: ``[dispatcher.budgets.<consumer>]``
+    with ``rate`` and ``burst``."""
 
 
 class MergeSettings(BaseModel):

@@ -5,38 +5,57 @@ section 2) and never awaits: it enqueues with :meth:`Lane.put_nowait`. The gatew
 :meth:`Dispatcher.flush` on its 50 ms tick to release held events whose lateness tolerance
 expired. Execution reports take their own lossless path to the owning consumer's lane.
 
-Seams for later issues: :class:`Admission` (token buckets and coalescing of design section 9
-decide per consumer whether an event goes to the lane now, later, or merged), set with
-``admission=``; merged subscriptions are handled upstream, in the orchestrator.
+Fair share (design section 9): every routed event goes to each consumer's lane through that
+consumer's :class:`~tradegw_core.bus.gate.StreamGate` for the stream (token bucket,
+latest-wins coalescing, bounded backlog; see :mod:`tradegw_core.bus.gate`). The flush tick
+releases what gates hold, serving the lanes round-robin. A consumer that joins a book stream
+others already receive gets a BookSnapshot of the provider's assembled book (``books``, set
+by the gateway) before its first update; only that consumer is resynced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from tradegw_core.bus.data import DeadLetterQueue, Lane, OverflowPolicy
+from tradegw_core.bus.gate import StreamGate
 from tradegw_core.clock import Clock, SystemClock
 from tradegw_core.contracts import Telemetry
 from tradegw_core.dispatcher.dedup import DedupWindow
 from tradegw_core.dispatcher.ordering import GapReport, OrderingBuffer, OrderingMode, StreamState
 from tradegw_core.dispatcher.routing import RouteChange, RoutingTable
 from tradegw_core.errors import ControlError
-from tradegw_core.schema.events import Event, EventType, ExecReport, StreamKey
+from tradegw_core.schema.events import BookSnapshot, Event, EventType, ExecReport, StreamKey
 
-__all__ = ["Admission", "Dispatcher", "DispatcherStats"]
+__all__ = ["AssembledBook", "Budget", "Dispatcher", "DispatcherStats"]
+
+_Route = tuple[tuple[Lane, StreamGate], ...]
 
 
-class Admission(Protocol):
-    """Per-consumer admission of market data to a lane (token buckets, coalescing).
+class AssembledBook(Protocol):
+    """Where a consumer's resync snapshot comes from (the providers' book stages)."""
 
-    ``admit`` returns True when it has taken care of the event (queued it, coalesced it or
-    deferred it); False lets the dispatcher enqueue it directly.
-    """
-
-    def admit(self, lane: Lane, key: StreamKey, event: Event) -> bool:
-        """Decide what happens to ``event`` on its way to ``lane``."""
+    def serves(self, provider: str, symbol: str) -> bool:
+        """True when ``provider`` assembles ``symbol``'s book (it has a book stage)."""
         ...
+
+    def __call__(self, provider: str, symbol: str, seq: int | None) -> BookSnapshot | None:
+        """A BookSnapshot of the assembled book now, with ``seq`` (the last update
+        delivered) as its seq; None while that book is not live."""
+        ...
+
+
+class Budget:
+    """The token budget of one consumer's streams: ``rate`` events/s (0: unlimited), ``burst``."""
+
+    __slots__ = ("burst", "rate")
+
+    def __init__(self, rate: int = 1_000, burst: int = 100) -> None:
+        if rate < 0 or burst < 1:
+            raise ValueError("a budget needs rate >= 0 (0: unlimited) and burst >= 1")
+        self.rate = rate
+        self.burst = burst
 
 
 class _NullTelemetry:
@@ -59,16 +78,16 @@ class DispatcherStats:
 class _Slot:
     """What the hot path needs about one routed stream, cached until routes change."""
 
-    __slots__ = ("dedup", "key", "lanes", "puts", "stream")
+    __slots__ = ("dedup", "gates", "key", "snapshot", "stream")
 
-    def __init__(self, key: StreamKey, lanes: tuple[Lane, ...], stream: StreamState) -> None:
+    def __init__(self, key: StreamKey, gates: _Route, stream: StreamState) -> None:
         self.key = key
         # A BookSnapshot is made once per (re)sync by the provider's book stage, never copied
         # by A/B connections; a resync that lands on the same seq must still reach consumers
         # (design s6: a BookSnapshot after every resync), so snapshots skip the dedup window.
-        self.dedup = key.type is not EventType.BOOK_SNAPSHOT
-        self.lanes = lanes
-        self.puts: tuple[Callable[[Event], bool], ...] = tuple(lane.put_nowait for lane in lanes)
+        self.snapshot = key.type is EventType.BOOK_SNAPSHOT
+        self.dedup = not self.snapshot
+        self.gates = gates
         self.stream = stream
 
 
@@ -93,7 +112,9 @@ class Dispatcher:
         exec_lane_size: int = 10_000,
         max_held: int = 10_000,
         default_mode: OrderingMode = OrderingMode.MONOTONIC,
-        admission: Admission | None = None,
+        budget: Budget | None = None,
+        budgets: Mapping[str, Budget] | None = None,
+        backlog_size: int = 1_000,
     ) -> None:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._telemetry: Telemetry = telemetry if telemetry is not None else _NullTelemetry()
@@ -112,9 +133,16 @@ class Dispatcher:
         )
         self.routing = RoutingTable()
         self.stats = DispatcherStats()
-        self.admission = admission
+        self.budget = budget if budget is not None else Budget(rate=0)
+        """The token budget of every consumer without one of its own in ``budgets``
+        (unlimited unless given: the gateway passes ``[dispatcher] rate``/``burst``)."""
+        self.budgets: dict[str, Budget] = dict(budgets or {})
+        self.backlog_size = backlog_size
+        self.books: AssembledBook | None = None
+        """Makes a BookSnapshot of a provider's assembled book (set by the gateway)."""
         self._lanes: dict[str, Lane] = {}
-        self._routes: dict[StreamKey, tuple[Lane, ...]] = {}
+        self._turn = 0
+        self._routes: dict[StreamKey, _Route] = {}
         self._slots: dict[tuple[type[Event], str, str], _Slot] = {}
         self._first_seen = self.dedup.first_seen
         self._accept = self.ordering.accept
@@ -125,12 +153,18 @@ class Dispatcher:
         """Create the lane of a consumer."""
         if consumer_id in self._lanes:
             raise ControlError(f"consumer {consumer_id!r} is already registered")
+        budget = self.budgets.get(consumer_id, self.budget)
         lane = Lane(
             consumer_id,
             size=self.lane_size,
             overflow=self.overflow,
             dlq=self.dlq,
             exec_size=self.exec_lane_size,
+            rate=budget.rate,
+            burst=budget.burst,
+            backlog_size=self.backlog_size,
+            telemetry=self._telemetry,
+            books=self._book,
         )
         self._lanes[consumer_id] = lane
         return lane
@@ -143,6 +177,11 @@ class Dispatcher:
         if lane is not None:
             lane.close()
         return change
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the dispatcher reads when an event carries no ``ts_ingest``."""
+        return self._clock
 
     def lane(self, consumer_id: str) -> Lane:
         """The lane of ``consumer_id`` (KeyError when unknown)."""
@@ -158,20 +197,46 @@ class Dispatcher:
         return consumer_id in self._lanes
 
     def subscribe(self, consumer_id: str, keys: Iterable[StreamKey]) -> RouteChange:
-        """Route ``keys`` to a registered consumer (idempotent)."""
-        if consumer_id not in self._lanes:
+        """Route ``keys`` to a registered consumer (idempotent).
+
+        A book update stream that others already receive (the venue is not asked again)
+        starts, for this consumer only, with a BookSnapshot of the provider's assembled book.
+        """
+        lane = self._lanes.get(consumer_id)
+        if lane is None:
             raise ControlError(f"unknown consumer {consumer_id!r}")
         change = self.routing.add(consumer_id, keys)
         self._refresh(change)
+        first = set(change.first)
+        books = self.books
+        for key in change.changed:
+            if (
+                key.type is EventType.BOOK_UPDATE
+                and key not in first
+                and books is not None
+                and books.serves(key.provider, key.symbol)
+            ):
+                lane.resync(lane.gate(key), self._clock.monotonic_ns())
         return change
 
     def unsubscribe(self, consumer_id: str, keys: Iterable[StreamKey]) -> RouteChange:
         """Stop routing ``keys`` to ``consumer_id``; streams left without consumers reset."""
         change = self.routing.remove(consumer_id, keys)
         self._refresh(change)
+        lane = self._lanes.get(consumer_id)
+        if lane is not None:
+            for key in change.changed:
+                if key.type is not EventType.BOOK_SNAPSHOT:
+                    lane.drop_gate(key)
         for key in change.last:
             self.ordering.forget(key)
         return change
+
+    def _book(self, key: StreamKey) -> Event | None:
+        """A BookSnapshot of ``key``'s assembled book now (None: not live, or no source)."""
+        if self.books is None:
+            return None
+        return self.books(key.provider, key.symbol, self.ordering.last_seq(key))
 
     @property
     def routing_version(self) -> int:
@@ -188,9 +253,9 @@ class Dispatcher:
 
     def _refresh(self, change: RouteChange) -> None:
         for key in change.changed:
-            lanes = tuple(self._lanes[c] for c in self.routing.consumers(key) if c in self._lanes)
+            lanes = [self._lanes[c] for c in self.routing.consumers(key) if c in self._lanes]
             if lanes:
-                self._routes[key] = lanes
+                self._routes[key] = tuple((lane, lane.gate(key)) for lane in lanes)
             else:
                 self._routes.pop(key, None)
         self._slots.clear()
@@ -201,13 +266,13 @@ class Dispatcher:
     def _slot(self, event: Event) -> _Slot | None:
         """Build the cached slot of ``event``'s stream (None: nobody listens)."""
         key = event.stream_key
-        lanes = self._routes.get(key)
-        if lanes is None:
+        gates = self._routes.get(key)
+        if gates is None:
             if key.type is not EventType.BOOK_SNAPSHOT:
                 return None
             # Nobody listens; a snapshot still goes on, as it re-bases its update stream.
-            lanes = ()
-        slot = _Slot(key, lanes, self.ordering.stream(key))
+            gates = ()
+        slot = _Slot(key, gates, self.ordering.stream(key))
         self._slots[(type(event), event.provider, event.symbol)] = slot
         return slot
 
@@ -226,43 +291,48 @@ class Dispatcher:
         if slot.dedup and not self._first_seen(event.event_id):
             stats.duplicates += 1
             return
-        if not self._accept(slot.stream, event, event.ts_ingest or self._clock.monotonic_ns()):
+        now = event.ts_ingest or self._clock.monotonic_ns()
+        if not self._accept(slot.stream, event, now):
             return  # held, dropped as stale, or delivered by the ordering buffer itself
-        if self.admission is not None or not slot.puts:
-            self._route(slot.key, event)
+        if slot.snapshot:
+            for lane, gate in slot.gates:
+                lane.offer_snapshot(gate, event, now)
             return
-        for put in slot.puts:
-            if not put(event):
-                self._backpressure(slot.lanes[slot.puts.index(put)], slot.key)
+        for lane, gate in slot.gates:
+            lane.offer(gate, event, now)
 
     def _route(self, key: StreamKey, event: Event) -> None:
-        lanes = self._routes.get(key)
-        if lanes is None:
+        gates = self._routes.get(key)
+        if gates is None:
             self.stats.unrouted += 1
             return
-        admission = self.admission
-        for lane in lanes:
-            if admission is not None and admission.admit(lane, key, event):
-                continue
-            if not lane.put_nowait(event):
-                self._backpressure(lane, key)
-
-    def _backpressure(self, lane: Lane, key: StreamKey) -> None:
-        self._telemetry.emit(
-            "backpressure.triggered",
-            consumer=lane.consumer_id,
-            policy=lane.overflow.value,
-            provider=key.provider,
-            symbol=key.symbol,
-        )
+        now = event.ts_ingest or self._clock.monotonic_ns()
+        if key.type is EventType.BOOK_SNAPSHOT:
+            for lane, gate in gates:
+                lane.offer_snapshot(gate, event, now)
+            return
+        for lane, gate in gates:
+            lane.offer(gate, event, now)
 
     def flush(self, now_ns: int | None = None) -> None:
-        """Release held events whose lateness expired (the gateway's 50 ms tick)."""
-        self.ordering.flush(self._clock.monotonic_ns() if now_ns is None else now_ns)
+        """The 50 ms tick: release held events whose lateness expired, then what the
+        consumers' gates hold, serving the lanes round-robin (a different one first each
+        tick)."""
+        now = self._clock.monotonic_ns() if now_ns is None else now_ns
+        self.ordering.flush(now)
+        lanes = list(self._lanes.values())
+        if lanes:
+            self._turn = start = (self._turn + 1) % len(lanes)
+            for lane in lanes[start:] + lanes[:start]:
+                lane.flush(now)
 
     def flush_all(self) -> None:
-        """Release everything held (shutdown: deliver what is in flight)."""
-        self.ordering.flush_all(self._clock.monotonic_ns())
+        """Release everything held (shutdown: deliver what is in flight), budgets aside;
+        what the lanes have no room for stays held and counted."""
+        now = self._clock.monotonic_ns()
+        self.ordering.flush_all(now)
+        for lane in self._lanes.values():
+            lane.flush(now, force=True)
 
     def _report_gap(self, gap: GapReport) -> None:
         self._telemetry.emit(
