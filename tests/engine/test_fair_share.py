@@ -9,8 +9,10 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.bus.data import Lane
 from tradegw_core.bus.gate import StreamGate
+from tradegw_core.consumer.book import apply_book_event
 from tradegw_core.schema.events import (
     BookSnapshot,
     BookUpdate,
@@ -28,8 +30,6 @@ TICK = StreamKey("fake", "BTC-USDT", EventType.TICKER)
 MS = 1_000_000
 S = 1_000_000_000
 
-Book = tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]
-
 
 def book_update(seq: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> BookUpdate:
     return BookUpdate(
@@ -46,15 +46,15 @@ def book_update(seq: int, bids: list[tuple[int, int]], asks: list[tuple[int, int
     )
 
 
-def book_snapshot(book: Book, seq: int) -> BookSnapshot:
+def book_snapshot(book: OrderBook, seq: int) -> BookSnapshot:
     return BookSnapshot(
         event_id=f"fake:BTC-USDT:BookSnapshot:{seq}",
         provider="fake",
         symbol="BTC-USDT",
         venue_symbol="BTCUSDT",
         seq_provider=seq,
-        bids=tuple(Level(p, q) for p, q in book[0].items()),
-        asks=tuple(Level(p, q) for p, q in book[1].items()),
+        bids=tuple(Level(p, q) for p, q in book.bids.items()),
+        asks=tuple(Level(p, q) for p, q in book.asks.items()),
     )
 
 
@@ -69,23 +69,15 @@ def ticker(n: int) -> Ticker:
     )
 
 
-def apply(book: Book, event: BookUpdate | BookSnapshot) -> None:
-    if isinstance(event, BookSnapshot):
-        book[0].clear()
-        book[1].clear()
-    for side, levels in ((book[0], event.bids), (book[1], event.asks)):
-        for lv in levels:
-            if lv.qty == 0:
-                side.pop(lv.price, None)
-            else:
-                side[lv.price] = lv.qty
+def sides(book: OrderBook) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
+    return book.bids, book.asks
 
 
 class ConsumerBook:
     """What a strategy does with its book events, checking continuity as it goes."""
 
     def __init__(self) -> None:
-        self.book: Book = ({}, {})
+        self.book = OrderBook()
         self.seq: int | None = None
         self.tickers: list[int | None] = []
         self.trades: list[int | None] = []
@@ -93,13 +85,13 @@ class ConsumerBook:
     def take(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, BookSnapshot):
-                apply(self.book, event)
+                apply_book_event(self.book, event)
                 self.seq = event.seq_provider
             elif isinstance(event, BookUpdate):
                 assert self.seq is not None, "an update before any snapshot"
                 assert event.prev_seq == self.seq, (event.prev_seq, self.seq)
                 assert event.first_seq == self.seq + 1
-                apply(self.book, event)
+                apply_book_event(self.book, event)
                 self.seq = event.last_seq
             elif isinstance(event, Ticker):
                 self.tickers.append(event.seq_provider)
@@ -121,11 +113,11 @@ def test_a_full_lane_merges_book_updates_instead_of_dropping_them() -> None:
     # The issue's reproduction: a lane of 4 that receives 100 BookUpdates.
     lane = Lane("c1", size=4, rate=0)
     gate = lane.gate(BOOK)
-    venue: Book = ({}, {})
+    venue = OrderBook()
     lane.offer_snapshot(gate, book_snapshot(venue, 0), 0)
     for seq in range(1, 101):
         update = book_update(seq, [(seq % 7, seq)], [(seq % 5, 0 if seq % 3 else seq)])
-        apply(venue, update)
+        apply_book_event(venue, update)
         lane.offer(gate, update, seq * MS)
     consumer = ConsumerBook()
     consumer.take(lane.take(100))
@@ -134,7 +126,7 @@ def test_a_full_lane_merges_book_updates_instead_of_dropping_them() -> None:
     merged = lane.take(100)
     assert len(merged) == 1  # updates 4..100 arrive as one merged update
     consumer.take(merged)
-    assert consumer.book == venue
+    assert sides(consumer.book) == sides(venue)
     assert consumer.seq == 100
     assert gate.coalesced == 96
     assert lane.stats.dead_lettered == 0
@@ -164,7 +156,7 @@ def test_coalesced_delivery_keeps_the_book_whole_and_the_latest_ticker(
 ) -> None:
     """Any updates, any lane stalls, any token exhaustion: the consumer's book equals the
     book after every original update, and the last Ticker it gets is the latest one."""
-    venue: Book = ({}, {})
+    venue = OrderBook()
     seq = 0
 
     def books(key: StreamKey) -> Event | None:
@@ -180,7 +172,7 @@ def test_coalesced_delivery_keeps_the_book_whole_and_the_latest_ticker(
         if op[0] == "update":
             seq += 1
             update = book_update(seq, op[1], op[2])  # type: ignore[arg-type]
-            apply(venue, update)
+            apply_book_event(venue, update)
             lane.offer(book_gate, update, now)
         elif op[0] == "ticker":
             tickers += 1
@@ -199,7 +191,7 @@ def test_coalesced_delivery_keeps_the_book_whole_and_the_latest_ticker(
         consumer.take(lane.take(size))
         if book_gate.idle and ticker_gate.idle and lane.depth == 0:
             break
-    assert consumer.book == venue
+    assert sides(consumer.book) == sides(venue)
     assert consumer.seq == seq
     if tickers:
         assert consumer.tickers[-1] == tickers
@@ -227,7 +219,9 @@ def test_a_trade_burst_beyond_the_budget_is_delivered_or_dead_lettered_never_los
 
 
 def test_a_snapshot_the_lane_cannot_take_becomes_a_fresh_one_when_there_is_room() -> None:
-    venue: Book = ({Decimal(99): Decimal(1)}, {Decimal(101): Decimal(2)})
+    venue = OrderBook()
+    venue.set_bid(Decimal(99), Decimal(1))
+    venue.set_ask(Decimal(101), Decimal(2))
     made: list[int] = []
 
     def books(key: StreamKey) -> Event | None:
@@ -240,13 +234,13 @@ def test_a_snapshot_the_lane_cannot_take_becomes_a_fresh_one_when_there_is_room(
     lane.offer_snapshot(gate, book_snapshot(venue, 5), 0)
     assert gate.resync
     lane.offer(gate, book_update(6, [(0, 5)], []), 0)  # dropped: the fresh snapshot has it
-    apply(venue, book_update(6, [(0, 5)], []))
+    apply_book_event(venue, book_update(6, [(0, 5)], []))
     assert gate.coalesced == 1
     consumer = ConsumerBook()
     consumer.take(lane.take(10))
     lane.flush(50 * MS)
     consumer.take(lane.take(10))
     assert made == [1]
-    assert consumer.book == venue
+    assert sides(consumer.book) == sides(venue)
     assert consumer.seq == 7
     assert gate.idle

@@ -10,10 +10,11 @@ from tradegw_core.clock import FakeClock
 from tradegw_core.dispatcher import Budget, Dispatcher
 from tradegw_core.dispatcher.metrics import DispatcherMetrics
 from tradegw_core.observability.metrics import Metrics
-from tradegw_core.schema.events import BookSnapshot, BookUpdate, Event, EventType, Level, StreamKey
+from tradegw_core.schema.events import BookSnapshot, Event, EventType, Level, StreamKey
 from tradegw_core.testing.recorders import TelemetryRecorder
 
 from .conftest import exec_report, trade
+from .test_fair_share import book_update
 
 SNAP = StreamKey("fake", "BTC-USDT", EventType.BOOK_SNAPSHOT)
 UPD = StreamKey("fake", "BTC-USDT", EventType.BOOK_UPDATE)
@@ -23,20 +24,6 @@ MS = 1_000_000
 
 def drain(d: Dispatcher, consumer: str) -> list[Event]:
     return d.lane(consumer).take(1_000_000)
-
-
-def level_update(seq: int, price: int, qty: int) -> BookUpdate:
-    return BookUpdate(
-        event_id=f"fake:BTC-USDT:BookUpdate:{seq}",
-        provider="fake",
-        symbol="BTC-USDT",
-        venue_symbol="BTCUSDT",
-        seq_provider=seq,
-        first_seq=seq,
-        last_seq=seq,
-        prev_seq=seq - 1,
-        bids=(Level(Decimal(price), Decimal(qty)),),
-    )
 
 
 def test_a_late_joiner_gets_a_snapshot_of_the_assembled_book_and_only_it() -> None:
@@ -75,13 +62,13 @@ def test_a_late_joiner_gets_a_snapshot_of_the_assembled_book_and_only_it() -> No
             seq_provider=10,
         )
     )
-    for seq, price in ((11, 99), (12, 98)):
-        assembled[Decimal(price)] = Decimal(1)
-        d.dispatch(level_update(seq, price, 1))
+    for seq in (11, 12):  # bids at 100 - (seq - 10): 99, 98
+        assembled[Decimal(110 - seq)] = Decimal(1)
+        d.dispatch(book_update(seq, [(seq - 10, 1)], []))
     later = d.subscribe("late", [SNAP, UPD])
     assert later.first == []
     assembled[Decimal(97)] = Decimal(1)
-    d.dispatch(level_update(13, 97, 1))
+    d.dispatch(book_update(13, [(3, 1)], []))
     early, late = drain(d, "early"), drain(d, "late")
     assert [type(e).__name__ for e in early] == ["BookSnapshot"] + ["BookUpdate"] * 3
     assert asked == [("fake", "BTC-USDT", 12)]  # the last update delivered: the snapshot's seq

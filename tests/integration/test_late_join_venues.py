@@ -11,8 +11,10 @@ from typing import Any
 import anyio
 import pytest
 
+from tradegw_core.book.orderbook import OrderBook
 from tradegw_core.config.loader import compose_from_registries
 from tradegw_core.config.validation import validate_section
+from tradegw_core.consumer.book import apply_book_event
 from tradegw_core.demo.runner import client_settings_for, with_consumer
 from tradegw_core.dispatcher import AssembledBooks
 from tradegw_core.gateway import Gateway
@@ -31,8 +33,7 @@ class BookKeeper:
 
     def __init__(self) -> None:
         self.ctx: Any = None
-        self.bids: dict[Decimal, Decimal] = {}
-        self.asks: dict[Decimal, Decimal] = {}
+        self.book = OrderBook()
         self.snapshots = 0
         self.updates = 0
         self.before_snapshot = 0
@@ -49,23 +50,13 @@ class BookKeeper:
     async def on_event(self, event: Event) -> None:
         self.changed.set()
         self.changed = anyio.Event()
-        if isinstance(event, BookSnapshot):
-            self.snapshots += 1
-            self.bids.clear()
-            self.asks.clear()
-        elif isinstance(event, BookUpdate):
-            if not self.snapshots:
-                self.before_snapshot += 1
-                return
-            self.updates += 1
-        else:
+        if isinstance(event, BookUpdate) and not self.snapshots:
+            self.before_snapshot += 1
             return
-        for side, levels in ((self.bids, event.bids), (self.asks, event.asks)):
-            for lv in levels:
-                if lv.qty:
-                    side[lv.price] = lv.qty
-                else:
-                    side.pop(lv.price, None)
+        if isinstance(event, BookSnapshot | BookUpdate):
+            self.snapshots += isinstance(event, BookSnapshot)
+            self.updates += isinstance(event, BookUpdate)
+            apply_book_event(self.book, event)
 
     async def on_exec_report(self, report: Any) -> None:
         pass
@@ -99,8 +90,8 @@ def in_step(gw: Gateway, keepers: dict[str, BookKeeper], venue: str) -> bool:
     bids = [(lv.price, lv.qty) for lv in book.top_bids()]
     asks = [(lv.price, lv.qty) for lv in book.top_asks()]
     return all(
-        top(k.bids, len(bids), reverse=True) == bids
-        and top(k.asks, len(asks), reverse=False) == asks
+        top(k.book.bids, len(bids), reverse=True) == bids
+        and top(k.book.asks, len(asks), reverse=False) == asks
         for k in keepers.values()
     )
 

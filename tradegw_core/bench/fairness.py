@@ -26,6 +26,8 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
+from tradegw_core.book.orderbook import OrderBook
+from tradegw_core.consumer.book import apply_book_event
 from tradegw_core.contracts import ProviderContext, StreamSpec
 from tradegw_core.schema.events import (
     BookSnapshot,
@@ -161,7 +163,7 @@ class BenchConsumer:
         self.sleep_s = sleep_s
         self.latencies: list[int] = []
         self.delivered = 0
-        self.books: dict[str, Book] = {s: ({}, {}) for s in self.symbols}
+        self.books = {s: OrderBook() for s in self.symbols}
         self.reports: list[int] = []
         self.changed = anyio.Event()
 
@@ -183,16 +185,7 @@ class BenchConsumer:
         for event in events:
             self.latencies.append(now - event.ts_ingest)
             if isinstance(event, BookSnapshot | BookUpdate):
-                bids, asks = self.books[event.symbol]
-                if isinstance(event, BookSnapshot):
-                    bids.clear()
-                    asks.clear()
-                for side, levels in ((bids, event.bids), (asks, event.asks)):
-                    for lv in levels:
-                        if lv.qty:
-                            side[lv.price] = lv.qty
-                        else:
-                            side.pop(lv.price, None)
+                apply_book_event(self.books[event.symbol], event)
         if self.sleep_s:
             await anyio.sleep(self.sleep_s * len(events))
 
@@ -318,7 +311,9 @@ async def _main(rate: float, seconds: float, symbols: int, rounds: int) -> None:
         )
     mixed, venue, (reports, slow_stats, dlq) = mixed_runs[-1]
     slow = mixed["slow"]
-    books_ok = all(slow.books[s] == venue.books[s] for s in venue.symbols)
+    books_ok = all(
+        (slow.books[s].bids, slow.books[s].asks) == venue.books[s] for s in venue.symbols
+    )
     in_order = slow.reports == list(range(1, reports + 1))
     assert slow_stats is not None
     print(
