@@ -22,6 +22,7 @@ from tradegw_core.schema.events import (
     StreamKey,
     Ticker,
 )
+from tradegw_core.testing.recorders import TelemetryRecorder
 
 from .conftest import trade
 
@@ -244,3 +245,24 @@ def test_a_snapshot_the_lane_cannot_take_becomes_a_fresh_one_when_there_is_room(
     assert sides(consumer.book) == sides(venue)
     assert consumer.seq == 7
     assert gate.idle
+
+
+def test_telemetry_tells_each_stream_at_most_once_a_second_with_the_counts() -> None:
+    telemetry = TelemetryRecorder()
+    lane = Lane("c1", size=1, rate=0, telemetry=telemetry)
+    gate = lane.gate(TICK)
+    now = 0
+    for second in range(3):
+        for _ in range(10):  # 10 ticks of 100 ms: each fills the lane, then merges 3
+            for n in range(4):
+                lane.offer(gate, ticker(n), now)
+            lane.take(1)
+            lane.flush(now)
+            lane.take(1)
+            now += 100 * MS
+        assert len(telemetry.named("backpressure.triggered")) == second + 1
+    told = telemetry.named("coalescing.applied")
+    assert len(told) == 3
+    # Every merged original is told, once: 30 merged events of 3 (the last ones not yet).
+    assert sum(int(t["merged"]) for t in told) + gate.merged_untold == 30 * 3
+    assert gate.coalesced == 3 * 10 * 2  # 3 held per tick, 2 of them merged away

@@ -39,6 +39,11 @@ from tradegw_core.schema.events import Event, ExecReport, StreamKey, encode_even
 
 __all__ = ["BookSource", "DeadLetterQueue", "Lane", "LaneStats", "OverflowPolicy"]
 
+TELL_EVERY_NS = 1_000_000_000
+"""A stream of a consumer emits each telemetry event at most once a second (the first time
+at once); the counts in between are in the metrics and in ``coalescing.applied``'s
+``merged``."""
+
 BookSource = Callable[[StreamKey], Event | None]
 """A BookSnapshot of the assembled book of a BookUpdate stream now (None: not live)."""
 
@@ -237,19 +242,23 @@ class Lane:
         while backlog and len(md) < size and (force or gate.take(now_ns)):
             self._append(backlog.popleft())
         if gate.pending is not None and len(md) < size and (force or gate.take(now_ns)):
-            merged = gate.held
+            if gate.held > 1:
+                gate.merged_untold += gate.held
             event = gate.release()
             assert event is not None
             self._append(event)
-            if merged > 1 and self.telemetry is not None:
-                self.telemetry.emit(
-                    "coalescing.applied",
-                    consumer=self.consumer_id,
-                    provider=gate.key.provider,
-                    symbol=gate.key.symbol,
-                    type=gate.key.type.value,
-                    merged=merged,
-                )
+            if gate.merged_untold and now_ns - gate.merged_told_ns >= TELL_EVERY_NS:
+                gate.merged_told_ns = now_ns
+                merged, gate.merged_untold = gate.merged_untold, 0
+                if self.telemetry is not None:
+                    self.telemetry.emit(
+                        "coalescing.applied",
+                        consumer=self.consumer_id,
+                        provider=gate.key.provider,
+                        symbol=gate.key.symbol,
+                        type=gate.key.type.value,
+                        merged=merged,
+                    )
         if not backlog and gate.pending is None and not gate.resync:
             self._unthrottle(gate, now_ns)
 
@@ -264,6 +273,9 @@ class Lane:
         gate.since = now_ns
         self._held[gate] = None
         self.throttled[gate] = None
+        if now_ns - gate.throttle_told_ns < TELL_EVERY_NS:
+            return  # told less than a second ago: the metrics keep the exact counts
+        gate.throttle_told_ns = now_ns
         if self.telemetry is not None:
             key = gate.key
             self.telemetry.emit(

@@ -37,6 +37,9 @@ from tradegw_core.schema.events import BookUpdate, Event, EventType, Level, Stre
 
 __all__ = ["COALESCED_TYPES", "StreamGate", "book_gate_key"]
 
+NEVER_NS = 1 << 62
+"""Far enough in the past for a time that never happened."""
+
 COALESCED_TYPES = frozenset({EventType.TICKER, EventType.BOOK_UPDATE, EventType.KLINE_SUMMARY})
 """Stream types merged latest-wins under backpressure; every other type is queued."""
 
@@ -63,12 +66,15 @@ class StreamGate:
         "idle",
         "interval",
         "key",
+        "merged_told_ns",
+        "merged_untold",
         "pending",
         "rate",
         "resync",
         "since",
         "tat",
         "tau",
+        "throttle_told_ns",
         "throttled_ns",
     )
 
@@ -98,6 +104,11 @@ class StreamGate:
         """The consumer's book needs a fresh BookSnapshot before any more updates."""
         self.since = 0
         self.throttled_ns = 0
+        self.throttle_told_ns = -NEVER_NS
+        """When ``backpressure.triggered`` last told of this stream (ns)."""
+        self.merged_told_ns = -NEVER_NS
+        self.merged_untold = 0
+        """Original events merged since ``coalescing.applied`` last told it."""
         self.coalesced = 0
         """Original events that reached the consumer only merged into a later one."""
         self.dead_lettered = 0
