@@ -182,6 +182,8 @@ class Lane:
             gate.hold(event)
         else:
             backlog = gate.backlog
+            if backlog is None:
+                backlog = gate.backlog = deque()
             if len(backlog) >= self.backlog_size:
                 self._overflow(gate, event)
                 return
@@ -295,9 +297,11 @@ class Lane:
     def _overflow(self, gate: StreamGate, event: Event) -> None:
         """The backlog is full as well: the lane's overflow policy decides, counted."""
         policy = self.overflow
+        backlog = gate.backlog
+        assert backlog is not None  # only called for a full backlog
         if policy is OverflowPolicy.DROP_OLDEST:
-            gate.backlog.popleft()
-            gate.backlog.append(event)
+            backlog.popleft()
+            backlog.append(event)
             self.stats.dropped_oldest += 1
         elif policy is OverflowPolicy.DROP_NEWEST:
             self.stats.dropped_newest += 1

@@ -37,6 +37,9 @@ from tradegw_core.schema.events import BookUpdate, Event, EventType, Level, Stre
 
 __all__ = ["COALESCED_TYPES", "StreamGate", "book_gate_key"]
 
+_NO_LEVELS: dict[Decimal, Level] = {}
+"""Never written: ``hold`` gives a gate its own dicts with its first BookUpdate."""
+
 NEVER_NS = 1 << 62
 """Far enough in the past for a time that never happened."""
 
@@ -97,9 +100,11 @@ class StreamGate:
         self.held = 0
         """How many original events ``pending`` stands for."""
         self.first: BookUpdate | None = None
-        self.bids: dict[Decimal, Level] = {}
-        self.asks: dict[Decimal, Level] = {}
-        self.backlog: deque[Event] = deque()
+        self.bids: dict[Decimal, Level] = _NO_LEVELS
+        self.asks: dict[Decimal, Level] = _NO_LEVELS
+        """Merged level changes of a held BookUpdate (fresh dicts from the first one on)."""
+        self.backlog: deque[Event] | None = None
+        """Queued events in arrival order (made on first use: most gates never need one)."""
         self.resync = False
         """The consumer's book needs a fresh BookSnapshot before any more updates."""
         self.since = 0
@@ -191,4 +196,4 @@ class StreamGate:
     @property
     def depth(self) -> int:
         """Events held now (backlog, plus one for a held coalesced event)."""
-        return len(self.backlog) + (self.pending is not None)
+        return (len(self.backlog) if self.backlog else 0) + (self.pending is not None)
