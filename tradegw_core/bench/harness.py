@@ -157,7 +157,9 @@ async def run_gateway_on(
         {
             "plugins": {"enabled": [case.provider]},
             "gateway": {"providers": [case.provider], "consumers": names},
-            "dispatcher": {"lane_size": lane_size},
+            # No budget: a replay runs far faster than any live feed, and the bench measures
+            # the path, not fair share (bench.fairness does).
+            "dispatcher": {"lane_size": lane_size, "rate": 0},
             "providers": {case.provider: dict(case.settings)},
         },
         registries=regs,
