@@ -214,6 +214,7 @@ async def test_status_reports_providers_consumers_trading_and_open_orders(
             "consumers",
             "trading",
             "open_orders",
+            "merges",
         }
         assert status["routing_version"] == 0
         assert status["providers"] == {
@@ -227,6 +228,7 @@ async def test_status_reports_providers_consumers_trading_and_open_orders(
         assert mm["open_orders"] == 1
         assert status["open_orders"] == 1
         assert status["trading"] == {"configured": True, "global_enabled": True, "switches": {}}
+        assert status["merges"] == {}
 
 
 async def test_unknown_route_and_wrong_method(running: Start) -> None:

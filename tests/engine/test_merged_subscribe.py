@@ -254,3 +254,37 @@ async def test_merged_subscribe_over_the_http_control_api() -> None:
             resp = await http.post("/v1/control", json=unsub, headers=auth)
             assert resp.status_code == 200
             assert s.gw.merge_stage.merges == {}
+
+
+@pytest.mark.anyio
+async def test_a_provider_restart_discards_its_merges_windows_and_resubscribes_the_merge() -> None:
+    async with gateway() as s:
+        assert (await s.gw.request(merged_sub())).ok
+        async with s.gw.telemetry.subscribe("test") as ops:
+            s.trade("fake")
+            s.trade("fake2")  # a complete window in flight...
+            s.venues["fake"].crash.set()  # ...when fake's connection dies for good
+            with anyio.fail_after(2):
+                async for item in ops:
+                    if item.name == "merge.windows_discarded":
+                        break
+        assert item.labels["merge_key"] == "BTC-USDT/Trade"
+        assert item.labels["fragments"] == "2"
+        restarted = s.gw.providers["fake"].current
+        assert restarted is not None
+        assert restarted is not s.venues["fake"]
+        # No consumer routes fake's raw trades: the merge's hold alone resubscribes them.
+        with anyio.fail_after(2):
+            while not restarted.subscribed:  # type: ignore[attr-defined]
+                await anyio.wait_all_tasks_blocked()
+        assert restarted.subscribed == [BTC_TRADES]  # type: ignore[attr-defined]
+        s.venues["fake"] = restarted  # type: ignore[assignment]
+        s.clock.advance(0.15)  # the discarded window's time passes: nothing is replayed
+        s.trade("fake")
+        s.trade("fake2")
+        s.clock.advance(0.15)
+        with anyio.fail_after(2):
+            await s.made["rec"].until(lambda: bool(s.merged("rec")))
+        [merged] = s.merged("rec")
+        assert [f.seq_provider for f in merged.fragments["fake"]] == [3]
+        assert s.gw.telemetry.count("merge.suppressed_partial") == 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from tradegw_core.orchestrator.merge import merged_stream
+
 if TYPE_CHECKING:
     from tradegw_core.gateway import Gateway
     from tradegw_core.orchestrator.supervisor import Supervisor
@@ -52,8 +54,27 @@ def _open_count(service: object, consumer_id: str) -> int | None:
     return int(count(consumer_id))
 
 
+def _merges(gw: Gateway) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, windows in gw.merge_stage.merges.items():
+        spec, stats = windows.spec, windows.stats
+        out[key.label] = {
+            "providers": list(spec.providers),
+            "window_ms": spec.window_ms,
+            "max_count": spec.max_count,
+            "consumers": list(gw.dispatcher.routing.consumers(merged_stream(key))),
+            "open_windows": windows.open_windows,
+            "emitted": stats.emitted,
+            "suppressed": stats.suppressed,
+            "late": stats.late,
+            "rejected": stats.rejected,
+        }
+    return out
+
+
 def gateway_status(gw: Gateway) -> dict[str, Any]:
-    """The status document: providers, consumers, routing version, trading, open orders.
+    """The status document: providers, consumers, routing version, trading, open orders,
+    and the running merges (by ``SYMBOL/Type``: spec, consumers, window counts).
 
     ``trading.switches`` lists only the consumers switched explicitly; each consumer's
     ``trading_enabled`` is the effective state (its own switch and the kill switch: false for
@@ -100,4 +121,5 @@ def gateway_status(gw: Gateway) -> dict[str, Any]:
         "consumers": consumers,
         "trading": trading,
         "open_orders": None if service is None or None in counts else sum(filter(None, counts)),
+        "merges": _merges(gw),
     }

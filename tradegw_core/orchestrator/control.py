@@ -60,6 +60,10 @@ class MergeHandler(Protocol):
         """Apply a MergedSubscribe / MergedUnsubscribe; an error Ack changes nothing."""
         ...
 
+    def provider_restarted(self, provider: str) -> None:
+        """Discard the in-flight windows of every merge ``provider`` is part of."""
+        ...
+
 
 class TradingModeHandler(Protocol):
     """The trading switch as the control bus uses it (``orders.switch.TradingSwitch``)."""
@@ -341,11 +345,15 @@ class ControlService:
 
         After a restart the ordering state of its streams is reset (the new instance's
         seqs and books start over; each book is resynced and its consumers get a fresh
-        BookSnapshot). Streams whose symbol or type the provider does not have are dropped
-        from the routing table, with an error log naming the provider and the consumers.
+        BookSnapshot), and the open windows of the merges it is part of are discarded
+        (nothing is replayed). Streams whose symbol or type the provider does not have are
+        dropped from the routing table, with an error log naming the provider and the
+        consumers. What merges hold is subscribed too.
         """
         if restarted:
             self._dispatcher.reset_ordering(name)
+            if self.merges is not None:
+                self.merges.provider_restarted(name)
         with anyio.fail_after(self._call_timeout):
             async with self.lock(name):
                 keys = self._valid(name, provider, self._subs.active(name))

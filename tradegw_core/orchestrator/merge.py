@@ -25,8 +25,9 @@ What it reports (telemetry bus, ops only, and Prometheus with bounded labels):
   per provider, a moving average of gateway clock minus venue timestamp over the
   fragments it sent into merges (network delay plus clock offset).
 
-In-flight windows live only in memory: a new gateway starts with none, and
-:meth:`MergeStage.reset` discards them; nothing is replayed.
+In-flight windows live only in memory: a new gateway starts with none, a provider
+restart discards the windows of the merges it is part of (:meth:`MergeStage.reset`), and
+a merge whose last consumer leaves drops its own; nothing is replayed.
 """
 
 from __future__ import annotations
@@ -139,10 +140,12 @@ class MergeStage:
         del self._by_class[(MERGEABLE_TYPES[key.type], key.symbol)]
         self._discard(merge)
 
-    def reset(self) -> None:
-        """Discard every open window of every merge (the merges keep running)."""
+    def reset(self, provider: str | None = None) -> None:
+        """Discard the open windows of every merge (of ``provider``'s merges, when given);
+        the merges keep running."""
         for merge in self._merges.values():
-            self._discard(merge)
+            if provider is None or provider in merge.windows.spec.providers:
+                self._discard(merge)
 
     def _discard(self, merge: _Merge) -> None:
         windows = merge.windows.open_windows

@@ -71,6 +71,15 @@ class MergeControl:
             return await self._subscribe(msg, deadline)
         return await self._unsubscribe(msg, deadline)
 
+    def provider_restarted(self, provider: str) -> None:
+        """Discard the in-flight windows of every merge ``provider`` is part of.
+
+        A restarted provider resyncs its streams from scratch; windows holding what it sent
+        before are dropped rather than completed with what it sends after (nothing is
+        replayed). The merges keep running.
+        """
+        self._stage.reset(provider)
+
     def _sync(self) -> None:
         # Events pay for the merge stage only while a merge runs.
         self._orchestrator.merge = self._stage if self._stage.merges else None
