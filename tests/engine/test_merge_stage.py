@@ -182,6 +182,9 @@ def test_merges_are_bounded_and_keyed_by_symbol_and_type() -> None:
     assert p.stage.get(ticker.key) is not None
     assert p.stage.get(ticker.key).held == 2  # type: ignore[union-attr]
     assert p.stage.get(KEY).held == 0  # type: ignore[union-attr]
+    p.stage.export()
+    assert p.metrics.value("tradegw_merge_open_windows", merge_key="BTC-USDT/Ticker") == 1
     p.stage.remove(ticker.key)
     assert p.stage.get(ticker.key) is None
+    assert p.metrics.value("tradegw_merge_open_windows", merge_key="BTC-USDT/Ticker") == 0
     assert set(p.stage.merges) == {KEY}

@@ -139,6 +139,8 @@ class MergeStage:
             return
         del self._by_class[(MERGEABLE_TYPES[key.type], key.symbol)]
         self._discard(merge)
+        if self._metrics is not None:
+            self._metrics.set("tradegw_merge_open_windows", 0, merge_key=merge.label)
 
     def reset(self, provider: str | None = None) -> None:
         """Discard the open windows of every merge (of ``provider``'s merges, when given);
