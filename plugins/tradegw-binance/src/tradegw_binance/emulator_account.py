@@ -52,6 +52,19 @@ class BinanceAccountMixin:
             Route("DELETE", "/api/v3/openOrders", self._cancel_open_orders),
         ]
 
+    def _signed_symbol(
+        self, request: HttpRequest, weight: int
+    ) -> tuple[str, dict[str, str], MatchingEngine] | HttpResponse:
+        """A signed call about one symbol: (account, params, its engine) or the error answer."""
+        checked = self._signed(request, weight)
+        if isinstance(checked, HttpResponse):
+            return checked
+        account, p = checked
+        engine = self._symbol_engine(p)
+        if isinstance(engine, HttpResponse):
+            return engine
+        return account, p, engine
+
     def _symbol_engine(self, p: dict[str, str]) -> MatchingEngine | HttpResponse:
         if not p.get("symbol"):
             return _bad(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, "
@@ -83,13 +96,10 @@ class BinanceAccountMixin:
         })  # fmt: skip
 
     async def _my_trades(self, request: HttpRequest) -> HttpResponse:
-        checked = self._signed(request, 20)
+        checked = self._signed_symbol(request, 20)
         if isinstance(checked, HttpResponse):
             return checked
-        account, p = checked
-        engine = self._symbol_engine(p)
-        if isinstance(engine, HttpResponse):
-            return engine
+        account, p, engine = checked
         limit = min(int(p.get("limit", "500")), 1000)
         fills = [f for f in self.fills if f.account == account and f.symbol == engine.symbol]
         if "orderId" in p:
@@ -111,13 +121,10 @@ class BinanceAccountMixin:
         ])  # fmt: skip
 
     async def _all_orders(self, request: HttpRequest) -> HttpResponse:
-        checked = self._signed(request, 20)
+        checked = self._signed_symbol(request, 20)
         if isinstance(checked, HttpResponse):
             return checked
-        account, p = checked
-        engine = self._symbol_engine(p)
-        if isinstance(engine, HttpResponse):
-            return engine
+        account, p, engine = checked
         limit = min(int(p.get("limit", "500")), 1000)
         orders = sorted(
             [*engine.closed_orders(account), *engine.open_orders(account)],
@@ -131,13 +138,10 @@ class BinanceAccountMixin:
         return HttpResponse.json([self.order_view(e) for e in orders])
 
     async def _cancel_open_orders(self, request: HttpRequest) -> HttpResponse:
-        checked = self._signed(request, 1)
+        checked = self._signed_symbol(request, 1)
         if isinstance(checked, HttpResponse):
             return checked
-        account, p = checked
-        engine = self._symbol_engine(p)
-        if isinstance(engine, HttpResponse):
-            return engine
+        account, _, engine = checked
         open_orders = engine.open_orders(account)
         if not open_orders:
             return _bad(-2011, "Unknown order sent.")
